@@ -1,0 +1,38 @@
+# inverse-lessons: two commands do all the set-up.
+#   make book   build the rendered site into _build/html (warnings are errors)
+#   make test   run the whole test suite (package tests + every notebook via nbval)
+#   make lab    JupyterLab on the notebooks, where the sliders live
+# Both create .venv on first use and reinstall when requirements.txt or pyproject.toml change.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# TensorFlow's import notices must never reach a notebook or the book.
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test lab clean clean-book
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+clean-book:
+	rm -rf _build
+
+clean: clean-book
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,54 @@
+"""The forward models of the first two chapters.
+
+A forward model maps a cause (the latent, z or x in chapter 1) to what we
+observe. All of them are written with TensorFlow operations so that the
+solver can differentiate them, and they accept numpy arrays, Python numbers or
+tensors of any shape (applied element-wise).
+"""
+
+from __future__ import annotations
+
+from ._tf import tf
+
+__all__ = ["toy_forward", "line_forward", "square_forward", "TOY_SLOPE", "TOY_INTERCEPT"]
+
+#: The toy model of chapter 1 is f(x) = TOY_SLOPE * x + TOY_INTERCEPT = 2x - 4.
+TOY_SLOPE = 2.0
+TOY_INTERCEPT = -4.0
+
+
+def line_forward(y, a, b):
+    """The parameterised line f_theta(y) = a * y + b (chapter 2).
+
+    ``y`` is any shape; ``a`` and ``b`` are scalars (or broadcastable
+    tensors, e.g. ``tf.Variable``s being trained). Returns ``a * y + b``.
+    """
+    y = tf.convert_to_tensor(y)
+    return _like(a, y) * y + _like(b, y)
+
+
+def _like(value, reference):
+    """``value`` as a tensor of ``reference``'s dtype, without a float32 detour.
+
+    (``tf.cast(1.3, tf.float64)`` first makes a float32 tensor and so loses
+    digits; converting Python numbers directly keeps them.)
+    """
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return value if value.dtype == reference.dtype else tf.cast(value, reference.dtype)
+    return tf.convert_to_tensor(value, dtype=reference.dtype)
+
+
+def toy_forward(x):
+    """The toy forward model of chapter 1, f(x) = 2x - 4, element-wise."""
+    x = tf.convert_to_tensor(x)
+    return line_forward(x, TOY_SLOPE, TOY_INTERCEPT)
+
+
+def square_forward(x):
+    """A forward model that is not injective, f(x) = x**2: f(-2) = f(2) = 4.
+
+    Inverting it has two answers; which one gradient descent finds depends on
+    where it starts.
+    """
+    x = tf.convert_to_tensor(x)
+    return tf.square(x)

@@ -1,0 +1,241 @@
+"""Training a line through its own inversion (chapter 2).
+
+The model is the parameterised line f_theta(y) = a * y + b with theta = (a, b).
+Its *prediction* for an observation x is an inversion: N unrolled gradient
+steps on (x - a*y - b)**2 over y, from a fixed start y_0,
+
+    y_{k+1} = y_k + 2 * eta * a * (x - a * y_k - b),        h(x) = y_N.
+
+Training minimises T(a, b) = sum_i (y_i - h(x_i))**2 over training pairs, so
+its gradient runs back through all N steps. This module computes that
+gradient two ways, by the hand-derived recursion and by TensorFlow's automatic
+differentiation, and trains with either.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ._tf import tf
+from .forward_models import TOY_INTERCEPT, TOY_SLOPE, line_forward
+from .solver import _check_n_steps, _check_step_size, invert
+
+__all__ = [
+    "training_pairs",
+    "predict",
+    "training_loss",
+    "training_losses",
+    "gradient_recursion",
+    "gradient_autodiff",
+    "exact_fit",
+    "TrainingRun",
+    "train",
+]
+
+
+def training_pairs(latents=(-2.0, -1.0, 0.0, 1.0, 2.0), a=TOY_SLOPE, b=TOY_INTERCEPT):
+    """Training pairs (x, y) with x = a*y + b exactly (no noise).
+
+    Returns two float64 arrays of shape (n,): observations x and targets y.
+    """
+    y = np.asarray(latents, dtype=np.float64)
+    return a * y + b, y
+
+
+def _check_common(x, n_steps, step_size):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"x must be a 1-d array of observations, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("x contains non-finite values (NaN or inf)")
+    return x, _check_n_steps(n_steps), _check_step_size(step_size)
+
+
+def predict(x, a, b, *, n_steps, step_size, start=0.0):
+    """h(x): the model's prediction, ``n_steps`` unrolled inversion steps.
+
+    ``x`` has shape (n,); ``a``, ``b`` are scalars or scalar tensors (which
+    may be watched by a gradient tape). Returns a tensor of shape (n,).
+    Divergence checks are left to the caller (training may pass through
+    unstable (a, b) where a check would only get in the way).
+    """
+    x = tf.convert_to_tensor(x, dtype=tf.float64)
+    initial = tf.fill(tf.shape(x), tf.constant(start, tf.float64))
+    return invert(
+        lambda y: line_forward(y, a, b), x, initial,
+        step_size=step_size, n_steps=n_steps, check=False,
+    ).estimate
+
+
+def training_loss(x, y, a, b, *, n_steps, step_size, start=0.0):
+    """T(a, b) = sum_i (y_i - h(x_i))**2, a scalar tensor."""
+    h = predict(x, a, b, n_steps=n_steps, step_size=step_size, start=start)
+    return tf.reduce_sum(tf.square(tf.convert_to_tensor(y, tf.float64) - h))
+
+
+def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0):
+    """The gradient (dT/da, dT/db) by the hand-derived recursion.
+
+    Differentiating the step y_{k+1} = y_k + 2 eta a (x - a y_k - b) gives
+
+        dy_{k+1}/da = (1 - 2 eta a^2) dy_k/da + 2 eta (x - 2 a y_k - b)
+        dy_{k+1}/db = (1 - 2 eta a^2) dy_k/db - 2 eta a
+
+    from dy_0/da = dy_0/db = 0, and then dT/dtheta = -2 sum (y - y_N) dy_N/dtheta.
+    Plain numpy, vectorised over the training pairs. Returns a float64
+    array of shape (2,).
+    """
+    x, n_steps, eta = _check_common(x, n_steps, step_size)
+    y = np.asarray(y, dtype=np.float64)
+    yk = np.full_like(x, start)
+    dyda = np.zeros_like(x)
+    dydb = np.zeros_like(x)
+    contraction = 1.0 - 2.0 * eta * a * a
+    for _ in range(n_steps):
+        dyda = contraction * dyda + 2.0 * eta * (x - 2.0 * a * yk - b)
+        dydb = contraction * dydb - 2.0 * eta * a
+        yk = yk + 2.0 * eta * a * (x - a * yk - b)
+    residual = y - yk
+    return np.array([-2.0 * np.sum(residual * dyda), -2.0 * np.sum(residual * dydb)])
+
+
+def gradient_autodiff(x, y, a, b, *, n_steps, step_size, start=0.0):
+    """The gradient (dT/da, dT/db) by TensorFlow's GradientTape through the steps.
+
+    Returns a float64 array of shape (2,).
+    """
+    x, n_steps, eta = _check_common(x, n_steps, step_size)
+    theta = tf.Variable([a, b], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        loss = training_loss(x, y, theta[0], theta[1], n_steps=n_steps, step_size=eta,
+                             start=start)
+    return tape.gradient(loss, theta).numpy()
+
+
+def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INTERCEPT):
+    """The (a, b) at which N-step predictions reproduce noiseless data exactly.
+
+    With r = 1 - 2 eta a^2, N steps from y_0 give
+    h(x) = r^N y_0 + (1 - r^N)(x - b) / a. Matching h(a_true y + b_true) = y for
+    every y needs a = a_true (1 - r^N) and b = b_true + a r^N y_0 / (1 - r^N).
+    The first equation can have several roots in the stable range
+    0 < a < 1/sqrt(eta); this returns the largest, the one nearest a_true, and
+    raises ValueError when there is none (too few steps to ever reach the
+    target). Returns (a, b).
+    """
+    n_steps = _check_n_steps(n_steps)
+    eta = _check_step_size(step_size)
+
+    def excess(a):
+        return a_true * (1.0 - (1.0 - 2.0 * eta * a * a) ** n_steps) - a
+
+    grid = np.linspace(1e-6, (1.0 - 1e-9) / math.sqrt(eta), 4001)
+    values = excess(grid)
+    crossings = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]
+    if len(crossings) == 0:
+        raise ValueError(
+            f"no exact fit exists with n_steps={n_steps} and step_size={eta:g}: "
+            "that few steps never reach the targets"
+        )
+    a = brentq(excess, grid[crossings[-1]], grid[crossings[-1] + 1], xtol=1e-15, rtol=1e-15)
+    rn = (1.0 - 2.0 * eta * a * a) ** n_steps
+    return a, b_true + a * rn * start / (1.0 - rn)
+
+
+class TrainingRun(NamedTuple):
+    """The result of :func:`train`.
+
+    a, b : floats, the final parameters.
+    path : array of shape (n_iterations + 1, 2), (a, b) at every iteration.
+    losses : array of shape (n_iterations + 1,), the training loss T with the
+        prediction's number of steps at every entry of ``path``.
+    """
+
+    a: float
+    b: float
+    path: np.ndarray
+    losses: np.ndarray
+
+
+def train(
+    x, y, *, a0=1.5, b0=0.0, n_steps=20, step_size=0.05, start=0.0,
+    learning_rate=0.005, n_iterations=2500, a_min=0.5,
+    gradient="autodiff", gradient_steps=None,
+):
+    """Fit (a, b) by plain gradient descent on T through the unrolled inversion.
+
+    Parameters
+    ----------
+    x, y : arrays of shape (n,), the training observations and targets.
+    a0, b0 : the starting parameters.
+    n_steps, step_size, start : the inner solver of the prediction h(x).
+    learning_rate, n_iterations : the outer gradient descent on (a, b).
+    a_min : a is clipped below at this value after every step (small a makes
+        the inner steps tiny, as 2 eta a^2 sets their contraction).
+    gradient : "autodiff" (GradientTape, compiled with tf.function) or
+        "recursion" (the hand-derived recursion).
+    gradient_steps : number of unrolled steps the *gradient* is computed
+        with; ``None`` means ``n_steps``. A different value reproduces the
+        original post's mismatch (20 steps to predict, 10 in the gradient).
+    """
+    x, n_steps, eta = _check_common(x, n_steps, step_size)
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape != x.shape:
+        raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
+    gradient_steps = n_steps if gradient_steps is None else _check_n_steps(gradient_steps)
+    learning_rate = _check_step_size(learning_rate)
+    n_iterations = _check_n_steps(n_iterations)
+    if gradient not in ("autodiff", "recursion"):
+        raise ValueError(f"gradient must be 'autodiff' or 'recursion', got {gradient!r}")
+
+    if gradient == "autodiff":
+        x_t, y_t = tf.constant(x), tf.constant(y)
+
+        @tf.function
+        def gradient_of(theta):
+            with tf.GradientTape() as tape:
+                tape.watch(theta)
+                loss = training_loss(x_t, y_t, theta[0], theta[1], n_steps=gradient_steps,
+                                     step_size=eta, start=start)
+            return tape.gradient(loss, theta)
+
+        def grad_fn(a, b):
+            return gradient_of(tf.constant([a, b], tf.float64)).numpy()
+    else:
+        def grad_fn(a, b):
+            return gradient_recursion(x, y, a, b, n_steps=gradient_steps, step_size=eta,
+                                      start=start)
+
+    path = np.empty((n_iterations + 1, 2))
+    path[0] = a, b = float(a0), float(b0)
+    for i in range(n_iterations):
+        da, db = grad_fn(a, b)
+        a, b = max(a - learning_rate * da, a_min), b - learning_rate * db
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise ArithmeticError(
+                f"training diverged at iteration {i}: lower learning_rate "
+                f"(now {learning_rate:g})"
+            )
+        path[i + 1] = a, b
+    losses = training_losses(x, y, path, n_steps=n_steps, step_size=eta, start=start)
+    return TrainingRun(a, b, path, losses)
+
+
+def training_losses(x, y, thetas, *, n_steps, step_size, start=0.0):
+    """T(a, b) at many parameter pairs at once (numpy, for plots and paths).
+
+    thetas : array of shape (m, 2), rows (a, b). Returns an array of shape (m,).
+    """
+    x, n_steps, eta = _check_common(x, n_steps, step_size)
+    thetas = np.asarray(thetas, dtype=np.float64)
+    if thetas.ndim != 2 or thetas.shape[1] != 2:
+        raise ValueError(f"thetas must have shape (m, 2), got {thetas.shape}")
+    a, b = thetas[:, :1], thetas[:, 1:]
+    yk = np.full((len(thetas), len(x)), start)
+    for _ in range(n_steps):
+        yk = yk + 2.0 * eta * a * (x - a * yk - b)
+    return np.sum((y - yk) ** 2, axis=1)

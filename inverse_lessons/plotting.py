@@ -1,0 +1,150 @@
+"""One figure style for the whole book, and the plots the chapters share.
+
+Every figure has an opaque white background (it stays readable on a dark
+theme), a title, labelled axes, and colours from the Okabe-Ito palette, which
+stays distinguishable under the common forms of colour blindness.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "PALETTE",
+    "use_book_style",
+    "plot_loss_landscape",
+    "plot_losses",
+    "plot_step_size_sweep",
+    "plot_parameter_path",
+]
+
+#: Okabe & Ito's colour-blind-safe palette (black last).
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+
+
+def use_book_style():
+    """Set matplotlib's defaults to the book's style (call once per notebook)."""
+    mpl.rcParams.update({
+        "figure.facecolor": "white",
+        "axes.facecolor": "white",
+        "savefig.facecolor": "white",
+        "savefig.transparent": False,
+        "figure.dpi": 100,
+        "figure.figsize": (6.4, 4.0),
+        "axes.prop_cycle": mpl.cycler(color=list(PALETTE.values())),
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.titleweight": "bold",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+        "image.cmap": "cividis",
+    })
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+def plot_loss_landscape(loss, grid, path=None, *, ax=None, title="Loss landscape",
+                        xlabel="x", ylabel="loss L(x)"):
+    """The loss over a 1-d grid, with an optional descent path on it.
+
+    loss : callable mapping a numpy array of shape (n,) to losses of shape (n,).
+    grid : array of shape (n,), where to draw the loss.
+    path : array of shape (n_steps + 1,), the iterates; drawn as numbered dots
+        joined in order, start and end marked.
+    Returns the axes.
+    """
+    ax = _axes(ax)
+    grid = np.asarray(grid, dtype=float)
+    ax.plot(grid, loss(grid), color=PALETTE["blue"], label="loss")
+    if path is not None:
+        path = np.asarray(path, dtype=float)
+        ax.plot(path, loss(path), "-o", color=PALETTE["vermillion"], markersize=4,
+                linewidth=1, label="descent path")
+        ax.plot(path[:1], loss(path[:1]), "s", color=PALETTE["black"], label="start")
+        ax.plot(path[-1:], loss(path[-1:]), "*", color=PALETTE["green"], markersize=12,
+                label="end")
+        ax.legend()
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def plot_losses(losses, *, ax=None, title="Loss per step", label=None, log=True,
+                xlabel="step", ylabel="loss"):
+    """The loss at each step of an iteration, on a log scale by default.
+
+    losses : array of shape (n_steps + 1,), the loss before the first step and
+        after each step. Returns the axes.
+    """
+    ax = _axes(ax)
+    losses = np.asarray(losses, dtype=float)
+    ax.plot(np.arange(len(losses)), losses, "-o", markersize=3, label=label)
+    if log and np.all(losses > 0):
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if label is not None:
+        ax.legend()
+    return ax
+
+
+def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel="x"):
+    """One panel per step size: the landscape with that step size's path.
+
+    runs : list of (label, path) pairs, path an array of iterates. A path may
+        be a diverging one (it is clipped to the panel).
+    Returns the figure.
+    """
+    ncols = ncols or len(runs)
+    nrows = int(np.ceil(len(runs) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 3.0 * nrows),
+                             sharey=True, squeeze=False)
+    grid = np.asarray(grid, dtype=float)
+    top = float(np.max(loss(grid)))
+    for ax, (label, path) in zip(axes.flat, runs):
+        plot_loss_landscape(loss, grid, path, ax=ax, title=label, xlabel=xlabel,
+                            ylabel="loss" if ax in axes[:, 0] else "")
+        ax.set_xlim(grid[0], grid[-1])
+        ax.set_ylim(-0.05 * top, 1.05 * top)
+        if ax is not axes.flat[0]:
+            ax.get_legend().remove()
+    for ax in axes.flat[len(runs):]:
+        ax.set_visible(False)
+    if suptitle:
+        fig.suptitle(suptitle, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_parameter_path(path, *, ax=None, target=None, title="Training path",
+                        xlabel="a", ylabel="b", label=None):
+    """A path through a 2-d parameter plane, e.g. (a, b) during training.
+
+    path : array of shape (n, 2). target : optional (2,) point to mark.
+    Returns the axes.
+    """
+    ax = _axes(ax)
+    path = np.asarray(path, dtype=float)
+    ax.plot(path[:, 0], path[:, 1], "-", label=label)
+    ax.plot(path[0, 0], path[0, 1], "s", color=PALETTE["black"])
+    ax.plot(path[-1, 0], path[-1, 1], "*", markersize=12, color=PALETTE["green"])
+    if target is not None:
+        ax.plot(*target, "x", markersize=10, mew=2, color=PALETTE["vermillion"],
+                label="true (a, b)")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax

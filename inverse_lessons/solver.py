@@ -1,0 +1,312 @@
+"""Inversion by gradient descent: the unrolled solver.
+
+Given a forward model ``f`` and an observation ``x``, the solver estimates the
+latent ``z`` that explains it by ``n_steps`` plain gradient-descent steps on the
+least-squares inversion loss
+
+    L(z) = sum((x - f(z))**2),
+
+    z_{k+1} = z_k - step_size * dL/dz(z_k).
+
+Every step is an ordinary TensorFlow operation, so the estimate can itself be
+differentiated with respect to anything the forward model depends on (its
+parameters): this is what "training through the inversion" means in chapter 2.
+
+The sum runs over every element, so when ``x`` holds a batch of independent
+observations each one gets its own gradient, unaffected by the batch size.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+from ._tf import tf
+
+__all__ = [
+    "DescentPath",
+    "DivergenceError",
+    "descent_path",
+    "Inversion",
+    "invert",
+    "inversion_loss",
+    "largest_curvature",
+    "stable_step_size",
+]
+
+
+class DivergenceError(ArithmeticError):
+    """Raised when gradient descent diverges.
+
+    Attributes
+    ----------
+    step_size : float
+        The step size that diverged.
+    stable_step_size : float or None
+        A step size below which the iteration is stable (exact for linear
+        forward models, a local estimate at the start otherwise), or ``None``
+        when it could not be computed.
+    path, losses : numpy.ndarray
+        The iterates and losses up to the point where divergence was detected,
+        so that a diverging run can still be plotted.
+    """
+
+    def __init__(self, message, *, step_size, stable_step_size, path, losses):
+        super().__init__(message)
+        self.step_size = step_size
+        self.stable_step_size = stable_step_size
+        self.path = path
+        self.losses = losses
+
+
+class Inversion(NamedTuple):
+    """The result of :func:`invert`.
+
+    estimate : tf.Tensor, the same shape as the initial latent.
+    path : numpy.ndarray of shape (n_steps + 1, *latent shape), or None unless
+        ``record=True``: the start and every iterate.
+    losses : numpy.ndarray of shape (n_steps + 1,), or None unless
+        ``record=True``: the inversion loss at each entry of ``path``.
+    """
+
+    estimate: tf.Tensor
+    path: Optional[np.ndarray]
+    losses: Optional[np.ndarray]
+
+
+def _check_step_size(step_size):
+    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
+        raise TypeError(
+            f"step_size must be a real number, got {type(step_size).__name__}"
+        )
+    if not math.isfinite(step_size) or step_size <= 0:
+        raise ValueError(f"step_size must be positive and finite, got {step_size}")
+    return float(step_size)
+
+
+def _check_n_steps(n_steps):
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        raise TypeError(f"n_steps must be an integer, got {type(n_steps).__name__}")
+    if n_steps <= 0:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps}")
+    return int(n_steps)
+
+
+def _as_tensor(value, name, dtype=None):
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be numeric, got {type(value).__name__}")
+    try:
+        if not isinstance(value, (tf.Tensor, tf.Variable)):
+            value = np.asarray(value)  # Python floats become float64, not float32
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"dtype {value.dtype} is not numeric")
+        tensor = tf.convert_to_tensor(value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be numeric array-like: {err}") from None
+    if not tensor.dtype.is_floating:
+        if tensor.dtype.is_integer or tensor.dtype == tf.bool:
+            tensor = tf.cast(tensor, tf.float64 if dtype is None else dtype)
+        else:
+            raise TypeError(f"{name} must be numeric, got dtype {tensor.dtype.name}")
+    if tf.executing_eagerly() and not bool(tf.reduce_all(tf.math.is_finite(tensor))):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    return tensor
+
+
+def inversion_loss(forward: Callable, observation, z) -> tf.Tensor:
+    """The least-squares inversion loss ``sum((observation - forward(z))**2)``.
+
+    A scalar tensor. ``forward(z)`` must have the shape of ``observation``.
+    """
+    residual = observation - forward(z)
+    return tf.reduce_sum(tf.square(residual))
+
+
+def _loss_and_gradient(forward, observation, z):
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        loss = inversion_loss(forward, observation, z)
+    return loss, tape.gradient(loss, z)
+
+
+def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> float:
+    """Largest eigenvalue (in magnitude) of the Hessian of the inversion loss at ``z``.
+
+    Found by power iteration on Hessian-vector products, so it needs no
+    explicit Hessian. For a linear forward model f(z) = A z + b the Hessian is
+    the constant ``2 A^T A`` and this is ``2 * sigma_max(A)**2``.
+    """
+    observation = _as_tensor(observation, "observation")
+    z = tf.cast(_as_tensor(z, "z"), observation.dtype)
+
+    def hessian_vector(v):
+        with tf.GradientTape() as outer:
+            outer.watch(z)
+            _, grad = _loss_and_gradient(forward, observation, z)
+            directional = tf.reduce_sum(grad * v)
+        return outer.gradient(directional, z)
+
+    v = tf.random.stateless_normal(tf.shape(z), seed=(1, 2), dtype=z.dtype)
+    v = v / tf.norm(v)
+    curvature = 0.0
+    for _ in range(n_iter):
+        hv = hessian_vector(v)
+        norm = float(tf.norm(hv))
+        if norm == 0.0:
+            return 0.0
+        new_curvature = float(tf.reduce_sum(v * hv))
+        v = hv / norm
+        if abs(new_curvature - curvature) <= 1e-12 * abs(new_curvature):
+            curvature = new_curvature
+            break
+        curvature = new_curvature
+    return abs(curvature)
+
+
+def stable_step_size(forward: Callable, observation, z) -> float:
+    """The largest stable step size ``2 / lambda_max`` of the inversion loss at ``z``.
+
+    Gradient descent on a quadratic converges exactly when the step size is
+    below this bound, oscillates when it is above half of it, and diverges
+    above it. Exact for linear forward models, a local estimate otherwise.
+    Returns ``inf`` where the loss is flat.
+    """
+    curvature = largest_curvature(forward, observation, z)
+    return math.inf if curvature == 0.0 else 2.0 / curvature
+
+
+def invert(
+    forward: Callable,
+    observation,
+    initial,
+    *,
+    step_size: float,
+    n_steps: int,
+    record: bool = False,
+    check: bool = True,
+) -> Inversion:
+    """Invert ``forward`` at ``observation`` by ``n_steps`` of gradient descent.
+
+    Parameters
+    ----------
+    forward : callable
+        The forward model: maps a latent tensor of the shape of ``initial`` to
+        a prediction of the shape of ``observation``. Written with TensorFlow
+        operations so that it can be differentiated.
+    observation : array-like or tf.Tensor
+        The observation x; any shape.
+    initial : array-like or tf.Tensor
+        The starting latent z_0; any shape the forward model accepts.
+    step_size : float
+        The gradient-descent step size (learning rate) of the inner loop; > 0.
+    n_steps : int
+        The number of gradient-descent steps; > 0.
+    record : bool
+        Also return the path of iterates and the loss at each one (numpy
+        arrays; eager mode only).
+    check : bool
+        Detect divergence (non-finite iterates, or a loss that ends higher
+        than it started) and raise :class:`DivergenceError`. Checks run in
+        eager mode only; inside ``tf.function`` they are skipped.
+
+    Returns
+    -------
+    Inversion
+        ``estimate`` (tf.Tensor, shape of ``initial``) and, with
+        ``record=True``, ``path`` and ``losses``.
+    """
+    if not callable(forward):
+        raise TypeError(f"forward must be callable, got {type(forward).__name__}")
+    step_size = _check_step_size(step_size)
+    n_steps = _check_n_steps(n_steps)
+    observation = _as_tensor(observation, "observation")
+    z = tf.cast(_as_tensor(initial, "initial"), observation.dtype)
+
+    eager = tf.executing_eagerly()
+    prediction_shape = forward(z).shape
+    if prediction_shape != observation.shape:
+        raise ValueError(
+            f"forward(initial) has shape {tuple(prediction_shape)} but observation "
+            f"has shape {tuple(observation.shape)}; they must match"
+        )
+    if record and not eager:
+        raise ValueError("record=True needs eager execution (not inside tf.function)")
+
+    path, losses = [], []
+    for step in range(n_steps):
+        loss, grad = _loss_and_gradient(forward, observation, z)
+        if record or (check and eager):
+            path.append(z.numpy())
+            losses.append(float(loss))
+            if check and not (np.isfinite(losses[-1]) and np.all(np.isfinite(path[-1]))):
+                _raise_divergence(forward, observation, initial, step_size, path, losses,
+                                  f"the loss became non-finite at step {step}")
+        z = z - step_size * grad
+    if record or (check and eager):
+        final_loss = inversion_loss(forward, observation, z)
+        path.append(z.numpy())
+        losses.append(float(final_loss))
+        if check:
+            if not (np.isfinite(losses[-1]) and np.all(np.isfinite(path[-1]))):
+                _raise_divergence(forward, observation, initial, step_size, path, losses,
+                                  f"the loss became non-finite at step {n_steps}")
+            if losses[-1] > losses[0] * (1 + 1e-9) + 1e-300:
+                _raise_divergence(
+                    forward, observation, initial, step_size, path, losses,
+                    f"the loss grew from {losses[0]:.4g} to {losses[-1]:.4g} "
+                    f"in {n_steps} steps",
+                )
+    if record:
+        return Inversion(z, np.stack(path), np.asarray(losses))
+    return Inversion(z, None, None)
+
+
+def _raise_divergence(forward, observation, initial, step_size, path, losses, what):
+    try:
+        stable = stable_step_size(forward, observation, initial)
+    except Exception:  # the bound is a hint; never hide the divergence itself
+        stable = None
+    hint = (
+        f"; step sizes below {stable:.4g} are stable here"
+        " (exact for a linear forward model, a local estimate at the start otherwise)"
+        if stable is not None and math.isfinite(stable)
+        else ""
+    )
+    raise DivergenceError(
+        f"gradient descent diverged with step_size={step_size:g}: {what}{hint}",
+        step_size=step_size,
+        stable_step_size=stable,
+        path=np.stack(path),
+        losses=np.asarray(losses),
+    )
+
+
+class DescentPath(NamedTuple):
+    """The result of :func:`descent_path`.
+
+    path : numpy array of shape (n + 1, *latent shape), the iterates (fewer
+        than n_steps + 1 when the run diverged and was stopped).
+    losses : numpy array of shape (n + 1,), the loss at each iterate.
+    diverged : None, or the message of the :class:`DivergenceError`.
+    """
+
+    path: np.ndarray
+    losses: np.ndarray
+    diverged: Optional[str]
+
+
+def descent_path(forward: Callable, observation, initial, *, step_size, n_steps) -> DescentPath:
+    """Run :func:`invert` and keep the path even when it diverges.
+
+    This is what plots and sliders call: a diverging step size is part of the
+    lesson, so it is reported in ``diverged`` rather than raised.
+    """
+    try:
+        run = invert(forward, observation, initial, step_size=step_size, n_steps=n_steps,
+                     record=True)
+    except DivergenceError as err:
+        return DescentPath(err.path, err.losses, str(err))
+    return DescentPath(run.path, run.losses, None)

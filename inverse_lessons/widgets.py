@@ -1,0 +1,75 @@
+"""Interactive explorers for the live notebooks (ipywidgets).
+
+Each explorer is a thin layer of sliders over a plain function that tests and
+the static figures of the rendered book call too (here
+:func:`inverse_lessons.solver.descent_path` and :func:`draw_descent`). The
+rendered site has no kernel, so the chapters show the same effect as a static
+sweep next to each explorer.
+"""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .plotting import plot_loss_landscape, plot_losses
+from .solver import descent_path, inversion_loss
+
+__all__ = ["draw_descent", "step_size_explorer"]
+
+
+def _numpy_loss(forward, observation):
+    def loss(z):
+        z = np.asarray(z, dtype=float)
+        return np.array([float(inversion_loss(forward, observation, zi)) for zi in z.ravel()]
+                        ).reshape(z.shape)
+    return loss
+
+
+def draw_descent(forward, observation, *, step_size, start, n_steps, grid):
+    """Figure of one descent: landscape with path (left), loss per step (right).
+
+    forward, observation : a scalar forward model and its observation.
+    grid : array of shape (n,), the x range of the landscape.
+    Returns (figure, DescentPath); a diverged run says so in the title.
+    """
+    run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    loss = _numpy_loss(forward, observation)
+    plot_loss_landscape(loss, grid, run.path, ax=left,
+                        title=f"Descent path, step size {step_size:.3g}")
+    top = float(np.max(loss(np.asarray(grid))))
+    left.set_ylim(-0.05 * top, 1.05 * top)
+    left.set_xlim(grid[0], grid[-1])
+    plot_losses(run.losses, ax=right,
+                title="Loss per step" + (" (diverged)" if run.diverged else ""))
+    fig.tight_layout()
+    return fig, run
+
+
+def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_steps=10,
+                       grid=np.linspace(-4.0, 8.0, 241)):
+    """Sliders for the step size and the starting point of a 1-d inversion.
+
+    Returns an ``ipywidgets.interactive``; display it in a notebook.
+    """
+    grid = np.asarray(grid, dtype=float)
+
+    def show(step_size, start):
+        fig, run = draw_descent(forward, observation, step_size=step_size, start=start,
+                                n_steps=n_steps, grid=grid)
+        plt.show()
+        print(f"after {len(run.path) - 1} steps: x = {float(run.path[-1]):.6g}")
+        if run.diverged:
+            print(run.diverged)
+
+    return widgets.interactive(
+        show,
+        step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-3, max=-0.5,
+                                         step=0.02, description="step size",
+                                         readout_format=".3f", continuous_update=False),
+        start=widgets.FloatSlider(value=start, min=float(grid[0]), max=float(grid[-1]),
+                                  step=0.25, description="start x",
+                                  continuous_update=False),
+    )

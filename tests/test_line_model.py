@@ -1,0 +1,114 @@
+"""Chapter 2's model: the hand-derived recursion against autodiff and finite differences."""
+
+import numpy as np
+import pytest
+
+from inverse_lessons.line_model import (
+    exact_fit,
+    gradient_autodiff,
+    gradient_recursion,
+    predict,
+    train,
+    training_loss,
+    training_pairs,
+)
+
+X, Y = training_pairs()
+
+
+@pytest.mark.parametrize("a, b, n, eta, start", [
+    (1.0, 0.0, 20, 0.05, 0.0), (2.5, -3.0, 10, 0.05, 0.0),
+    (0.7, 1.2, 5, 0.1, 0.5), (1.9, -4.1, 40, 0.02, -1.0),
+])
+def test_recursion_matches_autodiff_to_rounding(a, b, n, eta, start):
+    kw = dict(n_steps=n, step_size=eta, start=start)
+    rec = gradient_recursion(X, Y, a, b, **kw)
+    auto = gradient_autodiff(X, Y, a, b, **kw)
+    np.testing.assert_allclose(rec, auto, rtol=1e-12, atol=1e-12 * np.abs(rec).max())
+
+
+def test_recursion_matches_finite_differences():
+    kw = dict(n_steps=20, step_size=0.05)
+    a, b, h = 1.3, -2.0, 1e-6
+    T = lambda a, b: float(training_loss(X, Y, a, b, **kw))  # noqa: E731
+    fd = [(T(a + h, b) - T(a - h, b)) / (2 * h), (T(a, b + h) - T(a, b - h)) / (2 * h)]
+    np.testing.assert_allclose(gradient_recursion(X, Y, a, b, **kw), fd, rtol=1e-6)
+
+
+def test_prediction_is_exact_at_the_exact_fit():
+    a, b = exact_fit(n_steps=20, step_size=0.05)
+    assert round(a, 5) == 1.99993 and b == pytest.approx(-4.0)
+    np.testing.assert_allclose(predict(X, a, b, n_steps=20, step_size=0.05).numpy(), Y,
+                               atol=1e-12)
+    a10, _ = exact_fit(n_steps=10, step_size=0.05)
+    assert round(a10, 5) == 1.98680
+
+
+def test_exact_fit_with_another_start_moves_b():
+    a, b = exact_fit(n_steps=20, step_size=0.05, start=1.0)
+    np.testing.assert_allclose(predict(X, a, b, n_steps=20, step_size=0.05, start=1.0).numpy(),
+                               Y, atol=1e-12)
+    assert b != pytest.approx(-4.0)
+
+
+@pytest.mark.parametrize("gradient", ["autodiff", "recursion"])
+def test_training_reaches_the_exact_fit(gradient):
+    run = train(X, Y, gradient=gradient, n_iterations=2500)
+    a, b = exact_fit(n_steps=20, step_size=0.05)
+    assert run.a == pytest.approx(a, abs=1e-8) and run.b == pytest.approx(b, abs=1e-8)
+    assert run.losses[-1] < 1e-15 < run.losses[0]
+    assert run.path.shape == (2501, 2)
+
+
+def test_mismatched_gradient_stops_at_the_wrong_place():
+    run = train(X, Y, gradient="recursion", gradient_steps=10)
+    assert run.a == pytest.approx(exact_fit(n_steps=10, step_size=0.05)[0], abs=1e-8)
+    assert run.losses[-1] > 1e-4  # the 20-step loss is not minimised
+
+
+def test_both_trainings_follow_the_same_path():
+    a = train(X, Y, gradient="autodiff", n_iterations=50).path
+    r = train(X, Y, gradient="recursion", n_iterations=50).path
+    np.testing.assert_allclose(a, r, rtol=1e-10)
+
+
+def test_a_is_clipped_below():
+    run = train(X, Y, a0=0.6, b0=5.0, a_min=0.5, n_iterations=30, learning_rate=0.05)
+    assert run.path[:, 0].min() >= 0.5
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", [
+    (dict(gradient="magic"), ValueError, "gradient must be"),
+    (dict(n_steps=0), ValueError, "n_steps"),
+    (dict(learning_rate=-1.0), ValueError, "step_size must be positive"),
+    (dict(x=np.zeros((2, 2))), ValueError, "x must be a 1-d array"),
+    (dict(y=np.zeros(3)), ValueError, "y must have the shape of x"),
+    (dict(x=np.array([1.0, np.nan, 0, 0, 0])), ValueError, "x contains non-finite"),
+])
+def test_train_rejects_bad_input(kwargs, error, pattern):
+    args = dict(x=X, y=Y)
+    args.update(kwargs)
+    with pytest.raises(error, match=pattern):
+        train(args.pop("x"), args.pop("y"), n_iterations=3, **args)
+
+
+def test_vectorised_losses_match_tensorflow():
+    from inverse_lessons.line_model import training_losses
+    thetas = np.array([[1.0, 0.0], [2.0, -4.0], [0.8, 3.0]])
+    want = [float(training_loss(X, Y, a, b, n_steps=20, step_size=0.05)) for a, b in thetas]
+    np.testing.assert_allclose(training_losses(X, Y, thetas, n_steps=20, step_size=0.05), want,
+                               rtol=1e-12, atol=1e-300)
+    with pytest.raises(ValueError, match=r"thetas must have shape \(m, 2\)"):
+        training_losses(X, Y, np.zeros(3), n_steps=20, step_size=0.05)
+
+
+def test_exact_fit_refuses_when_none_exists():
+    # h has slope (1 - r^N)/a <= 0.344 < 1/2 for N = 2, eta = 0.05: no line fits
+    with pytest.raises(ValueError, match="no exact fit exists with n_steps=2"):
+        exact_fit(n_steps=2, step_size=0.05)
+
+
+def test_exact_fit_second_root_is_found_by_training_from_below():
+    # with 10 steps the fixed-point equation has a second, small root
+    run = train(X, Y, a0=1.0, n_steps=10, gradient="recursion")
+    assert 0.5 < run.a < 0.7 and run.losses[-1] < 1e-15

@@ -1,0 +1,54 @@
+"""Figures have titles, labels and opaque backgrounds; explorers call plain functions."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from inverse_lessons import toy_forward
+from inverse_lessons.plotting import PALETTE, plot_step_size_sweep, use_book_style
+from inverse_lessons.widgets import draw_descent, step_size_explorer
+
+
+def test_book_style_is_opaque():
+    use_book_style()
+    fig = plt.figure()
+    assert fig.get_facecolor()[3] == 1.0
+    assert plt.rcParams["savefig.transparent"] is False
+    plt.close(fig)
+
+
+def test_draw_descent_labels_every_axis():
+    fig, run = draw_descent(toy_forward, 0.0, step_size=0.05, start=-3.0, n_steps=10,
+                            grid=np.linspace(-4, 8, 50))
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    assert run.diverged is None
+    assert float(run.path[-1]) == pytest.approx(2 - 5 * 0.6**10, rel=1e-12)
+    plt.close(fig)
+
+
+def test_draw_descent_reports_divergence_in_title():
+    fig, run = draw_descent(toy_forward, 0.0, step_size=0.3, start=-3.0, n_steps=10,
+                            grid=np.linspace(-4, 8, 50))
+    assert run.diverged and "diverged" in fig.axes[1].get_title()
+    plt.close(fig)
+
+
+def test_sweep_has_a_panel_per_run():
+    loss = lambda x: (2 * np.asarray(x) - 4) ** 2  # noqa: E731
+    runs = [("a", np.array([0.0, 1.0])), ("b", np.array([3.0, 2.0])), ("c", np.array([1.0]))]
+    fig = plot_step_size_sweep(loss, np.linspace(-1, 5, 20), runs, ncols=2)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["a", "b", "c"]
+    plt.close(fig)
+
+
+def test_explorer_has_the_two_sliders():
+    w = step_size_explorer(toy_forward, 0.0)
+    names = [c.description for c in w.children if hasattr(c, "value")]
+    assert "step size" in names and "start x" in names
+    plt.close("all")
+
+
+def test_palette_is_hex():
+    assert all(c.startswith("#") and len(c) == 7 for c in PALETTE.values())
