@@ -8,7 +8,7 @@ tensors of any shape (applied element-wise).
 
 from __future__ import annotations
 
-from ._tf import tf
+from ._tf import tf, to_dtype
 
 __all__ = ["toy_forward", "line_forward", "square_forward", "TOY_SLOPE", "TOY_INTERCEPT"]
 
@@ -24,18 +24,7 @@ def line_forward(y, a, b):
     tensors, e.g. ``tf.Variable``s being trained). Returns ``a * y + b``.
     """
     y = tf.convert_to_tensor(y)
-    return _like(a, y) * y + _like(b, y)
-
-
-def _like(value, reference):
-    """``value`` as a tensor of ``reference``'s dtype, without a float32 detour.
-
-    (``tf.cast(1.3, tf.float64)`` first makes a float32 tensor and so loses
-    digits; converting Python numbers directly keeps them.)
-    """
-    if isinstance(value, (tf.Tensor, tf.Variable)):
-        return value if value.dtype == reference.dtype else tf.cast(value, reference.dtype)
-    return tf.convert_to_tensor(value, dtype=reference.dtype)
+    return to_dtype(a, y.dtype) * y + to_dtype(b, y.dtype)
 
 
 def toy_forward(x):
