@@ -5,12 +5,20 @@ Modules, one idea each:
 - :mod:`inverse_lessons.forward_models`: the toy forward models of chapters 1-2.
 - :mod:`inverse_lessons.solver`: inversion by unrolled gradient descent, in TensorFlow.
 - :mod:`inverse_lessons.line_model`: training a line through its own inversion (chapter 2).
+- :mod:`inverse_lessons.data`: the canonical split of scikit-learn's 8x8 digits (chapters 3-7).
+- :mod:`inverse_lessons.linear_inversion`: inverting a linear generator, unrolled, in closed
+  form, and in the least-squares limit.
+- :mod:`inverse_lessons.original`: the original 2018 formulation of chapter 4, reproduced.
+- :mod:`inverse_lessons.inverse_net`: ``InverseNet``, the scikit-learn classifier that
+  predicts by inverting a learned generator.
 - :mod:`inverse_lessons.plotting`: the book's figure style and shared plots.
 - :mod:`inverse_lessons.widgets`: sliders for the live notebooks.
 """
 
 from . import _tf  # noqa: F401  (silences TensorFlow's import notices first)
+from .data import load_digits_split
 from .forward_models import line_forward, square_forward, toy_forward
+from .inverse_net import InverseNet
 from .solver import (
     DescentPath,
     DivergenceError,
@@ -27,10 +35,12 @@ __all__ = [
     "DescentPath",
     "DivergenceError",
     "Inversion",
+    "InverseNet",
     "descent_path",
     "invert",
     "inversion_loss",
     "line_forward",
+    "load_digits_split",
     "square_forward",
     "stable_step_size",
     "toy_forward",

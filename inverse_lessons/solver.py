@@ -49,12 +49,12 @@ class DivergenceError(ArithmeticError):
         A step size below which the iteration is stable (exact for linear
         forward models, a local estimate at the start otherwise), or ``None``
         when it could not be computed.
-    path, losses : numpy.ndarray
+    path, losses : numpy.ndarray or None
         The iterates and losses up to the point where divergence was detected,
-        so that a diverging run can still be plotted.
+        so that a diverging run can still be plotted (None where not kept).
     """
 
-    def __init__(self, message, *, step_size, stable_step_size, path, losses):
+    def __init__(self, message, *, step_size, stable_step_size, path=None, losses=None):
         super().__init__(message)
         self.step_size = step_size
         self.stable_step_size = stable_step_size

@@ -1,0 +1,302 @@
+"""InverseNet: a classifier that predicts by inverting a learned generator (chapter 4).
+
+The model has a linear generator G (m pixels x k latents) and a classifier
+head F on the latent code. To classify an image x it *inverts* G,
+
+    z*(x) = N gradient steps on ||x - G z||^2 from z = 0   (missing pixels left out)
+    logits = F(z*) = z* W + c        (head="linear")   or   z*   (head="identity"),
+
+and it learns G, W and c by minimising the cross-entropy of those logits,
+differentiating through the inner solver: a bilevel problem. Because the
+inner loss is per image (a sum over that image's pixels, not a mean over the
+batch), the prediction for an image never depends on which other images are
+inverted with it.
+
+The gradient through the inner solver is computed either by automatic
+differentiation through the N explicit steps (``gradient="unrolled"``, the
+teaching reference) or through their exact closed form
+(``gradient="closed_form"``, the default: the same function, built by
+repeated squaring in about 2 log2(N) small matrix products).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
+
+from ._tf import tf
+from .linear_inversion import (
+    closed_form_inversion,
+    observed_mask,
+    spectral_step_size,
+    unrolled_inversion,
+)
+from .solver import DivergenceError
+
+__all__ = ["InverseNet"]
+
+_HEADS = ("linear", "identity")
+_OPTIMIZERS = ("adam", "sgd")
+_GRADIENTS = ("closed_form", "unrolled")
+_DTYPE = tf.float32
+
+
+def _check_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_positive(name, value, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {kind} and finite, got {value}")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+class InverseNet(ClassifierMixin, BaseEstimator):
+    """Classification by inverting a learned linear generator.
+
+    Parameters
+    ----------
+    n_latent : int, default=30
+        k, the number of latent factors (columns of the generator). With
+        ``head="identity"`` it must equal the number of classes.
+    inner_steps : int, default=1000
+        N, the gradient-descent steps of the inner inversion.
+    inner_step_size : "auto" or float, default="auto"
+        Step size of the inner inversion on each image's sum of squared
+        errors. "auto" sets it to 0.5 / sigma_max(G)^2 at every outer
+        iteration, which keeps the inner loop stable while G changes. A
+        number must stay below 1 / sigma_max(G)^2 or the inner loop diverges
+        (checked at the start and watched during training).
+    head : {"linear", "identity"}, default="linear"
+        The classifier F on z*: a learned affine map to the class logits, or
+        z* itself (one latent per class, as in the original series).
+    alpha : float, default=3e-4
+        L2 penalty on the head's weights W (ignored by the identity head).
+    optimizer : {"adam", "sgd"}, default="adam"
+        The outer optimiser.
+    learning_rate : float, default=0.01
+        Its learning rate.
+    max_iter : int, default=1000
+        Outer iterations, each on the whole training set.
+    gradient : {"closed_form", "unrolled"}, default="closed_form"
+        How the gradient through the inner solver is computed (see module
+        docstring). Both give the same function and the same gradient.
+    random_state : int, RandomState or None, default=None
+        Seeds the initial generator and head.
+    progress : bool, default=True
+        Show a tqdm progress bar during fit.
+
+    Attributes
+    ----------
+    classes_ : ndarray (n_classes,)
+    generator_ : ndarray (n_features, n_latent), the learned G.
+    coef_, intercept_ : ndarray (n_latent, n_classes), (n_classes,), the head
+        (identity and zeros for ``head="identity"``).
+    inner_step_size_ : float, the inner step size used for prediction.
+    loss_curve_ : list of float, the training objective at each iteration.
+    n_iter_ : int
+    n_features_in_ : int
+
+    Missing pixels, given as NaN, are left out of the inner loss of their
+    image: the generator fills them in.
+    """
+
+    def __init__(self, n_latent=30, inner_steps=1000, inner_step_size="auto", head="linear",
+                 alpha=3e-4, optimizer="adam", learning_rate=0.01, max_iter=1000,
+                 gradient="closed_form", random_state=None, progress=True):
+        self.n_latent = n_latent
+        self.inner_steps = inner_steps
+        self.inner_step_size = inner_step_size
+        self.head = head
+        self.alpha = alpha
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.gradient = gradient
+        self.random_state = random_state
+        self.progress = progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    # -- validation ---------------------------------------------------------------
+    def _check_params(self):
+        _check_int("n_latent", self.n_latent)
+        _check_int("inner_steps", self.inner_steps)
+        _check_int("max_iter", self.max_iter)
+        if not (isinstance(self.inner_step_size, str) and self.inner_step_size == "auto"):
+            _check_positive("inner_step_size (a number or 'auto')", self.inner_step_size)
+        _check_choice("head", self.head, _HEADS)
+        _check_choice("optimizer", self.optimizer, _OPTIMIZERS)
+        _check_choice("gradient", self.gradient, _GRADIENTS)
+        _check_positive("alpha", self.alpha, allow_zero=True)
+        _check_positive("learning_rate", self.learning_rate)
+
+    def _inner_step(self, G):
+        """The inner step size for generator G (a tensor; stop-gradient)."""
+        if self.inner_step_size == "auto":
+            return spectral_step_size(G)
+        return tf.constant(self.inner_step_size, G.dtype)
+
+    def _check_inner_stable(self, G):
+        if self.inner_step_size == "auto":
+            return
+        bound = 1.0 / float(tf.linalg.eigvalsh(tf.matmul(G, G, transpose_a=True))[-1])
+        if self.inner_step_size >= bound:
+            raise ValueError(
+                f"inner_step_size={self.inner_step_size:g} would make the inner loop diverge: "
+                f"it must be below 1/sigma_max(G)^2 = {bound:.4g} for this generator "
+                "(or use inner_step_size='auto')"
+            )
+
+    def _latents(self, G, X, mask, step):
+        solve = closed_form_inversion if self.gradient == "closed_form" else unrolled_inversion
+        return solve(G, X, n_steps=self.inner_steps, step_size=step, mask=mask)
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y):
+        """Learn the generator and the head from images X (n, m) and labels y (n,).
+
+        NaN entries of X are missing pixels. Returns self.
+        """
+        self._check_params()
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64,
+                             ensure_min_samples=2)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                f"InverseNet needs at least two classes in y; got one class: {self.classes_[0]!r}"
+            )
+        if self.head == "identity" and self.n_latent != n_classes:
+            raise ValueError(
+                f"head='identity' uses one latent per class: n_latent must be {n_classes}, "
+                f"got {self.n_latent}"
+            )
+        codes = encoder.transform(y)
+        n, m = X.shape
+        rng = np.random.RandomState(self.random_state) if not isinstance(
+            self.random_state, np.random.RandomState) else self.random_state
+
+        # Start the generator from randomly chosen training images (missing pixels
+        # replaced by the pixel mean), slightly perturbed: sensible shapes and scale.
+        filled = np.where(np.isnan(X), np.nanmean(X, axis=0, keepdims=True), X)
+        filled = np.nan_to_num(filled)
+        picks = rng.choice(n, size=self.n_latent, replace=self.n_latent > n)
+        scale = max(float(np.abs(filled).mean()), 1e-3)
+        G0 = filled[picks].T + 0.1 * scale * rng.standard_normal((m, self.n_latent))
+        G = tf.Variable(G0, dtype=_DTYPE, name="generator")
+        if self.head == "linear":
+            W = tf.Variable(0.01 * rng.standard_normal((self.n_latent, n_classes)), dtype=_DTYPE)
+            c = tf.Variable(np.zeros(n_classes), dtype=_DTYPE)
+            variables = [G, W, c]
+        else:
+            W = tf.constant(np.eye(n_classes), dtype=_DTYPE)
+            c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
+            variables = [G]
+        self._check_inner_stable(G)
+
+        X_zeroed, mask = observed_mask(tf.constant(X, _DTYPE))
+        mask = mask if np.isnan(X).any() else None
+        labels = tf.constant(codes, tf.int32)
+        optimizer = (tf.keras.optimizers.Adam(self.learning_rate) if self.optimizer == "adam"
+                     else tf.keras.optimizers.SGD(self.learning_rate))
+        penalty = self.alpha if self.head == "linear" else 0.0
+
+        @tf.function
+        def update():
+            step = self._inner_step(G)
+            bound = spectral_step_size(G, scale=1.0)   # the inner loop's stability limit
+            with tf.GradientTape() as tape:
+                Z = self._latents(G, X_zeroed, mask, step)
+                logits = tf.matmul(Z, W) + c
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+                loss = loss + penalty * tf.reduce_sum(tf.square(W))
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables))
+            return loss, step, bound
+
+        self.loss_curve_ = []
+        for i in tqdm(range(self.max_iter), disable=not self.progress, desc="InverseNet",
+                      unit="it", leave=False):
+            loss, step, bound = (float(v) for v in update())
+            if not math.isfinite(loss):
+                cause = (f"the inner step size {step:.4g} is beyond the stable bound "
+                         f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
+                         if step >= bound else "the outer learning rate is too large")
+                raise DivergenceError(
+                    f"training diverged at iteration {i}: the loss is {loss}; {cause}. Use "
+                    "inner_step_size='auto' or a smaller learning_rate",
+                    step_size=step, stable_step_size=bound,
+                )
+            self.loss_curve_.append(loss)
+        self.n_iter_ = self.max_iter
+        self.generator_ = G.numpy()
+        self.coef_ = np.asarray(W)
+        self.intercept_ = np.asarray(c)
+        self.inner_step_size_ = float(self._inner_step(G))
+        return self
+
+    # -- prediction -------------------------------------------------------------------
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
+                             dtype=np.float64)
+
+    def invert(self, X):
+        """The latent codes z* of images X (n, m): an array (n, n_latent)."""
+        X = self._validated(X)
+        # Prediction runs in float64, so that an image's code does not depend (even
+        # in the last float32 digit) on how many images are inverted together.
+        G = tf.constant(self.generator_, tf.float64)
+        self._check_inner_stable(G)
+        X_zeroed, mask = observed_mask(tf.constant(X, tf.float64))
+        mask = mask if np.isnan(X).any() else None
+        return closed_form_inversion(G, X_zeroed, n_steps=self.inner_steps,
+                                     step_size=self.inner_step_size_, mask=mask).numpy()
+
+    def reconstruct(self, X):
+        """G z*: the generator's rendering of each image, missing pixels filled (n, m)."""
+        return self.invert(X) @ self.generator_.T
+
+    def _logits(self, X):
+        return self.invert(X) @ self.coef_ + self.intercept_
+
+    def decision_function(self, X):
+        """Class logits (n, n_classes); for two classes the logit difference (n,)."""
+        logits = self._logits(X)
+        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes): the softmax of the logits."""
+        logits = self._logits(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each image (n,)."""
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]

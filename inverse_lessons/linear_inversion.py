@@ -1,0 +1,153 @@
+"""Inverting a linear generator x = G z, three ways (chapters 3-5).
+
+For a batch of observations X (n images, one per row, m pixels) and a
+generator matrix G (m pixels x k latents), the inversion loss of image i is
+
+    L_i(z) = sum_p  d_ip (x_ip - (G z)_p)^2 ,
+
+where d_ip = 1 for an observed pixel and 0 for a missing one (NaN in X).
+Every image gets its own loss and its own gradient: nothing is averaged
+over the batch, so the estimate of an image never depends on which other
+images are inverted with it.
+
+- :func:`unrolled_inversion` takes N explicit gradient-descent steps from
+  z = 0; automatic differentiation runs back through every step.
+- :func:`closed_form_inversion` computes the *same* N-step result at once.
+  From z_0 = 0, N steps with step size eta give
+  z_N = S_N (2 eta G^T D x) with M = I - 2 eta G^T D G and
+  S_N = I + M + ... + M^(N-1), which repeated squaring builds from about
+  2 log2(N) matrix products of size k x k.
+- :func:`least_squares_inversion` is the infinite-step limit, the exact
+  minimiser z* = pinv(D G) x.
+
+All three are TensorFlow functions of G, so they can be differentiated with
+respect to the generator. Shapes: G (m, k), X (n, m), result Z (n, k).
+"""
+
+from __future__ import annotations
+
+from ._tf import tf, to_dtype
+
+__all__ = [
+    "observed_mask",
+    "unrolled_inversion",
+    "closed_form_inversion",
+    "least_squares_inversion",
+    "spectral_step_size",
+]
+
+
+def observed_mask(X):
+    """Split X into (values with missing pixels set to 0, mask of observed pixels).
+
+    X : tensor of shape (n, m) with NaN for missing pixels.
+    Returns two tensors of X's shape and dtype: X with NaN replaced by 0, and
+    1.0 where a pixel is observed, 0.0 where it is missing.
+    """
+    X = tf.convert_to_tensor(X)
+    missing = tf.math.is_nan(X)
+    return tf.where(missing, tf.zeros_like(X), X), tf.cast(~missing, X.dtype)
+
+
+def spectral_step_size(G, scale=0.5):
+    """The step size ``scale / sigma_max(G)**2`` (a tensor).
+
+    The inversion loss has curvature 2 G^T G, so gradient descent is stable
+    for step sizes below 1 / sigma_max(G)^2; ``scale = 0.5`` damps the
+    stiffest direction critically (it is solved in one step, without
+    oscillation). Masking pixels only lowers the curvature, so the bound
+    stays safe for damaged images. No gradient flows through it.
+    """
+    G = tf.stop_gradient(tf.convert_to_tensor(G))
+    largest = tf.linalg.eigvalsh(tf.matmul(G, G, transpose_a=True))[-1]
+    return scale / largest
+
+
+def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
+    """N explicit gradient-descent steps on every image's inversion loss.
+
+    G : (m, k); X : (n, m) with missing pixels already zeroed; mask : None
+    (all observed) or (n, m) of 0/1. ``n_steps`` is a Python int,
+    ``step_size`` a float or scalar tensor; ``initial`` the starting latents
+    (n, k), zero by default. Returns Z of shape (n, k).
+    """
+    G = tf.convert_to_tensor(G)
+    X = tf.convert_to_tensor(X, dtype=G.dtype)
+    if initial is None:
+        Z = tf.zeros((tf.shape(X)[0], G.shape[1]), dtype=G.dtype)
+    else:
+        Z = tf.convert_to_tensor(initial, dtype=G.dtype)
+    for _ in range(n_steps):
+        residual = X - tf.matmul(Z, G, transpose_b=True)
+        if mask is not None:
+            residual = residual * mask
+        Z = Z + 2.0 * step_size * tf.matmul(residual, G)
+    return Z
+
+
+def _geometric_sum(M, n_steps):
+    """S_N = I + M + ... + M^(N-1) and M^N by repeated squaring; M is (..., k, k).
+
+    Uses S_{a+b} = S_a + M^a S_b and M^(a+b) = M^a M^b on the binary digits of
+    N: about 2 log2(N) products, exact up to rounding.
+    """
+    eye = tf.eye(M.shape[-1], batch_shape=M.shape[:-2], dtype=M.dtype)
+    power, partial = M, eye          # M^(2^j) and S_(2^j), from j = 0
+    total_power, total = None, None  # M^n and S_n for the digits used so far
+    n = n_steps
+    while n:
+        if n & 1:
+            if total is None:
+                total_power, total = power, partial
+            else:
+                total = total + tf.matmul(total_power, partial)
+                total_power = tf.matmul(total_power, power)
+        n >>= 1
+        if n:
+            partial = partial + tf.matmul(power, partial)
+            power = tf.matmul(power, power)
+    return total, total_power
+
+
+def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
+    """The result of :func:`unrolled_inversion`, computed in closed form.
+
+    Same arguments and result (n, k). Without a mask one k x k matrix serves
+    the whole batch; with a mask each image has its own (n, k, k). A
+    non-zero start adds M^N z_0.
+    """
+    G = tf.convert_to_tensor(G)
+    X = tf.convert_to_tensor(X, dtype=G.dtype)
+    k = G.shape[1]
+    step = to_dtype(step_size, G.dtype)
+    if mask is None:
+        M = tf.eye(k, dtype=G.dtype) - 2.0 * step * tf.matmul(G, G, transpose_a=True)
+        S, M_n = _geometric_sum(M, n_steps)
+        Z = 2.0 * step * tf.matmul(tf.matmul(X, G), S)   # S and M^N are symmetric
+        if initial is not None:
+            Z = Z + tf.matmul(tf.convert_to_tensor(initial, dtype=G.dtype), M_n)
+        return Z
+    mask = tf.convert_to_tensor(mask, dtype=G.dtype)
+    GtDG = tf.einsum("pi,np,pj->nij", G, mask, G)
+    M = tf.eye(k, dtype=G.dtype) - 2.0 * step * GtDG
+    S, M_n = _geometric_sum(M, n_steps)
+    Z = 2.0 * step * tf.einsum("nij,nj->ni", S, tf.matmul(X * mask, G))
+    if initial is not None:
+        Z = Z + tf.einsum("nij,nj->ni", M_n, tf.convert_to_tensor(initial, dtype=G.dtype))
+    return Z
+
+
+def least_squares_inversion(G, X, *, mask=None, rcond=1e-10):
+    """The infinite-step limit: the least-squares latent of every image.
+
+    Without a mask, Z = X pinv(G)^T; with one, each image is solved on its
+    observed pixels only (minimum-norm solution). Returns (n, k).
+    """
+    G = tf.convert_to_tensor(G)
+    X = tf.convert_to_tensor(X, dtype=G.dtype)
+    if mask is None:
+        return tf.matmul(X, tf.linalg.pinv(G, rcond=rcond), transpose_b=True)
+    mask = tf.convert_to_tensor(mask, dtype=G.dtype)
+    DG = mask[:, :, None] * G[None]
+    return tf.einsum("nkp,np->nk", tf.linalg.pinv(DG, rcond=rcond), X * mask)
+

@@ -1,0 +1,57 @@
+"""The canonical digits split, and the original formulation's known behaviour."""
+
+import numpy as np
+import pytest
+
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.original import batch_mean_step, predict_original, train_original
+
+
+def test_canonical_split():
+    X_train, y_train, X_test, y_test = load_digits_split()
+    assert X_train.shape == (1000, 64) and X_test.shape == (500, 64)
+    assert y_train.shape == (1000,) and y_test.shape == (500,)
+    assert X_train.min() == 0.0 and X_train.max() == 1.0
+    assert list(y_train[:10]) == list(range(10))  # the first ten are one per class
+    assert y_test[0] == 1  # image 1000 of the bundled set
+
+
+def test_batch_mean_step_shrinks_with_batch():
+    assert batch_mean_step(1e-2, 1000) == pytest.approx(1e-2 / 64000)
+    assert batch_mean_step(1e-2, 1) == 1000 * batch_mean_step(1e-2, 1000)
+
+
+def test_original_closed_form_matches_unrolled():
+    X, y, _, _ = load_digits_split()
+    a = train_original(X[:50], y[:50], n_iterations=5, inner_steps=20, learning_rate=100.0)
+    b = train_original(X[:50], y[:50], n_iterations=5, inner_steps=20, learning_rate=100.0,
+                       gradient="unrolled")
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
+    np.testing.assert_allclose(a.generator, b.generator, rtol=1e-4, atol=1e-7)
+
+
+def test_original_stalls_near_chance_loss():
+    X, y, X_test, y_test = load_digits_split()
+    run = train_original(X, y, n_iterations=300)
+    assert run.losses[0] == pytest.approx(np.log(10), abs=1e-3)
+    assert np.log(10) - 0.1 < run.losses[-1] < run.losses[0]
+    labels, latents = predict_original(run.generator, X_test, run.rng)
+    assert np.abs(latents).mean() < 0.1  # the latents stay tiny
+
+
+def test_original_prediction_depends_on_batch_size():
+    X, y, X_test, y_test = load_digits_split()
+    run = train_original(X, y, n_iterations=300)
+    state = run.rng.get_state()
+    accuracies = []
+    for batch_size in (None, 1):
+        rng = np.random.RandomState()
+        rng.set_state(state)
+        labels, _ = predict_original(run.generator, X_test, rng, batch_size=batch_size)
+        accuracies.append(np.mean(labels == y_test))
+    assert abs(accuracies[0] - accuracies[1]) > 0.05
+
+
+def test_original_rejects_unknown_gradient():
+    with pytest.raises(ValueError, match="gradient must be"):
+        train_original(np.zeros((2, 64)), [0, 1], gradient="implicit")

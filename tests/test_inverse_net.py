@@ -1,0 +1,148 @@
+"""InverseNet: scikit-learn's conventions, gradient modes, missing pixels, bad input."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from inverse_lessons import InverseNet
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.solver import DivergenceError
+
+X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
+FAST = dict(max_iter=60, inner_steps=50, progress=False, random_state=0)
+
+
+@parametrize_with_checks(
+    [InverseNet(max_iter=150, inner_steps=30, learning_rate=0.05, progress=False,
+                random_state=0)],
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    return InverseNet(**FAST).fit(X_TRAIN[:300], Y_TRAIN[:300])
+
+
+def test_fitted_attributes(small_model):
+    m = small_model
+    assert m.generator_.shape == (64, 30) and m.coef_.shape == (30, 10)
+    assert m.intercept_.shape == (10,) and list(m.classes_) == list(range(10))
+    assert len(m.loss_curve_) == m.n_iter_ == 60
+    assert m.loss_curve_[-1] < m.loss_curve_[0]
+    assert m.invert(X_TEST[:5]).shape == (5, 30)
+    assert m.reconstruct(X_TEST[:5]).shape == (5, 64)
+    proba = m.predict_proba(X_TEST[:5])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+def test_arbitrary_labels():
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                      "nine"])
+    m = InverseNet(**FAST).fit(X_TRAIN[:300], names[Y_TRAIN[:300]])
+    assert set(m.predict(X_TEST[:20])) <= set(names)
+    assert m.score(X_TEST, names[Y_TEST]) > 0.8
+
+
+def test_unrolled_and_closed_form_train_the_same_model():
+    kw = dict(FAST, max_iter=10, inner_steps=25)
+    a = InverseNet(gradient="unrolled", **kw).fit(X_TRAIN[:200], Y_TRAIN[:200])
+    b = InverseNet(gradient="closed_form", **kw).fit(X_TRAIN[:200], Y_TRAIN[:200])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(a.generator_, b.generator_, rtol=1e-3, atol=1e-5)
+
+
+def test_identity_head_is_the_original_architecture():
+    m = InverseNet(n_latent=10, head="identity", **FAST).fit(X_TRAIN[:300], Y_TRAIN[:300])
+    np.testing.assert_array_equal(m.coef_, np.eye(10))
+    np.testing.assert_array_equal(m.predict(X_TEST), m.invert(X_TEST).argmax(axis=1))
+
+
+def test_prediction_does_not_depend_on_the_batch(small_model):
+    together = small_model.decision_function(X_TEST[:50])
+    alone = np.concatenate([small_model.decision_function(X_TEST[i:i + 1]) for i in range(50)])
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-5)
+
+
+def test_missing_pixels_are_left_out(small_model):
+    X = X_TEST[:20].copy()
+    X[:, 32:] = np.nan                      # the bottom half is missing
+    garbage = X_TEST[:20].copy()
+    garbage[:, 32:] = 5.0                   # or wrong: must not matter once masked
+    masked = small_model.invert(X)
+    assert np.all(np.isfinite(masked))
+    assert not np.allclose(masked, small_model.invert(garbage))
+    # the reconstruction fills the missing half with finite values
+    assert np.all(np.isfinite(small_model.reconstruct(X)))
+
+
+def test_fit_accepts_missing_pixels():
+    X = X_TRAIN[:300].copy()
+    rng = np.random.default_rng(0)
+    X[rng.random(X.shape) < 0.3] = np.nan
+    m = InverseNet(**FAST).fit(X, Y_TRAIN[:300])
+    assert np.all(np.isfinite(m.generator_)) and m.score(X_TEST, Y_TEST) > 0.7
+
+
+def test_pipeline_gridsearch_and_cross_val():
+    pipe = make_pipeline(FunctionTransformer(), InverseNet(**dict(FAST, max_iter=20)))
+    scores = cross_val_score(pipe, X_TRAIN[:200], Y_TRAIN[:200], cv=2)
+    assert scores.shape == (2,) and np.all(scores > 0.3)
+    search = GridSearchCV(InverseNet(**dict(FAST, max_iter=20)), {"alpha": [0.0, 1e-3]}, cv=2)
+    search.fit(X_TRAIN[:200], Y_TRAIN[:200])
+    assert search.best_params_["alpha"] in (0.0, 1e-3)
+    assert clone(search.best_estimator_).get_params()["max_iter"] == 20
+
+
+def test_fixed_inner_step_that_diverges_is_refused():
+    with pytest.raises(ValueError, match=r"inner_step_size=10 would make the inner loop diverge"):
+        InverseNet(inner_step_size=10.0, **FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
+
+
+def test_divergence_during_training_is_reported():
+    # a stable start, but a huge learning rate grows G until the fixed step diverges
+    eta = 0.4 / np.linalg.svd(X_TRAIN[:100], compute_uv=False)[0] ** 2
+    model = InverseNet(inner_step_size=float(eta), optimizer="sgd", learning_rate=1e4,
+                       **dict(FAST, max_iter=200))
+    with pytest.raises(DivergenceError, match="training diverged"):
+        model.fit(X_TRAIN[:100], Y_TRAIN[:100])
+
+
+@pytest.mark.parametrize("params, error, pattern", [
+    (dict(n_latent=0), ValueError, "n_latent must be >= 1"),
+    (dict(n_latent=2.5), TypeError, "n_latent must be an integer"),
+    (dict(inner_steps=-1), ValueError, "inner_steps must be >= 1"),
+    (dict(inner_step_size="fast"), TypeError, "inner_step_size"),
+    (dict(inner_step_size=-0.1), ValueError, "inner_step_size"),
+    (dict(head="mlp"), ValueError, "head must be one of"),
+    (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
+    (dict(gradient="magic"), ValueError, "gradient must be one of"),
+    (dict(learning_rate=0.0), ValueError, "learning_rate must be positive"),
+    (dict(alpha=-1.0), ValueError, "alpha must be non-negative"),
+    (dict(head="identity", n_latent=30), ValueError, "n_latent must be 10"),
+])
+def test_bad_parameters_are_named(params, error, pattern):
+    with pytest.raises(error, match=pattern):
+        InverseNet(**dict(FAST, **params)).fit(X_TRAIN[:50], Y_TRAIN[:50])
+
+
+def test_bad_data_is_refused():
+    m = InverseNet(**FAST)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        m.fit(X_TRAIN[:50], Y_TRAIN[:40])
+    with pytest.raises(ValueError, match="at least two classes"):
+        m.fit(X_TRAIN[:50], np.zeros(50))
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit(X_TRAIN[:50], np.where(np.arange(50) == 3, np.nan, Y_TRAIN[:50]))
+    with pytest.raises(ValueError, match="could not convert|numeric"):
+        m.fit(np.full((50, 64), "ink"), Y_TRAIN[:50])
+    with pytest.raises(ValueError, match="infinity"):
+        m.fit(np.where(X_TRAIN[:50] > 0.5, np.inf, X_TRAIN[:50]), Y_TRAIN[:50])
+    fitted = InverseNet(**FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    with pytest.raises(ValueError, match="64 features"):
+        fitted.predict(X_TEST[:, :60])

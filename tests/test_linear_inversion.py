@@ -1,0 +1,111 @@
+"""Inverting a linear generator: closed form = unrolled steps, limit = least squares."""
+
+import numpy as np
+import pytest
+
+from inverse_lessons._tf import tf
+from inverse_lessons.linear_inversion import (
+    closed_form_inversion,
+    least_squares_inversion,
+    observed_mask,
+    spectral_step_size,
+    unrolled_inversion,
+)
+
+RNG = np.random.default_rng(0)
+G = RNG.normal(size=(64, 10))
+X = RNG.normal(size=(7, 64))
+Z0 = RNG.normal(size=(7, 10))
+ETA = float(spectral_step_size(G))
+
+
+def with_missing(X, every=5):
+    X = X.copy()
+    X[:, ::every] = np.nan
+    X[0, :40] = np.nan
+    return observed_mask(X)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 8, 64, 250])
+def test_closed_form_equals_unrolled_steps(n):
+    a = unrolled_inversion(G, X, n_steps=n, step_size=ETA)
+    b = closed_form_inversion(G, X, n_steps=n, step_size=ETA)
+    np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 5, 100])
+def test_closed_form_equals_unrolled_with_mask_and_start(n):
+    Xz, mask = with_missing(X)
+    a = unrolled_inversion(G, Xz, n_steps=n, step_size=ETA, mask=mask, initial=Z0)
+    b = closed_form_inversion(G, Xz, n_steps=n, step_size=ETA, mask=mask, initial=Z0)
+    np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-12)
+
+
+def test_one_step_by_hand():
+    z1 = closed_form_inversion(G, X, n_steps=1, step_size=ETA).numpy()
+    np.testing.assert_allclose(z1, 2 * ETA * X @ G, rtol=1e-12)
+
+
+def test_many_steps_reach_least_squares():
+    G_small = RNG.normal(size=(64, 5))
+    eta = float(spectral_step_size(G_small))
+    z = closed_form_inversion(G_small, X, n_steps=5000, step_size=eta).numpy()
+    z_ls = np.linalg.lstsq(G_small, X.T, rcond=None)[0].T
+    np.testing.assert_allclose(z, z_ls, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(least_squares_inversion(G_small, X).numpy(), z_ls, rtol=1e-8)
+
+
+def test_masked_least_squares_uses_only_observed_pixels():
+    Xz, mask = with_missing(X)
+    z = least_squares_inversion(G, Xz, mask=mask).numpy()
+    for i in range(len(X)):
+        seen = mask.numpy()[i] > 0
+        want = np.linalg.lstsq(G[seen], Xz.numpy()[i, seen], rcond=None)[0]
+        np.testing.assert_allclose(z[i], want, rtol=1e-7, atol=1e-9)
+
+
+def test_a_missing_pixel_has_no_influence():
+    Xz, mask = with_missing(X)
+    changed = Xz.numpy().copy()
+    changed[mask.numpy() == 0] = 1e6        # garbage where pixels are missing
+    a = closed_form_inversion(G, Xz, n_steps=50, step_size=ETA, mask=mask)
+    b = closed_form_inversion(G, changed, n_steps=50, step_size=ETA, mask=mask)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_images_are_inverted_independently():
+    whole = closed_form_inversion(G, X, n_steps=30, step_size=ETA).numpy()
+    for i in range(len(X)):
+        alone = closed_form_inversion(G, X[i:i + 1], n_steps=30, step_size=ETA).numpy()
+        np.testing.assert_allclose(alone[0], whole[i], rtol=1e-12)
+
+
+def test_spectral_step_size_is_half_the_stable_bound():
+    sigma = np.linalg.svd(G, compute_uv=False)[0]
+    assert ETA == pytest.approx(0.5 / sigma**2, rel=1e-10)
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_gradients_agree_unrolled_closed_form_and_finite_differences(mask):
+    Gv = tf.Variable(G)
+    Xz, m = with_missing(X) if mask else (tf.constant(X), None)
+    target = tf.constant(RNG.normal(size=(7, 10)))
+
+    def objective(solve, Gt):
+        Z = solve(Gt, Xz, n_steps=12, step_size=ETA, mask=m)
+        return tf.reduce_sum(Z * target)
+
+    grads = []
+    for solve in (unrolled_inversion, closed_form_inversion):
+        with tf.GradientTape() as tape:
+            value = objective(solve, Gv)
+        grads.append(tape.gradient(value, Gv).numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-9, atol=1e-11)
+    # finite differences on a few entries
+    h = 1e-6
+    for (p, j) in [(0, 0), (10, 3), (63, 9)]:
+        E = np.zeros_like(G)
+        E[p, j] = h
+        fd = (float(objective(closed_form_inversion, tf.constant(G + E)))
+              - float(objective(closed_form_inversion, tf.constant(G - E)))) / (2 * h)
+        assert grads[0][p, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
