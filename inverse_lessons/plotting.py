@@ -18,6 +18,8 @@ __all__ = [
     "plot_losses",
     "plot_step_size_sweep",
     "plot_parameter_path",
+    "plot_digits",
+    "plot_inversion",
 ]
 
 #: Okabe & Ito's colour-blind-safe palette (black last).
@@ -148,3 +150,66 @@ def plot_parameter_path(path, *, ax=None, target=None, title="Training path",
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend()
     return ax
+
+
+def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap="gray_r",
+                symmetric=False):
+    """A grid of 8x8 images.
+
+    images : array (n, 64) or (n, 8, 8). titles : n strings or None.
+    symmetric : colour scale centred on zero (for generator columns or
+    differences, which can be negative); then a diverging colour map is used.
+    Returns the figure.
+    """
+    images = np.asarray(images, dtype=float).reshape(len(images), 8, 8)
+    nrows = int(np.ceil(len(images) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= len(images):
+            continue
+        image = images[i]
+        if symmetric:
+            limit = np.nanmax(np.abs(image)) or 1.0
+            ax.imshow(image, cmap="PuOr", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(image, cmap=cmap, vmin=0, vmax=1)
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9, fontweight="normal")
+    if suptitle:
+        fig.suptitle(suptitle, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_inversion(observation, reconstruction, latents, *, labels=None, title=None):
+    """One inverted image: observation, reconstruction G z, difference, latent bars.
+
+    observation, reconstruction : arrays (64,); latents : (k,). Returns the figure.
+    """
+    observation = np.asarray(observation, dtype=float)
+    reconstruction = np.asarray(reconstruction, dtype=float)
+    latents = np.asarray(latents, dtype=float)
+    fig = plt.figure(figsize=(11, 2.9))
+    grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.15, 2.4])
+    panels = [("observation x", observation, "gray_r", 0, 1),
+              ("reconstruction G z", reconstruction, "gray_r", 0, 1),
+              ("difference x - G z", observation - reconstruction, "PuOr", -1, 1)]
+    for j, (name, image, cmap, lo, hi) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, j])
+        ax.imshow(image.reshape(8, 8), cmap=cmap, vmin=lo, vmax=hi)
+        ax.set_title(name, fontsize=10)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[0, 4])
+    positions = np.arange(len(latents))
+    colors = [PALETTE["vermillion"] if i == np.argmax(latents) else PALETTE["blue"]
+              for i in positions]
+    ax.bar(positions, latents, color=colors)
+    ax.set_xticks(positions, labels if labels is not None else positions)
+    ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
+    ax.set(title="latent z (largest in red)", xlabel="latent (class)", ylabel="weight")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig

@@ -13,10 +13,16 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plotting import plot_loss_landscape, plot_losses
+from .linear_inversion import closed_form_inversion
+from .plotting import plot_inversion, plot_loss_landscape, plot_losses
 from .solver import descent_path, inversion_loss
 
-__all__ = ["draw_descent", "step_size_explorer"]
+__all__ = [
+    "digit_inversion_explorer",
+    "draw_descent",
+    "draw_digit_inversion",
+    "step_size_explorer",
+]
 
 
 def _numpy_loss(forward, observation):
@@ -72,4 +78,47 @@ def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_st
         start=widgets.FloatSlider(value=start, min=float(grid[0]), max=float(grid[-1]),
                                   step=0.25, description="start x",
                                   continuous_update=False),
+    )
+
+
+def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):
+    """Invert one image with a linear generator and draw it (plain function).
+
+    G : (64, k); observation : (64,). Returns (figure, latents (k,)).
+    """
+    latents = closed_form_inversion(np.asarray(G, float), np.asarray(observation, float)[None],
+                                    n_steps=n_steps, step_size=step_size).numpy()[0]
+    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title)
+    return fig, latents
+
+
+def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
+    """Sliders for the test image, the number of steps and the step size.
+
+    G : (64, k) generator; images : (n, 64); labels : (n,). The steps slider is
+    logarithmic (1 to 10 000). Returns an ``ipywidgets.interactive``.
+    """
+    stable = float(1.0 / np.linalg.svd(np.asarray(G, float), compute_uv=False)[0] ** 2)
+
+    def show(index, log_steps, step_size):
+        steps = int(round(10 ** log_steps))
+        fig, latents = draw_digit_inversion(G, images[index], n_steps=steps,
+                                            step_size=step_size)
+        fig.suptitle(f"test image {index} (a {labels[index]}): {steps} steps of size "
+                     f"{step_size:.2g}, predicted {int(np.argmax(latents))}", fontweight="bold")
+        fig.tight_layout()
+        plt.show()
+        if step_size >= stable:
+            print(f"step size above the stable bound {stable:.3g}: the inversion diverges")
+
+    return widgets.interactive(
+        show,
+        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
+                                continuous_update=False),
+        log_steps=widgets.FloatSlider(value=float(np.log10(n_steps)), min=0, max=4, step=0.25,
+                                      description="log10 steps", continuous_update=False),
+        step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-4,
+                                         max=float(np.log10(stable)), step=0.1,
+                                         description="step size", readout_format=".2g",
+                                         continuous_update=False),
     )

@@ -47,8 +47,29 @@ def test_explorer_has_the_two_sliders():
     w = step_size_explorer(toy_forward, 0.0)
     names = [c.description for c in w.children if hasattr(c, "value")]
     assert "step size" in names and "start x" in names
+    w.f(step_size=0.3, start=1.0)      # a diverging setting is drawn, not raised
     plt.close("all")
 
 
 def test_palette_is_hex():
     assert all(c.startswith("#") and len(c) == 7 for c in PALETTE.values())
+
+
+def test_digit_explorer_draws_and_predicts():
+    from inverse_lessons import load_digits_split
+    from inverse_lessons.widgets import digit_inversion_explorer, draw_digit_inversion
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    G = X_train[:10].T
+    fig, latents = draw_digit_inversion(G, X_train[10], n_steps=100, step_size=2e-3)
+    assert latents.shape == (10,) and int(np.argmax(latents)) == 0
+    for ax in fig.axes:
+        assert ax.get_title()
+    plt.close(fig)
+    w = digit_inversion_explorer(G, X_test, y_test)
+    names = [c.description for c in w.children if hasattr(c, "value")]
+    assert names[:3] == ["test image", "log10 steps", "step size"]
+    # what a slider move runs (it raised before a fix: nbval caught it, the book did not)
+    w.f(index=3, log_steps=2.0, step_size=2e-3)
+    assert plt.gcf().get_suptitle().startswith("test image 3")
+    plt.close("all")
