@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
@@ -196,8 +197,7 @@ class InverseNet(ClassifierMixin, BaseEstimator):
             )
         codes = encoder.transform(y)
         n, m = X.shape
-        rng = np.random.RandomState(self.random_state) if not isinstance(
-            self.random_state, np.random.RandomState) else self.random_state
+        rng = check_random_state(self.random_state)
 
         # Start the generator from randomly chosen training images (missing pixels
         # replaced by the pixel mean), slightly perturbed: sensible shapes and scale.

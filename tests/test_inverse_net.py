@@ -16,6 +16,9 @@ X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 FAST = dict(max_iter=60, inner_steps=50, progress=False, random_state=0)
 
 
+# All of scikit-learn's estimator checks. One is skipped by scikit-learn itself and
+# cannot apply: the array-API check (it needs SCIPY_ARRAY_API=1 and an array-API
+# namespace; InverseNet computes with TensorFlow on numpy input).
 @parametrize_with_checks(
     [InverseNet(max_iter=150, inner_steps=30, learning_rate=0.05, progress=False,
                 random_state=0)],
