@@ -19,6 +19,8 @@ images are inverted with it.
   2 log2(N) matrix products of size k x k.
 - :func:`least_squares_inversion` is the infinite-step limit, the exact
   minimiser z* = pinv(D G) x.
+- :func:`implicit_inversion` is the same limit with a gradient from the
+  implicit function theorem instead of from any steps.
 
 All three are TensorFlow functions of G, so they can be differentiated with
 respect to the generator. Shapes: G (m, k), X (n, m), result Z (n, k).
@@ -32,6 +34,7 @@ __all__ = [
     "observed_mask",
     "unrolled_inversion",
     "closed_form_inversion",
+    "implicit_inversion",
     "least_squares_inversion",
     "spectral_step_size",
 ]
@@ -63,21 +66,30 @@ def spectral_step_size(G, scale=0.5):
     return scale / largest
 
 
-def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
+def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
+                       backprop_steps=None):
     """N explicit gradient-descent steps on every image's inversion loss.
 
     G : (m, k); X : (n, m) with missing pixels already zeroed; mask : None
     (all observed) or (n, m) of 0/1. ``n_steps`` is a Python int,
     ``step_size`` a float or scalar tensor; ``initial`` the starting latents
-    (n, k), zero by default. Returns Z of shape (n, k).
+    (n, k), zero by default. ``backprop_steps`` = K truncates
+    backpropagation: gradients flow through the last K steps only (the
+    iterate before them is treated as a constant), which saves memory and
+    biases the gradient. Returns Z of shape (n, k).
     """
+    if backprop_steps is not None and not 0 <= backprop_steps <= n_steps:
+        raise ValueError(
+            f"backprop_steps must be between 0 and n_steps={n_steps}, got {backprop_steps}")
     G = tf.convert_to_tensor(G)
     X = tf.convert_to_tensor(X, dtype=G.dtype)
     if initial is None:
         Z = tf.zeros((tf.shape(X)[0], G.shape[1]), dtype=G.dtype)
     else:
         Z = tf.convert_to_tensor(initial, dtype=G.dtype)
-    for _ in range(n_steps):
+    for step in range(n_steps):
+        if backprop_steps is not None and step == n_steps - backprop_steps:
+            Z = tf.stop_gradient(Z)
         residual = X - tf.matmul(Z, G, transpose_b=True)
         if mask is not None:
             residual = residual * mask
@@ -135,6 +147,50 @@ def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
     if initial is not None:
         Z = Z + tf.einsum("nij,nj->ni", M_n, tf.convert_to_tensor(initial, dtype=G.dtype))
     return Z
+
+
+def implicit_inversion(G, X, *, n_steps=None, step_size=None):
+    """Latents with an implicit gradient: the implicit function theorem, not the steps.
+
+    Forward: with ``n_steps=None`` the exact least-squares latents, from the
+    normal equations G^T G z = G^T x (G must have full column rank);
+    otherwise the N-step iterate of :func:`closed_form_inversion`, which
+    may not have converged. Backward: nothing of the forward pass is stored;
+    the gradient is the one the optimality condition
+    F(z, G) = G^T (G z - x) = 0 implies, evaluated at the returned latents.
+    For an upstream gradient g = dl/dz (n, k), with V = g (G^T G)^-1 and
+    residuals R = X - Z G^T,
+
+        dl/dG = R^T V - G V^T Z ,     dl/dX = V G^T .
+
+    At the exact solution this is the true gradient; at an iterate that has
+    not converged it is only an approximation of the N-step gradient
+    (chapter 5 measures how far off). Memory and time do not grow with N
+    beyond the forward pass. G (m, k), X (n, m); returns Z (n, k). No mask.
+    """
+
+    @tf.custom_gradient
+    def solve(G, X):
+        gram = tf.matmul(G, G, transpose_a=True)
+        chol = tf.linalg.cholesky(gram)
+        if n_steps is None:
+            Z = tf.transpose(tf.linalg.cholesky_solve(
+                chol, tf.matmul(G, X, transpose_a=True, transpose_b=True)))
+        else:
+            Z = closed_form_inversion(G, X, n_steps=n_steps, step_size=step_size)
+
+        def grad(upstream):
+            V = tf.transpose(tf.linalg.cholesky_solve(chol, tf.transpose(upstream)))
+            R = X - tf.matmul(Z, G, transpose_b=True)
+            dG = (tf.matmul(R, V, transpose_a=True)
+                  - tf.matmul(G, tf.matmul(V, Z, transpose_a=True)))
+            return dG, tf.matmul(V, G, transpose_b=True)
+
+        return Z, grad
+
+    G = tf.convert_to_tensor(G)
+    step_size = None if step_size is None else tf.stop_gradient(to_dtype(step_size, G.dtype))
+    return solve(G, tf.convert_to_tensor(X, dtype=G.dtype))
 
 
 def least_squares_inversion(G, X, *, mask=None, rcond=1e-10):

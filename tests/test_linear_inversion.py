@@ -109,3 +109,48 @@ def test_gradients_agree_unrolled_closed_form_and_finite_differences(mask):
         fd = (float(objective(closed_form_inversion, tf.constant(G + E)))
               - float(objective(closed_form_inversion, tf.constant(G - E)))) / (2 * h)
         assert grads[0][p, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def _gradient(solve, G0=G):
+    Gv = tf.Variable(G0)
+    target = tf.constant(np.random.default_rng(5).normal(size=(7, G0.shape[1])))
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(solve(Gv, tf.constant(X)) * target)
+    return tape.gradient(value, Gv).numpy()
+
+
+def test_implicit_gradient_matches_least_squares_and_converged_steps():
+    from inverse_lessons.linear_inversion import implicit_inversion
+
+    implicit = _gradient(implicit_inversion)
+    pinv = _gradient(lambda G, X: least_squares_inversion(G, X))
+    converged = _gradient(lambda G, X: closed_form_inversion(
+        G, X, n_steps=20000, step_size=spectral_step_size(G)))
+    np.testing.assert_allclose(implicit, pinv, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(implicit, converged, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(implicit_inversion(G, X).numpy(),
+                               least_squares_inversion(G, X).numpy(), rtol=1e-9)
+
+
+def test_implicit_gradient_with_respect_to_observation():
+    from inverse_lessons.linear_inversion import implicit_inversion
+
+    Xv = tf.Variable(X)
+    with tf.GradientTape() as tape:
+        value = tf.reduce_sum(implicit_inversion(tf.constant(G), Xv) ** 2)
+    dX = tape.gradient(value, Xv).numpy()
+    Z = np.linalg.lstsq(G, X.T, rcond=None)[0].T
+    np.testing.assert_allclose(dX, 2 * Z @ np.linalg.pinv(G), rtol=1e-8)   # Z = X pinv(G)^T
+
+
+def test_truncated_backprop_is_biased_and_exact_when_untruncated():
+    def unrolled(K):
+        return _gradient(lambda G, X: unrolled_inversion(
+            G, X, n_steps=40, step_size=spectral_step_size(G), backprop_steps=K))
+
+    full = unrolled(None)
+    np.testing.assert_allclose(unrolled(40), full, rtol=1e-12)
+    errors = [np.abs(unrolled(K) - full).max() for K in (1, 5, 20)]
+    assert errors[0] > errors[1] > errors[2] > 0          # bias shrinks with K
+    with pytest.raises(ValueError, match="backprop_steps must be between 0 and n_steps=40"):
+        unrolled(41)
