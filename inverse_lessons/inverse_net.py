@@ -95,12 +95,21 @@ class InverseNet(ClassifierMixin, BaseEstimator):
     learning_rate : float, default=0.01
         Its learning rate.
     max_iter : int, default=1000
-        Outer iterations, each on the whole training set.
+        Outer iterations (optimiser updates).
     gradient : {"closed_form", "unrolled"}, default="closed_form"
         How the gradient through the inner solver is computed (see module
         docstring). Both give the same function and the same gradient.
+    reconstruction_weight : float, default=0.0
+        Weight of a reconstruction term in the outer loss: the mean squared
+        error per observed pixel between each training image and G z*. With
+        0 the generator only has to serve classification; with more it must
+        also draw the images, which helps when pixels are missing.
+    batch_size : int or None, default=None
+        Images per outer iteration: None uses the whole training set every
+        time; an integer draws a fresh random mini-batch of that size. The
+        inner loss is per image, so mini-batches change nothing else.
     random_state : int, RandomState or None, default=None
-        Seeds the initial generator and head.
+        Seeds the initial generator and head (and the mini-batches).
     progress : bool, default=True
         Show a tqdm progress bar during fit.
 
@@ -121,7 +130,8 @@ class InverseNet(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_latent=30, inner_steps=1000, inner_step_size="auto", head="linear",
                  alpha=3e-4, optimizer="adam", learning_rate=0.01, max_iter=1000,
-                 gradient="closed_form", random_state=None, progress=True):
+                 gradient="closed_form", reconstruction_weight=0.0, batch_size=None,
+                 random_state=None, progress=True):
         self.n_latent = n_latent
         self.inner_steps = inner_steps
         self.inner_step_size = inner_step_size
@@ -131,6 +141,8 @@ class InverseNet(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.gradient = gradient
+        self.reconstruction_weight = reconstruction_weight
+        self.batch_size = batch_size
         self.random_state = random_state
         self.progress = progress
 
@@ -144,12 +156,15 @@ class InverseNet(ClassifierMixin, BaseEstimator):
         _check_int("n_latent", self.n_latent)
         _check_int("inner_steps", self.inner_steps)
         _check_int("max_iter", self.max_iter)
+        if self.batch_size is not None:
+            _check_int("batch_size", self.batch_size)
         if not (isinstance(self.inner_step_size, str) and self.inner_step_size == "auto"):
             _check_positive("inner_step_size (a number or 'auto')", self.inner_step_size)
         _check_choice("head", self.head, _HEADS)
         _check_choice("optimizer", self.optimizer, _OPTIMIZERS)
         _check_choice("gradient", self.gradient, _GRADIENTS)
         _check_positive("alpha", self.alpha, allow_zero=True)
+        _check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
         _check_positive("learning_rate", self.learning_rate)
 
     def _inner_step(self, G):
@@ -223,17 +238,27 @@ class InverseNet(ClassifierMixin, BaseEstimator):
         optimizer = (tf.keras.optimizers.Adam(self.learning_rate) if self.optimizer == "adam"
                      else tf.keras.optimizers.SGD(self.learning_rate))
         penalty = self.alpha if self.head == "linear" else 0.0
+        weight = float(self.reconstruction_weight)
+        batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
 
         @tf.function
-        def update():
+        def update(X_batch, mask_batch, labels_batch):
             step = self._inner_step(G)
             bound = spectral_step_size(G, scale=1.0)   # the inner loop's stability limit
             with tf.GradientTape() as tape:
-                Z = self._latents(G, X_zeroed, mask, step)
+                Z = self._latents(G, X_batch, mask_batch, step)
                 logits = tf.matmul(Z, W) + c
                 loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels_batch, logits))
                 loss = loss + penalty * tf.reduce_sum(tf.square(W))
+                if weight:
+                    residual = X_batch - tf.matmul(Z, G, transpose_b=True)
+                    if mask_batch is None:
+                        observed = tf.cast(tf.size(X_batch), _DTYPE)
+                    else:
+                        residual = residual * mask_batch
+                        observed = tf.reduce_sum(mask_batch)
+                    loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables))
             return loss, step, bound
@@ -241,7 +266,14 @@ class InverseNet(ClassifierMixin, BaseEstimator):
         self.loss_curve_ = []
         for i in tqdm(range(self.max_iter), disable=not self.progress, desc="InverseNet",
                       unit="it", leave=False):
-            loss, step, bound = (float(v) for v in update())
+            if batch is None:
+                arguments = (X_zeroed, mask, labels)
+            else:   # a fresh random mini-batch of images each iteration
+                rows = tf.constant(rng.choice(n, size=batch, replace=False))
+                arguments = (tf.gather(X_zeroed, rows),
+                             None if mask is None else tf.gather(mask, rows),
+                             tf.gather(labels, rows))
+            loss, step, bound = (float(v) for v in update(*arguments))
             if not math.isfinite(loss):
                 cause = (f"the inner step size {step:.4g} is beyond the stable bound "
                          f"1/sigma_max(G)^2 = {bound:.4g} of the generator"

@@ -159,8 +159,10 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     images : array (n, 64) or (n, 8, 8). titles : n strings or None.
     symmetric : colour scale centred on zero (for generator columns or
     differences, which can be negative); then a diverging colour map is used.
-    Returns the figure.
+    Missing pixels (NaN) are drawn in vermillion. Returns the figure.
     """
+    colormap = mpl.colormaps["PuOr" if symmetric else cmap].copy()
+    colormap.set_bad(PALETTE["vermillion"])
     images = np.asarray(images, dtype=float).reshape(len(images), 8, 8)
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
@@ -172,9 +174,9 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
         image = images[i]
         if symmetric:
             limit = np.nanmax(np.abs(image)) or 1.0
-            ax.imshow(image, cmap="PuOr", vmin=-limit, vmax=limit)
+            ax.imshow(image, cmap=colormap, vmin=-limit, vmax=limit)
         else:
-            ax.imshow(image, cmap=cmap, vmin=0, vmax=1)
+            ax.imshow(image, cmap=colormap, vmin=0, vmax=1)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=9, fontweight="normal")
     if suptitle:

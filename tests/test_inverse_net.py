@@ -149,3 +149,25 @@ def test_bad_data_is_refused():
     fitted = InverseNet(**FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
     with pytest.raises(ValueError, match="64 features"):
         fitted.predict(X_TEST[:, :60])
+
+
+def test_reconstruction_weight_makes_the_generator_draw():
+    plain = InverseNet(**FAST).fit(X_TRAIN[:300], Y_TRAIN[:300])
+    drawing = InverseNet(reconstruction_weight=30.0, **FAST).fit(X_TRAIN[:300], Y_TRAIN[:300])
+
+    def error(model):
+        return np.mean((model.reconstruct(X_TEST) - X_TEST) ** 2)
+
+    assert error(drawing) < error(plain)
+
+
+def test_mini_batches_train_and_are_reproducible():
+    kw = dict(FAST, batch_size=64, max_iter=80)
+    a = InverseNet(**kw).fit(X_TRAIN[:300], Y_TRAIN[:300])
+    b = InverseNet(**kw).fit(X_TRAIN[:300], Y_TRAIN[:300])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
+    assert a.score(X_TEST, Y_TEST) > 0.7
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        InverseNet(**dict(FAST, batch_size=0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
+    with pytest.raises(ValueError, match="reconstruction_weight must be non-negative"):
+        InverseNet(**dict(FAST, reconstruction_weight=-1.0)).fit(X_TRAIN[:50], Y_TRAIN[:50])

@@ -1,0 +1,64 @@
+"""Damaged images for chapter 6: missing pixels (NaN) and noise.
+
+All functions take images as rows, X of shape (n, 64) in [0, 1], return a new
+array of the same shape (the input is never modified) and are deterministic
+given ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import IMAGE_SHAPE
+
+__all__ = ["drop_pixels", "drop_block", "add_noise", "with_damaged_copies"]
+
+
+def _images(X):
+    X = np.array(X, dtype=np.float64)   # a copy
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-d array of images (n, pixels), got shape {X.shape}")
+    return X
+
+
+def drop_pixels(X, fraction, *, seed=0):
+    """Mark each pixel missing (NaN) independently with probability ``fraction``."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    X = _images(X)
+    X[np.random.default_rng(seed).random(X.shape) < fraction] = np.nan
+    return X
+
+
+def drop_block(X, *, rows=(4, 8)):
+    """Mark a band of image rows missing, by default the bottom half (rows 4-7)."""
+    start, stop = rows
+    height, width = IMAGE_SHAPE
+    if not 0 <= start < stop <= height:
+        raise ValueError(f"rows must satisfy 0 <= start < stop <= {height}, got {rows}")
+    X = _images(X)
+    if X.shape[1] != height * width:
+        raise ValueError(f"X must have {height * width} pixels per image, got {X.shape[1]}")
+    X[:, start * width:stop * width] = np.nan
+    return X
+
+
+def add_noise(X, sigma, *, seed=0):
+    """Add Gaussian noise of standard deviation ``sigma`` (pixel units), clipped to [0, 1]."""
+    if sigma < 0:
+        raise ValueError(f"sigma must be non-negative, got {sigma}")
+    X = _images(X)
+    noisy = X + sigma * np.random.default_rng(seed).standard_normal(X.shape)
+    return np.clip(noisy, 0.0, 1.0)
+
+
+def with_damaged_copies(X, y, fractions=(0.0, 0.25, 0.5, 0.5, 0.75), *, seed=0):
+    """The training set stacked with copies that miss a fraction of their pixels.
+
+    One copy per entry of ``fractions`` (0 gives the clean images), each with
+    its own random pattern. Returns (X_stacked, y_stacked).
+    """
+    X = _images(X)
+    copies = [X if f == 0 else drop_pixels(X, f, seed=seed + i + 1)
+              for i, f in enumerate(fractions)]
+    return np.concatenate(copies), np.concatenate([np.asarray(y)] * len(fractions))
