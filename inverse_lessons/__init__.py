@@ -11,6 +11,11 @@ Modules, one idea each:
 - :mod:`inverse_lessons.original`: the original 2018 formulation of chapter 4, reproduced.
 - :mod:`inverse_lessons.inverse_net`: ``InverseNet``, the scikit-learn classifier that
   predicts by inverting a learned generator.
+- :mod:`inverse_lessons.baselines`: the tuned scikit-learn baselines, and filling in pixels.
+- :mod:`inverse_lessons.damage`: missing pixels, missing blocks and noise (chapter 6).
+- :mod:`inverse_lessons.profiling`: time and memory of a computation (chapter 5).
+- :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
+  (chapter 7).
 - :mod:`inverse_lessons.plotting`: the book's figure style and shared plots.
 - :mod:`inverse_lessons.widgets`: sliders for the live notebooks.
 """

@@ -1,0 +1,212 @@
+"""A nonlinear generator and its inversion (chapter 7).
+
+The generator is a small Keras decoder, x = g(z) = sigmoid(W2 tanh(W1 z + b1) + b2),
+so pixels stay in [0, 1]. Inverting it is no longer a convex problem: the
+loss ||x - g(z)||^2 can have several minima, and where gradient descent ends
+depends on where it starts. Three starts are offered: zero, the best of
+several random starts, and an amortised *encoder*'s guess e(x), refined by
+the inner steps. Training differentiates through the unrolled inner steps
+(second derivatives of the decoder), as in chapter 4.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
+
+from ._tf import tf
+from .inverse_net import _check_choice, _check_int, _check_positive
+from .solver import DivergenceError
+
+__all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
+           "NonlinearInverseNet"]
+
+_DTYPE = tf.float32
+
+
+def _dense(units, activation, seed, dtype="float32"):
+    return tf.keras.layers.Dense(
+        units, activation=activation, dtype=dtype,
+        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed))
+
+
+def make_decoder(n_latent, n_pixels=64, hidden=64, seed=0, dtype="float32"):
+    """The generator g: (batch, n_latent) -> (batch, n_pixels) in [0, 1]."""
+    return tf.keras.Sequential([tf.keras.Input((n_latent,), dtype=dtype),
+                                _dense(hidden, "tanh", seed, dtype),
+                                _dense(n_pixels, "sigmoid", seed + 1, dtype)], name="decoder")
+
+
+def make_encoder(n_latent, n_pixels=64, hidden=64, seed=0):
+    """The amortised encoder e: (batch, n_pixels) -> (batch, n_latent), a first guess of z*."""
+    return tf.keras.Sequential([tf.keras.Input((n_pixels,)), _dense(hidden, "tanh", seed),
+                                _dense(n_latent, None, seed + 1)], name="encoder")
+
+
+def invert_decoder(decoder, X, initial, *, n_steps, step_size):
+    """N unrolled gradient steps on each image's loss sum_p (x_p - g(z)_p)^2.
+
+    decoder : callable (batch, k) -> (batch, m); X : (n, m); initial : (n, k).
+    Every step is recorded, so the result can be differentiated with respect
+    to the decoder's weights and the start. Returns Z (n, k).
+    """
+    Z = tf.convert_to_tensor(initial)
+    X = tf.convert_to_tensor(X, dtype=Z.dtype)
+    for _ in range(n_steps):
+        with tf.GradientTape() as tape:
+            tape.watch(Z)
+            loss = tf.reduce_sum(tf.square(X - decoder(Z)))
+        Z = Z - step_size * tape.gradient(loss, Z)
+    return Z
+
+
+def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size, scale=1.0,
+                          seed=0):
+    """Invert from ``n_starts`` random starts per image and keep the best.
+
+    Starts are drawn from N(0, scale^2). Returns (Z (n, k) of the lowest final
+    loss per image, losses (n_starts, n) of every start).
+    """
+    X = tf.convert_to_tensor(X, dtype=_DTYPE)
+    rng = np.random.default_rng(seed)
+    finals, losses = [], []
+    for _ in range(n_starts):
+        start = tf.constant(scale * rng.standard_normal((X.shape[0], n_latent)), _DTYPE)
+        Z = invert_decoder(decoder, X, start, n_steps=n_steps, step_size=step_size)
+        finals.append(Z.numpy())
+        losses.append(tf.reduce_sum(tf.square(X - decoder(Z)), axis=1).numpy())
+    losses = np.stack(losses)
+    best = np.argmin(losses, axis=0)
+    return np.stack(finals)[best, np.arange(X.shape[0])], losses
+
+
+class NonlinearInverseNet(ClassifierMixin, BaseEstimator):
+    """Classification by inverting a learned nonlinear generator (a Keras decoder).
+
+    z*(x) = ``inner_steps`` gradient steps on ||x - g(z)||^2 from ``start``,
+    logits = z* W + c; trained on cross-entropy plus ``reconstruction_weight``
+    times the mean squared reconstruction error, through the unrolled steps.
+
+    Parameters: n_latent (10), hidden (64, decoder and encoder width),
+    inner_steps (20), inner_step_size (0.05), start ("encoder" or "zero"),
+    reconstruction_weight (10.0), alpha (1e-2, L2 penalty on the head),
+    learning_rate (0.005, Adam), max_iter (500 full-batch iterations),
+    random_state, progress (tqdm bar).
+
+    Attributes: classes_, decoder_, encoder_ (None for start="zero"),
+    head_ (Keras layer), loss_curve_, n_iter_, n_features_in_.
+    """
+
+    def __init__(self, n_latent=10, hidden=64, inner_steps=20, inner_step_size=0.05,
+                 start="encoder", reconstruction_weight=10.0, alpha=1e-2, learning_rate=0.005,
+                 max_iter=500, random_state=None, progress=True):
+        self.n_latent = n_latent
+        self.hidden = hidden
+        self.inner_steps = inner_steps
+        self.inner_step_size = inner_step_size
+        self.start = start
+        self.reconstruction_weight = reconstruction_weight
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_params(self):
+        for name in ("n_latent", "hidden", "inner_steps", "max_iter"):
+            _check_int(name, getattr(self, name))
+        _check_positive("inner_step_size", self.inner_step_size)
+        _check_positive("learning_rate", self.learning_rate)
+        _check_positive("alpha", self.alpha, allow_zero=True)
+        _check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
+        _check_choice("start", self.start, ("encoder", "zero"))
+
+    def _initial(self, X):
+        if self.start == "encoder":
+            return self.encoder_(X)
+        return tf.zeros((tf.shape(X)[0], self.n_latent), _DTYPE)
+
+    def _latents(self, X):
+        return invert_decoder(self.decoder_, X, self._initial(X), n_steps=self.inner_steps,
+                              step_size=self.inner_step_size)
+
+    def fit(self, X, y):
+        """Learn decoder, encoder and head from images X (n, m) and labels y. Returns self."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"NonlinearInverseNet needs at least two classes in y; got one: "
+                             f"{self.classes_[0]!r}")
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        m = X.shape[1]
+        self.decoder_ = make_decoder(self.n_latent, m, self.hidden, seed=seed)
+        self.encoder_ = (make_encoder(self.n_latent, m, self.hidden, seed=seed + 2)
+                         if self.start == "encoder" else None)
+        self.head_ = _dense(len(self.classes_), None, seed + 4)
+        self.head_.build((None, self.n_latent))
+        variables = (self.decoder_.trainable_variables + self.head_.trainable_variables
+                     + (self.encoder_.trainable_variables if self.encoder_ else []))
+        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
+        X_t = tf.constant(X, _DTYPE)
+        labels = tf.constant(encoder.transform(y), tf.int32)
+        weight, alpha = float(self.reconstruction_weight), float(self.alpha)
+
+        @tf.function
+        def update():
+            with tf.GradientTape() as tape:
+                Z = self._latents(X_t)
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels, self.head_(Z)))
+                loss += weight * tf.reduce_mean(tf.square(X_t - self.decoder_(Z)))
+                loss += alpha * tf.reduce_sum(tf.square(self.head_.kernel))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        self.loss_curve_ = []
+        for i in tqdm(range(self.max_iter), disable=not self.progress,
+                      desc="NonlinearInverseNet", unit="it", leave=False):
+            loss = float(update())
+            if not math.isfinite(loss):
+                raise DivergenceError(
+                    f"training diverged at iteration {i}: the loss is {loss}; lower "
+                    f"inner_step_size (now {self.inner_step_size:g}) or learning_rate",
+                    step_size=self.inner_step_size, stable_step_size=None)
+            self.loss_curve_.append(loss)
+        self.n_iter_ = self.max_iter
+        return self
+
+    def invert(self, X):
+        """The latent codes z* of images X (n, m): an array (n, n_latent)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._latents(tf.constant(X, _DTYPE)).numpy()
+
+    def reconstruct(self, X):
+        """g(z*): the generator's drawing of each image (n, m)."""
+        return self.decoder_(tf.constant(self.invert(X), _DTYPE)).numpy()
+
+    def decision_function(self, X):
+        """Class logits (n, n_classes)."""
+        return self.head_(tf.constant(self.invert(X), _DTYPE)).numpy()
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes)."""
+        logits = self.decision_function(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each image (n,)."""
+        logits = self.decision_function(X)
+        return self.classes_[np.argmax(logits, axis=1)]
