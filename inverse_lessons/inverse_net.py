@@ -69,7 +69,23 @@ def _check_choice(name, value, choices):
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
-class InverseNet(ClassifierMixin, BaseEstimator):
+class SoftmaxPredictions:
+    """``predict`` and ``predict_proba`` from a fitted classifier's ``_logits(X)`` (n, n_classes)."""
+
+    def predict_proba(self, X):
+        """Class probabilities (n, n_classes): the softmax of the logits."""
+        logits = self._logits(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The most probable class of each image (n,)."""
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+
+class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     """Classification by inverting a learned linear generator.
 
     Parameters
@@ -320,15 +336,3 @@ class InverseNet(ClassifierMixin, BaseEstimator):
         """Class logits (n, n_classes); for two classes the logit difference (n,)."""
         logits = self._logits(X)
         return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits
-
-    def predict_proba(self, X):
-        """Class probabilities (n, n_classes): the softmax of the logits."""
-        logits = self._logits(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """The most probable class of each image (n,)."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ._tf import tf
-from .inverse_net import _check_choice, _check_int, _check_positive
+from .inverse_net import SoftmaxPredictions, _check_choice, _check_int, _check_positive
 from .solver import DivergenceError
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
@@ -87,7 +87,7 @@ def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size,
     return np.stack(finals)[best, np.arange(X.shape[0])], losses
 
 
-class NonlinearInverseNet(ClassifierMixin, BaseEstimator):
+class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     """Classification by inverting a learned nonlinear generator (a Keras decoder).
 
     z*(x) = ``inner_steps`` gradient steps on ||x - g(z)||^2 from ``start``,
@@ -195,18 +195,9 @@ class NonlinearInverseNet(ClassifierMixin, BaseEstimator):
         """g(z*): the generator's drawing of each image (n, m)."""
         return self.decoder_(tf.constant(self.invert(X), _DTYPE)).numpy()
 
-    def decision_function(self, X):
-        """Class logits (n, n_classes)."""
+    def _logits(self, X):
         return self.head_(tf.constant(self.invert(X), _DTYPE)).numpy()
 
-    def predict_proba(self, X):
-        """Class probabilities (n, n_classes)."""
-        logits = self.decision_function(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """The most probable class of each image (n,)."""
-        logits = self.decision_function(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+    def decision_function(self, X):
+        """Class logits (n, n_classes)."""
+        return self._logits(X)
