@@ -192,7 +192,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     def _check_inner_stable(self, G):
         if self.inner_step_size == "auto":
             return
-        bound = 1.0 / float(tf.linalg.eigvalsh(tf.matmul(G, G, transpose_a=True))[-1])
+        bound = float(spectral_step_size(G, scale=1.0))
         if self.inner_step_size >= bound:
             raise ValueError(
                 f"inner_step_size={self.inner_step_size:g} would make the inner loop diverge: "
