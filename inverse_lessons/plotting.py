@@ -161,8 +161,7 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     differences, which can be negative); then a diverging colour map is used.
     Missing pixels (NaN) are drawn in vermillion. Returns the figure.
     """
-    colormap = mpl.colormaps["PuOr" if symmetric else cmap].copy()
-    colormap.set_bad(PALETTE["vermillion"])
+    colormap = mpl.colormaps["PuOr" if symmetric else cmap].with_extremes(bad=PALETTE["vermillion"])
     images = np.asarray(images, dtype=float).reshape(len(images), 8, 8)
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),

@@ -13,14 +13,17 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .damage import drop_pixels
 from .linear_inversion import closed_form_inversion
-from .plotting import plot_inversion, plot_loss_landscape, plot_losses
+from .plotting import plot_digits, plot_inversion, plot_loss_landscape, plot_losses
 from .solver import descent_path, inversion_loss
 
 __all__ = [
     "digit_inversion_explorer",
     "draw_descent",
     "draw_digit_inversion",
+    "draw_fill_in",
+    "missing_pixels_explorer",
     "step_size_explorer",
 ]
 
@@ -121,4 +124,44 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
                                          max=float(np.log10(stable)), step=0.1,
                                          description="step size", readout_format=".2g",
                                          continuous_update=False),
+    )
+
+
+def draw_fill_in(model, image, *, fraction, seed=0):
+    """One image with a fraction of its pixels removed, and the model's filling-in.
+
+    model : a fitted InverseNet; image : (64,). Returns (figure, predicted label).
+    Panels: the image, the damaged image (missing pixels in vermillion), and
+    the generator's drawing G z* from the observed pixels.
+    """
+    damaged = drop_pixels(np.asarray(image, float)[None], fraction, seed=seed)
+    filled = np.clip(model.reconstruct(damaged), 0, 1)
+    label = model.predict(damaged)[0]
+    fig = plot_digits(np.concatenate([np.asarray(image, float)[None], damaged, filled]),
+                      ncols=3, size=2.0,
+                      titles=["image", f"{fraction:.0%} missing", f"G z*: predicted {label}"])
+    return fig, label
+
+
+def missing_pixels_explorer(model, images, labels):
+    """Sliders for the test image, the fraction of missing pixels and the random pattern.
+
+    Returns an ``ipywidgets.interactive`` over :func:`draw_fill_in`.
+    """
+
+    def show(index, fraction, pattern):
+        fig, label = draw_fill_in(model, images[index], fraction=fraction, seed=pattern)
+        fig.suptitle(f"test image {index}, a {labels[index]}", fontweight="bold")
+        fig.tight_layout()
+        plt.show()
+
+    return widgets.interactive(
+        show,
+        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
+                                continuous_update=False),
+        fraction=widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05,
+                                     description="missing", readout_format=".0%",
+                                     continuous_update=False),
+        pattern=widgets.IntSlider(value=0, min=0, max=20, description="pattern",
+                                  continuous_update=False),
     )

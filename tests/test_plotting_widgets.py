@@ -73,3 +73,21 @@ def test_digit_explorer_draws_and_predicts():
     w.f(index=3, log_steps=2.0, step_size=2e-3)
     assert plt.gcf().get_suptitle().startswith("test image 3")
     plt.close("all")
+
+
+def test_missing_pixels_explorer_draws_the_fill_in():
+    from inverse_lessons import InverseNet, load_digits_split
+    from inverse_lessons.widgets import draw_fill_in, missing_pixels_explorer
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    model = InverseNet(max_iter=30, inner_steps=50, progress=False, random_state=0).fit(
+        X_train[:300], y_train[:300])
+    fig, label = draw_fill_in(model, X_test[0], fraction=0.5, seed=1)
+    assert label in model.classes_ and len([a for a in fig.axes if a.get_title()]) == 3
+    plt.close(fig)
+    w = missing_pixels_explorer(model, X_test, y_test)
+    names = [c.description for c in w.children if hasattr(c, "value")]
+    assert names[:3] == ["test image", "missing", "pattern"]
+    w.f(index=2, fraction=0.75, pattern=3)
+    assert plt.gcf().get_suptitle().startswith("test image 2")
+    plt.close("all")
