@@ -14,7 +14,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .damage import drop_pixels
+from ._tf import tf
 from .linear_inversion import closed_form_inversion
+from .nonlinear import invert_decoder
 from .plotting import plot_digits, plot_inversion, plot_loss_landscape, plot_losses
 from .solver import descent_path, inversion_loss
 
@@ -23,7 +25,9 @@ __all__ = [
     "draw_descent",
     "draw_digit_inversion",
     "draw_fill_in",
+    "draw_refinement",
     "missing_pixels_explorer",
+    "refinement_explorer",
     "step_size_explorer",
 ]
 
@@ -164,4 +168,44 @@ def missing_pixels_explorer(model, images, labels):
                                      continuous_update=False),
         pattern=widgets.IntSlider(value=0, min=0, max=20, description="pattern",
                                   continuous_update=False),
+    )
+
+
+def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder", step_size=0.05):
+    """A fitted NonlinearInverseNet's drawing g(z_k) of one image after k inversion steps.
+
+    start : "encoder" (the amortised guess) or "zero". Returns (figure,
+    predicted labels, one per entry of ``steps``).
+    """
+    x = tf.constant(np.asarray(image, float)[None], tf.float32)
+    z0 = model.encoder_(x) if start == "encoder" else tf.zeros((1, model.n_latent))
+    pictures, predictions = [np.asarray(image, float)], []
+    for k in steps:
+        z = invert_decoder(model.decoder_, x, z0, n_steps=k, step_size=step_size)
+        pictures.append(model.decoder_(z).numpy()[0])
+        predictions.append(model.classes_[int(np.argmax(model.head_(z).numpy()[0]))])
+    titles = ["image"] + [f"{k} steps: {p}" for k, p in zip(steps, predictions)]
+    fig = plot_digits(np.stack(pictures), ncols=len(pictures), titles=titles, size=1.6)
+    return fig, predictions
+
+
+def refinement_explorer(model, images, labels):
+    """Sliders for the test image, the number of inversion steps and the start.
+
+    Returns an ``ipywidgets.interactive`` over :func:`draw_refinement`.
+    """
+
+    def show(index, steps, start):
+        fig, _ = draw_refinement(model, images[index], steps=(0, steps), start=start)
+        fig.suptitle(f"test image {index}, a {labels[index]}: start {start}", fontweight="bold")
+        fig.tight_layout()
+        plt.show()
+
+    return widgets.interactive(
+        show,
+        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
+                                continuous_update=False),
+        steps=widgets.IntSlider(value=20, min=0, max=200, step=5, description="steps",
+                                continuous_update=False),
+        start=widgets.ToggleButtons(options=["encoder", "zero"], description="start"),
     )

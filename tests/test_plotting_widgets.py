@@ -91,3 +91,20 @@ def test_missing_pixels_explorer_draws_the_fill_in():
     w.f(index=2, fraction=0.75, pattern=3)
     assert plt.gcf().get_suptitle().startswith("test image 2")
     plt.close("all")
+
+
+def test_refinement_explorer_draws_each_step_count():
+    from inverse_lessons import load_digits_split
+    from inverse_lessons.nonlinear import NonlinearInverseNet
+    from inverse_lessons.widgets import draw_refinement, refinement_explorer
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    model = NonlinearInverseNet(max_iter=20, progress=False, random_state=0).fit(
+        X_train[:200], y_train[:200])
+    fig, predictions = draw_refinement(model, X_test[0], steps=(0, 3), start="zero")
+    assert len(predictions) == 2 and len([a for a in fig.axes if a.get_title()]) == 3
+    plt.close(fig)
+    w = refinement_explorer(model, X_test, y_test)
+    w.f(index=1, steps=10, start="encoder")
+    assert plt.gcf().get_suptitle().startswith("test image 1")
+    plt.close("all")
