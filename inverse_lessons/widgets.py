@@ -40,6 +40,12 @@ def _numpy_loss(forward, observation):
     return loss
 
 
+def _image_slider(images):
+    """A slider over the rows of ``images``, updating when released."""
+    return widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
+                             continuous_update=False)
+
+
 def draw_descent(forward, observation, *, step_size, start, n_steps, grid):
     """Figure of one descent: landscape with path (left), loss per step (right).
 
@@ -120,8 +126,7 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
 
     return widgets.interactive(
         show,
-        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
-                                continuous_update=False),
+        index=_image_slider(images),
         log_steps=widgets.FloatSlider(value=float(np.log10(n_steps)), min=0, max=4, step=0.25,
                                       description="log10 steps", continuous_update=False),
         step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-4,
@@ -161,8 +166,7 @@ def missing_pixels_explorer(model, images, labels):
 
     return widgets.interactive(
         show,
-        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
-                                continuous_update=False),
+        index=_image_slider(images),
         fraction=widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05,
                                      description="missing", readout_format=".0%",
                                      continuous_update=False),
@@ -203,8 +207,7 @@ def refinement_explorer(model, images, labels):
 
     return widgets.interactive(
         show,
-        index=widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
-                                continuous_update=False),
+        index=_image_slider(images),
         steps=widgets.IntSlider(value=20, min=0, max=200, step=5, description="steps",
                                 continuous_update=False),
         start=widgets.ToggleButtons(options=["encoder", "zero"], description="start"),
