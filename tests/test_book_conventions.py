@@ -1,0 +1,95 @@
+"""What the book's conventions require of every chapter, as far as a test can tell.
+
+- every chapter opens with a title, learning goals and prerequisites, and ends with a summary;
+- every chapter has at least three exercises, each with a solution in a dropdown;
+- every cell that draws a figure gives it alt text and a caption (myst-nb cell metadata);
+- slider cells are not executed by the book build and show no output there (no dead controls);
+- a decimal number in the prose is either glued from the code or literally one of the code's own
+  inputs (a step size, say): results are never typed;
+- notebooks are committed without outputs.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].glob("notebooks/[0-9][0-9]_*.ipynb"))
+
+
+def cells(path):
+    return json.loads(path.read_text())["cells"]
+
+
+def source(cell):
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 7
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_structure_and_exercises(path):
+    markdown = [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
+    text = "\n".join(markdown)
+    assert markdown[0].startswith("# "), "the first cell is the chapter's # Title"
+    assert "**Learning goals.**" in text and "**Prerequisites.**" in text
+    assert "## Summary" in text and "## Exercises" in text
+    exercises = re.findall(r"\*\*Exercise \d+\.\d+ \((pen and paper|code)\)\.\*\*", text)
+    solutions = re.findall(r"```\{admonition\} Solution\n:class: dropdown", text)
+    assert len(exercises) >= 3, "at least three exercises"
+    assert len(solutions) == len(exercises), "each exercise has a solution in a dropdown"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alt_text_and_caption(path):
+    for cell in cells(path):
+        code = source(cell) if cell["cell_type"] == "code" else ""
+        if "plt.show()" not in code:
+            continue
+        meta = cell["metadata"].get("mystnb", {})
+        alt = meta.get("image", {}).get("alt", "")
+        assert len(alt.split()) >= 12, f"alt text that describes the figure:\n{code[:80]}"
+        assert meta.get("figure", {}).get("caption"), f"a caption:\n{code[:80]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_sliders_are_live_only(path):
+    for cell in cells(path):
+        code = source(cell) if cell["cell_type"] == "code" else ""
+        if re.search(r"\w+_explorer\(", code) and "import" not in code:
+            tags = cell["metadata"].get("tags", [])
+            assert "skip-execution" in tags and "remove-output" in tags
+
+
+def _prose(markdown):
+    """Markdown with maths, code, roles and solution dropdowns taken out."""
+    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)   # code blocks, solutions
+    markdown = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
+    markdown = re.sub(r"\$[^$]*\$", " ", markdown)
+    markdown = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", markdown)      # {glue:text}`...`, {cite:p}`...`
+    markdown = re.sub(r"[Ee]xercise \d+\.\d+", " ", markdown)        # exercise numbers
+    return re.sub(r"`[^`]*`", " ", markdown)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_decimals_in_prose_come_from_the_code(path):
+    all_cells = cells(path)
+    code = "\n".join(source(c) for c in all_cells if c["cell_type"] == "code")
+    typed = []
+    for cell in all_cells:
+        if cell["cell_type"] != "markdown":
+            continue
+        for number in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", _prose(source(cell))):
+            if number not in code:
+                typed.append(number)
+    assert not typed, f"decimals typed in the prose, neither glued nor code inputs: {typed}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    for cell in cells(path):
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None
