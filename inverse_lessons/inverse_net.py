@@ -22,7 +22,6 @@ repeated squaring in about 2 log2(N) small matrix products).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -39,6 +38,7 @@ from .linear_inversion import (
     spectral_step_size,
     unrolled_inversion,
 )
+from ._validation import check_choice, check_int, check_positive
 from .solver import DivergenceError
 
 __all__ = ["InverseNet"]
@@ -47,26 +47,6 @@ _HEADS = ("linear", "identity")
 _OPTIMIZERS = ("adam", "sgd")
 _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
-
-
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_positive(name, value, allow_zero=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        kind = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be {kind} and finite, got {value}")
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
 class SoftmaxPredictions:
@@ -169,19 +149,19 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------------
     def _check_params(self):
-        _check_int("n_latent", self.n_latent)
-        _check_int("inner_steps", self.inner_steps)
-        _check_int("max_iter", self.max_iter)
+        check_int("n_latent", self.n_latent)
+        check_int("inner_steps", self.inner_steps)
+        check_int("max_iter", self.max_iter)
         if self.batch_size is not None:
-            _check_int("batch_size", self.batch_size)
+            check_int("batch_size", self.batch_size)
         if not (isinstance(self.inner_step_size, str) and self.inner_step_size == "auto"):
-            _check_positive("inner_step_size (a number or 'auto')", self.inner_step_size)
-        _check_choice("head", self.head, _HEADS)
-        _check_choice("optimizer", self.optimizer, _OPTIMIZERS)
-        _check_choice("gradient", self.gradient, _GRADIENTS)
-        _check_positive("alpha", self.alpha, allow_zero=True)
-        _check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
-        _check_positive("learning_rate", self.learning_rate)
+            check_positive("inner_step_size (a number or 'auto')", self.inner_step_size)
+        check_choice("head", self.head, _HEADS)
+        check_choice("optimizer", self.optimizer, _OPTIMIZERS)
+        check_choice("gradient", self.gradient, _GRADIENTS)
+        check_positive("alpha", self.alpha, allow_zero=True)
+        check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
+        check_positive("learning_rate", self.learning_rate)
 
     def _inner_step(self, G):
         """The inner step size for generator G (a tensor; stop-gradient)."""

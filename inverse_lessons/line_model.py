@@ -186,9 +186,10 @@ def train(
     y = np.asarray(y, dtype=np.float64)
     if y.shape != x.shape:
         raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
-    gradient_steps = n_steps if gradient_steps is None else _check_n_steps(gradient_steps)
-    learning_rate = _check_step_size(learning_rate)
-    n_iterations = _check_n_steps(n_iterations)
+    gradient_steps = (n_steps if gradient_steps is None
+                      else _check_n_steps(gradient_steps, "gradient_steps"))
+    learning_rate = _check_step_size(learning_rate, "learning_rate")
+    n_iterations = _check_n_steps(n_iterations, "n_iterations")
     if gradient not in ("autodiff", "recursion"):
         raise ValueError(f"gradient must be 'autodiff' or 'recursion', got {gradient!r}")
 

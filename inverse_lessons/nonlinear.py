@@ -22,7 +22,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ._tf import tf
-from .inverse_net import SoftmaxPredictions, _check_choice, _check_int, _check_positive
+from ._validation import check_choice, check_int, check_positive
+from .inverse_net import SoftmaxPredictions
 from .solver import DivergenceError
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
@@ -121,12 +122,12 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         for name in ("n_latent", "hidden", "inner_steps", "max_iter"):
-            _check_int(name, getattr(self, name))
-        _check_positive("inner_step_size", self.inner_step_size)
-        _check_positive("learning_rate", self.learning_rate)
-        _check_positive("alpha", self.alpha, allow_zero=True)
-        _check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
-        _check_choice("start", self.start, ("encoder", "zero"))
+            check_int(name, getattr(self, name))
+        check_positive("inner_step_size", self.inner_step_size)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("alpha", self.alpha, allow_zero=True)
+        check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
+        check_choice("start", self.start, ("encoder", "zero"))
 
     def _initial(self, X):
         if self.start == "encoder":

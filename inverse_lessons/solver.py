@@ -25,6 +25,7 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from ._tf import tf
+from ._validation import check_positive
 
 __all__ = [
     "DescentPath",
@@ -77,21 +78,15 @@ class Inversion(NamedTuple):
     losses: Optional[np.ndarray]
 
 
-def _check_step_size(step_size):
-    if isinstance(step_size, bool) or not isinstance(step_size, numbers.Real):
-        raise TypeError(
-            f"step_size must be a real number, got {type(step_size).__name__}"
-        )
-    if not math.isfinite(step_size) or step_size <= 0:
-        raise ValueError(f"step_size must be positive and finite, got {step_size}")
-    return float(step_size)
+def _check_step_size(step_size, name="step_size"):
+    return check_positive(name, step_size)
 
 
-def _check_n_steps(n_steps):
+def _check_n_steps(n_steps, name="n_steps"):
     if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"n_steps must be an integer, got {type(n_steps).__name__}")
+        raise TypeError(f"{name} must be an integer, got {type(n_steps).__name__}")
     if n_steps <= 0:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps}")
+        raise ValueError(f"{name} must be a positive integer, got {n_steps}")
     return int(n_steps)
 
 

@@ -80,7 +80,8 @@ def test_a_is_clipped_below():
 @pytest.mark.parametrize("kwargs, error, pattern", [
     (dict(gradient="magic"), ValueError, "gradient must be"),
     (dict(n_steps=0), ValueError, "n_steps"),
-    (dict(learning_rate=-1.0), ValueError, "step_size must be positive"),
+    (dict(learning_rate=-1.0), ValueError, "learning_rate must be positive"),
+    (dict(gradient_steps=0), ValueError, "gradient_steps must be a positive integer"),
     (dict(x=np.zeros((2, 2))), ValueError, "x must be a 1-d array"),
     (dict(y=np.zeros(3)), ValueError, "y must have the shape of x"),
     (dict(x=np.array([1.0, np.nan, 0, 0, 0])), ValueError, "x contains non-finite"),
