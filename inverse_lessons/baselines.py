@@ -82,11 +82,9 @@ def damaged_baselines(X_train, y_train, damaged, y_test):
     baseline name -> dict damage name -> accuracy.
     """
     mean = np.mean(X_train, axis=0)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*zero standard deviation",
-                                category=UserWarning)
-        logreg = baseline_models()["logistic regression (tuned C)"].fit(X_train, y_train)
-        knn = baseline_models()["k-NN (tuned k)"].fit(X_train, y_train)
+    models = baseline_models()
+    logreg = models["logistic regression (tuned C)"].fit(X_train, y_train)
+    knn = models["k-NN (tuned k)"].fit(X_train, y_train)
     fills = {"logistic regression, zero-fill": (logreg, 0.0),
              "logistic regression, mean-fill": (logreg, mean),
              "k-NN, mean-fill": (knn, mean)}

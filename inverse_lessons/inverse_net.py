@@ -49,6 +49,13 @@ _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
 
 
+def _zeroed_and_mask(X, dtype):
+    """X (numpy, NaN = missing) as a tensor with missing pixels zeroed, and its
+    mask, or None when no pixel is missing (the cheaper unmasked inversion)."""
+    X_zeroed, mask = observed_mask(tf.constant(X, dtype))
+    return X_zeroed, (mask if np.isnan(X).any() else None)
+
+
 class SoftmaxPredictions:
     """``predict`` and ``predict_proba`` from a fitted classifier's ``_logits(X)`` (n, n_classes)."""
 
@@ -228,8 +235,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             variables = [G]
         self._check_inner_stable(G)
 
-        X_zeroed, mask = observed_mask(tf.constant(X, _DTYPE))
-        mask = mask if np.isnan(X).any() else None
+        X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
         labels = tf.constant(codes, tf.int32)
         optimizer = (tf.keras.optimizers.Adam(self.learning_rate) if self.optimizer == "adam"
                      else tf.keras.optimizers.SGD(self.learning_rate))
@@ -300,8 +306,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         # in the last float32 digit) on how many images are inverted together.
         G = tf.constant(self.generator_, tf.float64)
         self._check_inner_stable(G)
-        X_zeroed, mask = observed_mask(tf.constant(X, tf.float64))
-        mask = mask if np.isnan(X).any() else None
+        X_zeroed, mask = _zeroed_and_mask(X, tf.float64)
         return closed_form_inversion(G, X_zeroed, n_steps=self.inner_steps,
                                      step_size=self.inner_step_size_, mask=mask).numpy()
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .damage import drop_pixels
 from ._tf import tf
-from .linear_inversion import closed_form_inversion
+from .linear_inversion import closed_form_inversion, spectral_step_size
 from .nonlinear import invert_decoder
 from .plotting import plot_digits, plot_inversion, plot_loss_landscape, plot_losses
 from .solver import descent_path, inversion_loss
@@ -38,6 +38,13 @@ def _numpy_loss(forward, observation):
         return np.array([float(inversion_loss(forward, observation, zi)) for zi in z.ravel()]
                         ).reshape(z.shape)
     return loss
+
+
+def _show_titled(fig, title):
+    """Give an explorer's figure its title and show it."""
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    plt.show()
 
 
 def _image_slider(images):
@@ -111,16 +118,14 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
     G : (64, k) generator; images : (n, 64); labels : (n,). The steps slider is
     logarithmic (1 to 10 000). Returns an ``ipywidgets.interactive``.
     """
-    stable = float(1.0 / np.linalg.svd(np.asarray(G, float), compute_uv=False)[0] ** 2)
+    stable = float(spectral_step_size(np.asarray(G, float), scale=1.0))   # 1 / sigma_max^2
 
     def show(index, log_steps, step_size):
         steps = int(round(10 ** log_steps))
         fig, latents = draw_digit_inversion(G, images[index], n_steps=steps,
                                             step_size=step_size)
-        fig.suptitle(f"test image {index} (a {labels[index]}): {steps} steps of size "
-                     f"{step_size:.2g}, predicted {int(np.argmax(latents))}", fontweight="bold")
-        fig.tight_layout()
-        plt.show()
+        _show_titled(fig, f"test image {index} (a {labels[index]}): {steps} steps of size "
+                     f"{step_size:.2g}, predicted {int(np.argmax(latents))}")
         if step_size >= stable:
             print(f"step size above the stable bound {stable:.3g}: the inversion diverges")
 
@@ -160,9 +165,7 @@ def missing_pixels_explorer(model, images, labels):
 
     def show(index, fraction, pattern):
         fig, label = draw_fill_in(model, images[index], fraction=fraction, seed=pattern)
-        fig.suptitle(f"test image {index}, a {labels[index]}", fontweight="bold")
-        fig.tight_layout()
-        plt.show()
+        _show_titled(fig, f"test image {index}, a {labels[index]}")
 
     return widgets.interactive(
         show,
@@ -201,9 +204,7 @@ def refinement_explorer(model, images, labels):
 
     def show(index, steps, start):
         fig, _ = draw_refinement(model, images[index], steps=(0, steps), start=start)
-        fig.suptitle(f"test image {index}, a {labels[index]}: start {start}", fontweight="bold")
-        fig.tight_layout()
-        plt.show()
+        _show_titled(fig, f"test image {index}, a {labels[index]}: start {start}")
 
     return widgets.interactive(
         show,
