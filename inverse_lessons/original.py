@@ -110,12 +110,12 @@ def predict_original(generator, X, rng, *, inner_steps=250, inner_step_size=1e-2
     """
     X = np.asarray(X, dtype=np.float64) * PIXEL_MAX
     batch_size = len(X) if batch_size is None else batch_size
+    G = tf.constant(generator, tf.float32)
     latents = []
     for start in range(0, len(X), batch_size):
         batch = X[start:start + batch_size]
         Z0 = np.abs(rng.randn(N_CLASSES, len(batch))).T / 100.0
-        latents.append(_inner(tf.constant(generator, tf.float32),
-                              tf.constant(batch, tf.float32), tf.constant(Z0, tf.float32),
+        latents.append(_inner(G, tf.constant(batch, tf.float32), tf.constant(Z0, tf.float32),
                               n_steps=inner_steps, step_size=inner_step_size,
                               gradient="closed_form").numpy())
     latents = np.concatenate(latents)

@@ -18,7 +18,7 @@ from ._tf import tf
 from .linear_inversion import closed_form_inversion, spectral_step_size
 from .nonlinear import invert_decoder
 from .plotting import plot_digits, plot_inversion, plot_loss_landscape, plot_losses
-from .solver import descent_path, inversion_loss
+from .solver import descent_path
 
 __all__ = [
     "digit_inversion_explorer",
@@ -33,10 +33,10 @@ __all__ = [
 
 
 def _numpy_loss(forward, observation):
+    """The inversion loss of a scalar, element-wise forward model at every point of an array."""
     def loss(z):
-        z = np.asarray(z, dtype=float)
-        return np.array([float(inversion_loss(forward, observation, zi)) for zi in z.ravel()]
-                        ).reshape(z.shape)
+        prediction = forward(tf.constant(np.asarray(z, dtype=float))).numpy()
+        return np.square(float(observation) - prediction)
     return loss
 
 
