@@ -17,7 +17,9 @@ Modules, one idea each:
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
 - :mod:`inverse_lessons.plotting`: the book's figure style and shared plots.
-- :mod:`inverse_lessons.widgets`: sliders for the live notebooks.
+- :mod:`inverse_lessons.widgets`: sliders for the live notebooks, and their animated
+  counterparts for the rendered book.
+- :mod:`inverse_lessons.animation`: scrubbable animations that need no kernel or network.
 """
 
 from . import _tf  # noqa: F401  (silences TensorFlow's import notices first)

@@ -4,7 +4,8 @@ Each explorer is a thin layer of sliders over a plain function that tests and
 the static figures of the rendered book call too (here
 :func:`inverse_lessons.solver.descent_path` and :func:`draw_descent`). The
 rendered site has no kernel, so the chapters show the same effect as a static
-sweep next to each explorer.
+sweep next to each explorer, or as a scrubbable animation that needs no kernel
+(:func:`step_size_animation`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .animation import scrubbable
 from .damage import drop_pixels
 from ._tf import tf
 from .linear_inversion import closed_form_inversion, spectral_step_size
@@ -28,6 +30,7 @@ __all__ = [
     "draw_refinement",
     "missing_pixels_explorer",
     "refinement_explorer",
+    "step_size_animation",
     "step_size_explorer",
 ]
 
@@ -53,15 +56,23 @@ def _image_slider(images):
                              continuous_update=False)
 
 
-def draw_descent(forward, observation, *, step_size, start, n_steps, grid):
+def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
     """Figure of one descent: landscape with path (left), loss per step (right).
 
     forward, observation : a scalar forward model and its observation.
     grid : array of shape (n,), the x range of the landscape.
+    axes : optional pair of axes to clear and draw on (an animation's frames);
+        by default a new figure.
     Returns (figure, DescentPath); a diverged run says so in the title.
     """
     run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    if axes is None:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    else:
+        left, right = axes
+        fig = left.figure
+        left.clear()
+        right.clear()
     loss = _numpy_loss(forward, observation)
     plot_loss_landscape(loss, grid, run.path, ax=left,
                         title=f"Descent path, step size {step_size:.3g}")
@@ -99,6 +110,24 @@ def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_st
                                   step=0.25, description="start x",
                                   continuous_update=False),
     )
+
+
+def step_size_animation(forward, observation, step_sizes, *, start, n_steps, grid, alt):
+    """The step-size slider's effect as a scrubbable animation, for the rendered book.
+
+    One frame of :func:`draw_descent` per value of ``step_sizes`` (a sequence of
+    at least two positive floats); ``alt`` describes the frames for someone who
+    cannot see them. Returns an ``IPython.display.HTML`` (see
+    :func:`inverse_lessons.animation.scrubbable`).
+    """
+    grid = np.asarray(grid, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+
+    def draw(step_size):
+        draw_descent(forward, observation, step_size=step_size, start=start, n_steps=n_steps,
+                     grid=grid, axes=axes)
+
+    return scrubbable(fig, draw, step_sizes, alt=alt, slider_label="step size")
 
 
 def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):

@@ -1,8 +1,10 @@
 """What the book's conventions require of every chapter, as far as a test can tell.
 
 - every chapter opens with a title, learning goals and prerequisites, and ends with a summary;
-- every chapter has at least three exercises, each with a solution in a dropdown;
-- every cell that draws a figure gives it alt text and a caption (myst-nb cell metadata);
+- every chapter has at least three labelled exercises (sphinx-exercise), pen-and-paper and code,
+  each with a solution in a dropdown, and each code exercise leaves a stub cell for the reader;
+- every cell that draws a figure gives it alt text and a caption (myst-nb cell metadata), and
+  every scrubbable animation alt text for its frames;
 - slider cells are not executed by the book build and show no output there (no dead controls);
 - a decimal number in the prose is either glued from the code or literally one of the code's own
   inputs (a step size, say): results are never typed;
@@ -30,17 +32,46 @@ def test_there_are_chapters():
     assert len(NOTEBOOKS) >= 7
 
 
+EXERCISE = re.compile(r"^:::\{exercise\} (Pen and paper|Code)\n:label: (ex-\d+-\d+)\n", re.M)
+SOLUTION = re.compile(r"^:::\{solution\} (ex-\d+-\d+)\n:label: sol-\d+-\d+\n:class: dropdown\n", re.M)
+
+
+def chapter_number(path):
+    return int(path.stem[:2])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_structure_and_exercises(path):
+def test_structure(path):
     markdown = [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
     text = "\n".join(markdown)
     assert markdown[0].startswith("# "), "the first cell is the chapter's # Title"
     assert "**Learning goals.**" in text and "**Prerequisites.**" in text
     assert "## Summary" in text and "## Exercises" in text
-    exercises = re.findall(r"\*\*Exercise \d+\.\d+ \((pen and paper|code)\)\.\*\*", text)
-    solutions = re.findall(r"```\{admonition\} Solution\n:class: dropdown", text)
-    assert len(exercises) >= 3, "at least three exercises"
-    assert len(solutions) == len(exercises), "each exercise has a solution in a dropdown"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_are_labelled_with_dropdown_solutions(path):
+    text = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+    exercises = EXERCISE.findall(text)
+    kinds = {kind for kind, _ in exercises}
+    labels = [label for _, label in exercises]
+    assert len(exercises) >= 3, "at least three sphinx-exercise directives"
+    assert kinds == {"Pen and paper", "Code"}, "a mix of pen-and-paper and code exercises"
+    assert len(set(labels)) == len(labels), "labels are unique"
+    assert all(label.startswith(f"ex-{chapter_number(path)}-") for label in labels)
+    assert SOLUTION.findall(text) == labels, "one dropdown solution per exercise, in order"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_exercises_leave_a_stub_cell(path):
+    all_cells = cells(path)
+    for i, cell in enumerate(all_cells):
+        match = EXERCISE.search(source(cell)) if cell["cell_type"] == "markdown" else None
+        if match and match.group(1) == "Code":
+            number = match.group(2)[3:].replace("-", ".")
+            stub = all_cells[i + 1]
+            assert stub["cell_type"] == "code" and "exercise" in stub["metadata"].get("tags", [])
+            assert source(stub).startswith(f"# Exercise {number}: your code here")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -56,6 +87,15 @@ def test_every_figure_has_alt_text_and_caption(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_animation_has_alt_text(path):
+    for cell in cells(path):
+        code = source(cell) if cell["cell_type"] == "code" else ""
+        if re.search(r"(_animation|scrubbable)\(", code) and "import" not in code:
+            alt = re.search(r"alt=\(?((?:\s*\"[^\"]*\")+)", code)
+            assert alt and len(alt.group(1).split()) >= 12, f"alt text for the frames:\n{code[:80]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_sliders_are_live_only(path):
     for cell in cells(path):
         code = source(cell) if cell["cell_type"] == "code" else ""
@@ -66,7 +106,8 @@ def test_sliders_are_live_only(path):
 
 def _prose(markdown):
     """Markdown with maths, code, roles and solution dropdowns taken out."""
-    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)   # code blocks, solutions
+    markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)   # code blocks
+    markdown = re.sub(r":::\{solution\}.*?\n:::", " ", markdown, flags=re.S)  # worked solutions
     markdown = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
     markdown = re.sub(r"\$[^$]*\$", " ", markdown)
     markdown = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", markdown)      # {glue:text}`...`, {cite:p}`...`

@@ -1,0 +1,101 @@
+"""Scrubbable animations: a slider's effect shown without a Python kernel.
+
+The rendered book has no kernel behind it, so an ipywidgets slider there would
+be dead. :func:`scrubbable` draws one frame per parameter value with matplotlib's
+``to_jshtml`` and returns self-contained HTML: the frames are embedded as PNG
+data, and a plain HTML range input and buttons step through them in any browser.
+
+matplotlib's template loads an icon font from a CDN for its buttons; here the
+buttons are labelled with ordinary characters instead (each keeps its title and
+aria-label), so the animation makes no request to any other host and looks the
+same in the book, in JupyterLab and offline. The frame image gets alt text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import matplotlib.pyplot as plt
+from IPython.display import HTML
+from matplotlib.animation import FuncAnimation
+
+from ._validation import check_positive
+
+__all__ = ["scrubbable", "offline_jshtml"]
+
+#: Text for each of to_jshtml's icon buttons, keyed by the button's title.
+BUTTON_TEXT = {
+    "Decrease speed": "\u2212",     # minus sign
+    "First frame": "\u21e4",        # leftwards arrow to bar
+    "Previous frame": "\u2039",     # single left-pointing angle quotation mark
+    "Play backwards": "\u25c0",     # black left-pointing triangle
+    "Pause": "\u275a\u275a",        # heavy vertical bars
+    "Play": "\u25b6",               # black right-pointing triangle
+    "Next frame": "\u203a",         # single right-pointing angle quotation mark
+    "Last frame": "\u21e5",         # rightwards arrow to bar
+    "Increase speed": "+",
+}
+
+_BUTTON = re.compile(r'(<button title="([^"]+)"[^>]*>)\s*<i class="fa [^"]*"></i>\s*(</button>)')
+_STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="[^"]*"\s*/?>')
+
+
+def offline_jshtml(jshtml, *, alt, slider_label="frame"):
+    """Make matplotlib's ``to_jshtml`` output self-contained and accessible.
+
+    jshtml : the HTML string from ``Animation.to_jshtml()``.
+    alt : alt text for the frame image (what the frames show, and the point).
+    slider_label : accessible name of the frame slider.
+    Returns the HTML string with no external stylesheet, text-labelled buttons,
+    alt text on the frame image and an accessible name on the slider.
+    """
+    if not isinstance(jshtml, str) or 'class="animation"' not in jshtml:
+        raise ValueError("jshtml must be the HTML string returned by Animation.to_jshtml()")
+    if not isinstance(alt, str) or not alt.strip():
+        raise ValueError("alt must be a non-empty description of the animation's frames")
+    out = _STYLESHEET.sub("", jshtml)
+
+    def button(match):
+        opening, title, closing = match.groups()
+        if title not in BUTTON_TEXT:
+            raise ValueError(f"unexpected to_jshtml button {title!r}: matplotlib changed its template")
+        return f"{opening}{BUTTON_TEXT[title]}{closing}"
+
+    out = _BUTTON.sub(button, out)
+    if "fa fa-" in out:
+        raise ValueError("to_jshtml icon left over: matplotlib changed its template")
+    out = re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m.group(1)}" alt="{html.escape(alt)}">', out)
+    out = re.sub(r'(<input id="_anim_slider\w+" type="range")',
+                 lambda m: f'{m.group(1)} aria-label="{html.escape(slider_label)}"', out)
+    return out
+
+
+def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=600, dpi=72):
+    """An animation over parameter values that the reader scrubs with a slider.
+
+    fig : the matplotlib figure every frame is drawn on.
+    draw_frame : callable ``draw_frame(value)`` that redraws ``fig`` for one value
+        (clear its axes first); each frame should say its value, in a title say.
+    values : sequence of the parameter values, one frame each (at least two).
+    alt : alt text for the frames, written for someone who cannot see them.
+    slider_label : accessible name of the slider, the parameter it moves.
+    interval : milliseconds per frame when played; dpi : resolution of the frames.
+    Returns an ``IPython.display.HTML`` that needs no kernel and no network. The
+    figure is closed, so it is not shown a second time.
+    """
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError(f"values must hold at least two parameter values, got {len(values)}")
+    if not callable(draw_frame):
+        raise TypeError("draw_frame must be callable as draw_frame(value)")
+    check_positive("interval", interval)
+    check_positive("dpi", dpi)
+    try:
+        fig.set_dpi(dpi)
+        animation = FuncAnimation(fig, lambda i: draw_frame(values[i]), frames=len(values),
+                                  interval=interval, repeat=False)
+        jshtml = animation.to_jshtml(default_mode="once")
+    finally:
+        plt.close(fig)
+    return HTML(offline_jshtml(jshtml, alt=alt, slider_label=slider_label))
