@@ -1,0 +1,171 @@
+"""The rendered site in a real browser: every page of the table of contents, offline.
+
+Each page is visited once (and a full-page screenshot saved under _build/browser/screenshots);
+the checks below read what that visit recorded.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import toc_pages
+
+pytestmark = pytest.mark.browser
+
+PAGES = toc_pages()
+
+#: What a page holds once loaded and typeset: run in the page.
+INSPECT = r"""() => {
+  const article = document.querySelector("article") || document.body;
+  const missingAlt = [...document.querySelectorAll("img")]
+    .filter(img => !(img.getAttribute("alt") || "").trim())
+    .map(img => img.outerHTML.slice(0, 160));
+  const maths = [...article.querySelectorAll(".math")];
+  const untypeset = maths.filter(m => !m.querySelector("mjx-container"))
+    .map(m => m.textContent.slice(0, 80));
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight")
+    .forEach(e => e.remove());
+  const rawTex = prose.textContent.match(/\\[A-Za-z]+|\\\(|\\\[|\$\$/g) || [];
+  return {
+    missingAlt, maths: maths.length, untypeset, rawTex,
+    links: [...document.querySelectorAll("a[href]")].map(a => a.href),
+    ids: [...document.querySelectorAll("[id]")].map(e => e.id)
+      .concat([...document.querySelectorAll("a[name]")].map(a => a.name)),
+    animations: document.querySelectorAll(".animation").length,
+  };
+}"""
+
+#: Resolves once MathJax (if the page loads it) has typeset the page.
+TYPESET = """() => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
+  ? window.MathJax.startup.promise.then(() => true) : false"""
+
+
+def is_local(url, site_url):
+    return url.startswith(site_url) or url.split(":", 1)[0] in ("data", "blob", "about")
+
+
+@pytest.fixture(scope="session")
+def visit(browser, site_url, artifacts):
+    """visit(path) -> what loading that page recorded (each page loaded once a session)."""
+    cache = {}
+
+    def load(path):
+        if path in cache:
+            return cache[path]
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        record = {"console_errors": [], "failed": [], "foreign": []}
+        page.on("console", lambda m: m.type == "error" and record["console_errors"].append(m.text))
+        page.on("pageerror", lambda e: record["console_errors"].append(str(e)))
+        page.on("requestfailed", lambda r: record["failed"].append(f"{r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400 and record["failed"].append(
+            f"{r.url} (HTTP {r.status})"))
+        page.on("request", lambda r: not is_local(r.url, site_url) and record["foreign"].append(r.url))
+        response = page.goto(site_url + path, wait_until="load")
+        record["status"] = response.status
+        record["mathjax"] = page.evaluate(TYPESET)
+        page.wait_for_load_state("networkidle")
+        record.update(page.evaluate(INSPECT))
+        shot = artifacts / "screenshots" / (path.replace("/", "__").removesuffix(".html") + ".png")
+        page.screenshot(path=str(shot), full_page=True)
+        record["screenshot"] = shot
+        context.close()
+        cache[path] = record
+        return record
+
+    return load
+
+
+def test_the_toc_lists_every_chapter():
+    assert PAGES[0] == "book/intro.html"
+    assert sum(p.startswith("notebooks/") for p in PAGES) >= 7 and len(PAGES) >= 11
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_without_errors_or_other_hosts(visit, path):
+    record = visit(path)
+    assert record["status"] == 200
+    assert not record["console_errors"], record["console_errors"]
+    assert not record["failed"], record["failed"]
+    assert not record["foreign"], f"requests to other hosts: {record['foreign']}"
+    assert record["screenshot"].stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_image_has_alt_text(visit, path):
+    assert not visit(path)["missingAlt"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_maths_is_typeset(visit, path):
+    record = visit(path)
+    if record["maths"]:
+        assert record["mathjax"], "MathJax did not load from the site"
+    assert not record["untypeset"], f"maths left untypeset: {record['untypeset'][:5]}"
+    assert not record["rawTex"], f"raw TeX in the text: {sorted(set(record['rawTex']))[:10]}"
+
+
+def test_the_chapters_have_maths(visit):
+    with_maths = [p for p in PAGES if visit(p)["maths"]]
+    assert sum(p.startswith("notebooks/") for p in with_maths) >= 7
+
+
+def _fetch(url, cache={}):     # noqa: B006  (a per-process cache)
+    if url not in cache:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                body = response.read()
+                text = body.decode("utf-8", "replace") if url.endswith(".html") else ""
+                cache[url] = (response.status, set(re.findall(r'\b(?:id|name)="([^"]+)"', text)))
+        except urllib.error.HTTPError as err:
+            cache[url] = (err.code, set())
+    return cache[url]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_internal_links_and_anchors_resolve(visit, site_url, path):
+    record = visit(path)
+    here = site_url + path
+    broken = []
+    for link in sorted(set(record["links"])):
+        if not link.startswith(site_url):
+            continue
+        target, _, fragment = link.partition("#")
+        fragment = urllib.parse.unquote(fragment)
+        if target == here:
+            if fragment and fragment not in record["ids"]:
+                broken.append(link)
+            continue
+        status, ids = _fetch(target)
+        if status != 200:
+            broken.append(f"{link} (HTTP {status})")
+        elif fragment and target.endswith(".html") and fragment not in ids:
+            broken.append(f"{link} (no such anchor)")
+    assert not broken, broken
+
+
+def test_scrubbable_figures_respond(visit, browser, site_url):
+    pages = [p for p in PAGES if visit(p)["animations"]]
+    assert pages, "the book shows at least one scrubbable animation"
+    page = browser.new_page()
+    for path in pages:
+        page.goto(site_url + path, wait_until="load")
+        for animation in page.locator(".animation").all():
+            image, slider = animation.locator("img"), animation.locator("input[type=range]")
+            animation.scroll_into_view_if_needed()
+            page.wait_for_function("s => Number(s.max) > 1", arg=slider.element_handle())
+            last = int(slider.get_attribute("max"))
+            first_frame = image.get_attribute("src")
+            slider.fill(str(last))
+            assert image.get_attribute("src") != first_frame, f"{path}: the slider moved no frame"
+            animation.get_by_role("button", name="Previous frame").click()
+            assert slider.input_value() == str(last - 1)
+            animation.get_by_role("button", name="First frame").click()
+            assert image.get_attribute("src") == first_frame and slider.input_value() == "0"
+    page.close()
