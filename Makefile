@@ -1,10 +1,13 @@
 # inverse-lessons: two commands do all the set-up.
 #   make book   build the rendered site into _build/html (warnings are errors)
-#   make test   run the whole test suite (package tests + every notebook via nbval)
+#   make test   run the whole test suite (package tests + every notebook via nbval), then,
+#               where Chromium is installed, build the book and test it in the browser
 #   make lab    JupyterLab on the notebooks, where the sliders live
 # Both create .venv on first use and reinstall when requirements.txt or pyproject.toml change.
 
 PYTHON ?= python3
+# Debian's Chromium, driven by the browser tests (never a browser that Playwright downloads)
+CHROMIUM ?= /usr/bin/chromium
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -27,6 +30,13 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	@if [ -x "$(CHROMIUM)" ]; then \
+	  $(MAKE) --no-print-directory book && \
+	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser tests/browser; \
+	else \
+	  echo "== SKIPPED the browser tests: no Chromium at $(CHROMIUM)."; \
+	  echo "   Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \
+	fi
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

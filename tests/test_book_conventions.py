@@ -8,7 +8,7 @@
 - slider cells are not executed by the book build and show no output there (no dead controls);
 - a decimal number in the prose is either glued from the code or literally one of the code's own
   inputs (a step size, say): results are never typed;
-- notebooks are committed without outputs.
+- notebooks are committed without outputs or widget state.
 """
 
 import json
@@ -131,6 +131,8 @@ def test_decimals_in_prose_come_from_the_code(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_without_outputs(path):
+    # no saved widget state either: the rendered book would show its sliders dead
+    assert "widgets" not in json.loads(path.read_text())["metadata"]
     for cell in cells(path):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None

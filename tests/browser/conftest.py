@@ -10,52 +10,23 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
-#: Where a person finds the screenshots and the live-path timing after a run.
-ARTIFACTS = ROOT / "_build" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-_measurements: list[str] = []
-
-
-def toc_pages():
-    """Every page of _toc.yml, as the path of its HTML file inside the site."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return [f"{file}.html" for file in files]
-
-
-def report(line):
-    """A measurement to print in the test run's summary."""
-    _measurements.append(line)
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SITE, measurements
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _measurements:
+    """Print the measurements, and keep them beside the screenshots."""
+    if measurements:
         terminalreporter.section("browser measurements")
-        for line in _measurements:
+        for line in measurements:
             terminalreporter.write_line(line)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "measurements.txt").write_text("\n".join(measurements) + "\n")
+        terminalreporter.write_line(f"screenshots and measurements: {ARTIFACTS}")
 
 
 @pytest.fixture(scope="session")

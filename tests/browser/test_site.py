@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import toc_pages
+from browser_support import toc_pages
 
 pytestmark = pytest.mark.browser
 
