@@ -184,15 +184,22 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     return fig
 
 
-def plot_inversion(observation, reconstruction, latents, *, labels=None, title=None):
+def plot_inversion(observation, reconstruction, latents, *, labels=None, title=None, fig=None,
+                   latent_range=None):
     """One inverted image: observation, reconstruction G z, difference, latent bars.
 
-    observation, reconstruction : arrays (64,); latents : (k,). Returns the figure.
+    observation, reconstruction : arrays (64,); latents : (k,).
+    fig : a figure to clear and draw on (an animation's frames); by default a new one.
+    latent_range : optional (low, high) limits of the latent axis, to keep frames comparable.
+    Returns the figure.
     """
     observation = np.asarray(observation, dtype=float)
     reconstruction = np.asarray(reconstruction, dtype=float)
     latents = np.asarray(latents, dtype=float)
-    fig = plt.figure(figsize=(11, 2.9))
+    if fig is None:
+        fig = plt.figure(figsize=(11, 2.9))
+    else:
+        fig.clear()
     grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.15, 2.4])
     panels = [("observation x", observation, "gray_r", 0, 1),
               ("reconstruction G z", reconstruction, "gray_r", 0, 1),
@@ -210,6 +217,8 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     ax.set_xticks(positions, labels if labels is not None else positions)
     ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
     ax.set(title="latent z (largest in red)", xlabel="latent (class)", ylabel="weight")
+    if latent_range is not None:
+        ax.set_ylim(*latent_range)
     if title:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()

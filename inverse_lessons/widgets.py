@@ -5,7 +5,7 @@ the static figures of the rendered book call too (here
 :func:`inverse_lessons.solver.descent_path` and :func:`draw_descent`). The
 rendered site has no kernel, so the chapters show the same effect as a static
 sweep next to each explorer, or as a scrubbable animation that needs no kernel
-(:func:`step_size_animation`).
+(:func:`step_size_animation`, :func:`inversion_steps_animation`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "draw_digit_inversion",
     "draw_fill_in",
     "draw_refinement",
+    "inversion_steps_animation",
     "missing_pixels_explorer",
     "refinement_explorer",
     "step_size_animation",
@@ -130,15 +131,45 @@ def step_size_animation(forward, observation, step_sizes, *, start, n_steps, gri
     return scrubbable(fig, draw, step_sizes, alt=alt, slider_label="step size")
 
 
-def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):
+def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None, fig=None,
+                         latent_range=None):
     """Invert one image with a linear generator and draw it (plain function).
 
-    G : (64, k); observation : (64,). Returns (figure, latents (k,)).
+    G : (64, k); observation : (64,). ``fig`` and ``latent_range`` as in
+    :func:`inverse_lessons.plotting.plot_inversion`. Returns (figure, latents (k,)).
     """
     latents = closed_form_inversion(np.asarray(G, float), np.asarray(observation, float)[None],
                                     n_steps=n_steps, step_size=step_size).numpy()[0]
-    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title)
+    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title, fig=fig,
+                         latent_range=latent_range)
     return fig, latents
+
+
+def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
+    """The steps slider's effect as a scrubbable animation, for the rendered book.
+
+    One frame of :func:`draw_digit_inversion` per number of gradient steps in
+    ``step_counts`` (at least two), the latent axis the same in every frame.
+    G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
+    ``IPython.display.HTML`` (see :func:`inverse_lessons.animation.scrubbable`).
+    """
+    G = np.asarray(G, dtype=float)
+    observation = np.asarray(observation, dtype=float)
+    every = np.concatenate([
+        closed_form_inversion(G, observation[None], n_steps=n, step_size=step_size).numpy()[0]
+        for n in step_counts])
+    pad = 0.05 * (every.max() - every.min())
+    latent_range = (min(0.0, every.min()) - pad, every.max() + pad)
+    fig = plt.figure(figsize=(11, 2.9))
+
+    def draw(n_steps):
+        _, latents = draw_digit_inversion(G, observation, n_steps=n_steps, step_size=step_size,
+                                          fig=fig, latent_range=latent_range)
+        fig.suptitle(f"After {n_steps} steps: predicts {int(np.argmax(latents))}",
+                     fontweight="bold")
+        fig.tight_layout()
+
+    return scrubbable(fig, draw, step_counts, alt=alt, slider_label="number of steps")
 
 
 def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):

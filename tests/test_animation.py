@@ -9,7 +9,8 @@ import pytest
 
 from inverse_lessons import toy_forward
 from inverse_lessons.animation import BUTTON_TEXT, offline_jshtml, scrubbable
-from inverse_lessons.widgets import step_size_animation
+from inverse_lessons.plotting import plot_inversion
+from inverse_lessons.widgets import inversion_steps_animation, step_size_animation
 
 ALT = "A marker moving along a line, one frame per slope value."
 
@@ -78,3 +79,20 @@ def test_unknown_template_is_reported_not_left_broken():
     page = '<div class="animation"><button title="Rewind" onclick="x()"><i class="fa fa-x"></i></button>'
     with pytest.raises(ValueError, match="matplotlib changed its template"):
         offline_jshtml(page, alt=ALT)
+
+
+def test_inversion_steps_animation_has_a_frame_per_step_count():
+    rng = np.random.default_rng(0)
+    G, x = rng.uniform(size=(64, 10)), rng.uniform(size=64)
+    page = inversion_steps_animation(G, x, [1, 10, 100], step_size=1e-3, alt=ALT).data
+    assert len(set(frames(page))) == 3 and 'aria-label="number of steps"' in page
+
+
+def test_frames_redraw_one_figure_with_a_fixed_latent_axis():
+    rng = np.random.default_rng(0)
+    x, z = rng.uniform(size=64), rng.normal(size=10)
+    fig = plot_inversion(x, x, z)
+    again = plot_inversion(x, 0 * x, 2 * z, fig=fig, latent_range=(-5.0, 5.0))
+    assert again is fig and len(fig.axes) == 4          # cleared, not drawn twice
+    assert fig.axes[-1].get_ylim() == (-5.0, 5.0)
+    plt.close(fig)
