@@ -131,43 +131,38 @@ def step_size_animation(forward, observation, step_sizes, *, start, n_steps, gri
     return scrubbable(fig, draw, step_sizes, alt=alt, slider_label="step size")
 
 
-def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None, fig=None,
-                         latent_range=None):
+def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):
     """Invert one image with a linear generator and draw it (plain function).
 
-    G : (64, k); observation : (64,). ``fig`` and ``latent_range`` as in
-    :func:`inverse_lessons.plotting.plot_inversion`. Returns (figure, latents (k,)).
+    G : (64, k); observation : (64,). Returns (figure, latents (k,)).
     """
     latents = closed_form_inversion(np.asarray(G, float), np.asarray(observation, float)[None],
                                     n_steps=n_steps, step_size=step_size).numpy()[0]
-    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title, fig=fig,
-                         latent_range=latent_range)
+    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title)
     return fig, latents
 
 
 def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
     """The steps slider's effect as a scrubbable animation, for the rendered book.
 
-    One frame of :func:`draw_digit_inversion` per number of gradient steps in
-    ``step_counts`` (at least two), the latent axis the same in every frame.
+    One frame per number of gradient steps in ``step_counts`` (at least two): the
+    picture of :func:`draw_digit_inversion`, with the latent axis the same in every frame.
     G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
     ``IPython.display.HTML`` (see :func:`inverse_lessons.animation.scrubbable`).
     """
     G = np.asarray(G, dtype=float)
     observation = np.asarray(observation, dtype=float)
-    every = np.concatenate([
-        closed_form_inversion(G, observation[None], n_steps=n, step_size=step_size).numpy()[0]
-        for n in step_counts])
+    latents = {n: closed_form_inversion(G, observation[None], n_steps=n,
+                                        step_size=step_size).numpy()[0] for n in step_counts}
+    every = np.concatenate(list(latents.values()))
     pad = 0.05 * (every.max() - every.min())
     latent_range = (min(0.0, every.min()) - pad, every.max() + pad)
     fig = plt.figure(figsize=(11, 2.9))
 
     def draw(n_steps):
-        _, latents = draw_digit_inversion(G, observation, n_steps=n_steps, step_size=step_size,
-                                          fig=fig, latent_range=latent_range)
-        fig.suptitle(f"After {n_steps} steps: predicts {int(np.argmax(latents))}",
-                     fontweight="bold")
-        fig.tight_layout()
+        z = latents[n_steps]
+        plot_inversion(observation, G @ z, z, fig=fig, latent_range=latent_range,
+                       title=f"After {n_steps} steps: predicts {int(np.argmax(z))}")
 
     return scrubbable(fig, draw, step_counts, alt=alt, slider_label="number of steps")
 
