@@ -59,13 +59,15 @@ def offline_jshtml(jshtml, *, alt, slider_label="frame"):
     def button(match):
         opening, title, closing = match.groups()
         if title not in BUTTON_TEXT:
-            raise ValueError(f"unexpected to_jshtml button {title!r}: matplotlib changed its template")
+            raise ValueError(f"unexpected to_jshtml button {title!r}: "
+                             "matplotlib changed its template")
         return f"{opening}{BUTTON_TEXT[title]}{closing}"
 
     out = _BUTTON.sub(button, out)
     if "fa fa-" in out:
         raise ValueError("to_jshtml icon left over: matplotlib changed its template")
-    out = re.sub(r'<img id="(_anim_img\w+)">', lambda m: f'<img id="{m.group(1)}" alt="{html.escape(alt)}">', out)
+    out = re.sub(r'<img id="(_anim_img\w+)">',
+                 lambda m: f'<img id="{m.group(1)}" alt="{html.escape(alt)}">', out)
     out = re.sub(r'(<input id="_anim_slider\w+" type="range")',
                  lambda m: f'{m.group(1)} aria-label="{html.escape(slider_label)}"', out)
     return out
