@@ -3,11 +3,14 @@
 - every chapter opens with a title, learning goals and prerequisites, and ends with a summary;
 - every chapter has at least three labelled exercises (sphinx-exercise), pen-and-paper and code,
   each with a solution in a dropdown, and each code exercise leaves a stub cell for the reader;
+- every solution runs: it is a gated solution (solution-start ... solution-end) around at least
+  one code cell that computes or checks the answer, executed by the book build and by nbval;
 - every cell that draws a figure gives it alt text and a caption (myst-nb cell metadata), and
   every scrubbable animation alt text for its frames;
 - slider cells are not executed by the book build and show no output there (no dead controls);
-- a decimal number in the prose is either glued from the code or literally one of the code's own
-  inputs (a step size, say): results are never typed;
+- a decimal number in the prose, in a solution, in alt text or in a caption is either glued from
+  the code or, as a whole token, one of the code's own inputs (a step size, say): results are
+  never typed;
 - notebooks are committed without outputs or widget state.
 """
 
@@ -33,7 +36,10 @@ def test_there_are_chapters():
 
 
 EXERCISE = re.compile(r"^:::\{exercise\} (Pen and paper|Code)\n:label: (ex-\d+-\d+)\n", re.M)
-SOLUTION = re.compile(r"^:::\{solution\} (ex-\d+-\d+)\n:label: sol-\d+-\d+\n:class: dropdown\n", re.M)
+SOLUTION = re.compile(r"^```\{solution-start\} (ex-\d+-\d+)\n:label: sol-\d+-\d+\n:class: dropdown\n```",
+                      re.M)
+SOLUTION_END = re.compile(r"^```\{solution-end\}\n```", re.M)
+PROSE_SOLUTION = re.compile(r"^:::\{solution\}", re.M)
 
 
 def chapter_number(path):
@@ -60,6 +66,32 @@ def test_exercises_are_labelled_with_dropdown_solutions(path):
     assert len(set(labels)) == len(labels), "labels are unique"
     assert all(label.startswith(f"ex-{chapter_number(path)}-") for label in labels)
     assert SOLUTION.findall(text) == labels, "one dropdown solution per exercise, in order"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_solution_is_executed_code(path):
+    """A solution is a gated block around code cells: the build and nbval run its answer."""
+    all_cells = cells(path)
+    open_label, code_cells, seen = None, 0, 0
+    for cell in all_cells:
+        text = source(cell)
+        if cell["cell_type"] == "markdown":
+            assert not PROSE_SOLUTION.search(text), "solutions are gated, with code, not prose"
+            start, end = SOLUTION.search(text), SOLUTION_END.search(text)
+            if end:
+                assert open_label, "solution-end without solution-start"
+                assert not start or start.start() > end.start()
+                assert code_cells >= 1, f"the solution to {open_label} runs code"
+                open_label, seen = None, seen + 1
+            if start:
+                assert open_label is None, f"solution to {open_label} is not closed"
+                assert not end or end.start() < start.start(), "code cells between start and end"
+                open_label, code_cells = start.group(1), 0
+        elif open_label:
+            code_cells += 1
+            assert "exercise" not in cell["metadata"].get("tags", []), "a stub is not a solution"
+    assert open_label is None, f"solution to {open_label} is not closed"
+    assert seen >= 3
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -107,7 +139,6 @@ def test_sliders_are_live_only(path):
 def _prose(markdown):
     """Markdown with maths, code, roles and solution dropdowns taken out."""
     markdown = re.sub(r"```.*?```", " ", markdown, flags=re.S)   # code blocks
-    markdown = re.sub(r":::\{solution\}.*?\n:::", " ", markdown, flags=re.S)  # worked solutions
     markdown = re.sub(r"\$\$.*?\$\$", " ", markdown, flags=re.S)
     markdown = re.sub(r"\$[^$]*\$", " ", markdown)
     markdown = re.sub(r"\{[\w:-]+\}`[^`]*`", " ", markdown)      # {glue:text}`...`, {cite:p}`...`
@@ -115,18 +146,34 @@ def _prose(markdown):
     return re.sub(r"`[^`]*`", " ", markdown)
 
 
+DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?![\w.])")
+CODE_NUMBER = re.compile(r"(?<![\w.])\d+\.\d+(?![\d])")
+
+
+def _typed_decimals(text, code_numbers):
+    return [number for number in DECIMAL.findall(text) if number not in code_numbers]
+
+
+def test_typed_decimals_are_matched_as_whole_numbers():
+    code = CODE_NUMBER.findall("eta = 0.55\nlam = 2.0 * x\nclip(x, 0.0, 1.0)")
+    assert _typed_decimals("a step of 0.5 and 0.55, weight 2.0, range 1.0.", code) == ["0.5"]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_decimals_in_prose_come_from_the_code(path):
     all_cells = cells(path)
     code = "\n".join(source(c) for c in all_cells if c["cell_type"] == "code")
+    code_numbers = set(CODE_NUMBER.findall(code))
     typed = []
     for cell in all_cells:
-        if cell["cell_type"] != "markdown":
-            continue
-        for number in re.findall(r"(?<![\w.])\d+\.\d+(?![\w.])", _prose(source(cell))):
-            if number not in code:
-                typed.append(number)
-    assert not typed, f"decimals typed in the prose, neither glued nor code inputs: {typed}"
+        if cell["cell_type"] == "markdown":
+            typed += _typed_decimals(_prose(source(cell)), code_numbers)
+        meta = cell["metadata"].get("mystnb", {})
+        for words in (meta.get("image", {}).get("alt", ""),
+                      meta.get("figure", {}).get("caption", "")):
+            typed += _typed_decimals(_prose(words), code_numbers)
+    assert not typed, ("decimals typed in the prose, solutions, alt text or captions, "
+                       f"neither glued nor code inputs: {typed}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
