@@ -183,21 +183,3 @@ def test_committed_without_outputs(path):
     for cell in cells(path):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None
-
-
-def test_the_repository_url_is_written_once():
-    """A fork changes one line: the launch and repository buttons all follow _config.yml."""
-    import subprocess
-
-    import yaml
-
-    root = NOTEBOOKS[0].parents[1]
-    if not (root / ".git").exists():
-        pytest.skip("not a git checkout: no list of tracked files")
-    url = yaml.safe_load((root / "_config.yml").read_text())["repository"]["url"]
-    assert url.startswith("https://")
-    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.split()
-    holders = [name for name in tracked
-               if (root / name).is_file() and url in (root / name).read_text(errors="ignore")]
-    assert holders == ["_config.yml"]
