@@ -22,13 +22,14 @@ images are inverted with it.
 - :func:`implicit_inversion` is the same limit with a gradient from the
   implicit function theorem instead of from any steps.
 
-All three are TensorFlow functions of G, so they can be differentiated with
+All four are TensorFlow functions of G, so they can be differentiated with
 respect to the generator. Shapes: G (m, k), X (n, m), result Z (n, k).
 """
 
 from __future__ import annotations
 
 from ._tf import tf, to_dtype
+from ._validation import check_int
 
 __all__ = [
     "observed_mask",
@@ -78,6 +79,7 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
     iterate before them is treated as a constant), which saves memory and
     biases the gradient. Returns Z of shape (n, k).
     """
+    n_steps = check_int("n_steps", n_steps, minimum=0)
     if backprop_steps is not None and not 0 <= backprop_steps <= n_steps:
         raise ValueError(
             f"backprop_steps must be between 0 and n_steps={n_steps}, got {backprop_steps}")
@@ -101,9 +103,12 @@ def _geometric_sum(M, n_steps):
     """S_N = I + M + ... + M^(N-1) and M^N by repeated squaring; M is (..., k, k).
 
     Uses S_{a+b} = S_a + M^a S_b and M^(a+b) = M^a M^b on the binary digits of
-    N: about 2 log2(N) products, exact up to rounding.
+    N: about 2 log2(N) products, exact up to rounding. N = 0 gives S_0 = 0
+    and M^0 = I.
     """
     eye = tf.eye(M.shape[-1], batch_shape=M.shape[:-2], dtype=M.dtype)
+    if n_steps == 0:
+        return tf.zeros_like(M), eye
     power, partial = M, eye          # M^(2^j) and S_(2^j), from j = 0
     total_power, total = None, None  # M^n and S_n for the digits used so far
     n = n_steps
@@ -126,8 +131,9 @@ def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
 
     Same arguments and result (n, k). Without a mask one k x k matrix serves
     the whole batch; with a mask each image has its own (n, k, k). A
-    non-zero start adds M^N z_0.
+    non-zero start adds M^N z_0. ``n_steps`` = 0 returns the start.
     """
+    n_steps = check_int("n_steps", n_steps, minimum=0)
     G = tf.convert_to_tensor(G)
     X = tf.convert_to_tensor(X, dtype=G.dtype)
     k = G.shape[1]

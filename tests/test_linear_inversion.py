@@ -46,6 +46,36 @@ def test_one_step_by_hand():
     np.testing.assert_allclose(z1, 2 * ETA * X @ G, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [0, 1, 13, 100])
+def test_closed_form_equals_the_eigen_filter(n):
+    """Independent reference (chapter 3): per eigenvalue s2 of G^T G the sum
+    of the geometric series, (1 - (1 - 2 eta s2)^N) / s2, and (1 - 2 eta s2)^N
+    on the start."""
+    s2, V = np.linalg.eigh(G.T @ G)
+    decay = (1 - 2 * ETA * s2) ** n
+    expected = (X @ G @ V) * ((1 - decay) / s2) @ V.T + (Z0 @ V) * decay @ V.T
+    got = closed_form_inversion(G, X, n_steps=n, step_size=ETA, initial=Z0).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-11)
+
+
+def test_zero_steps_return_the_start():
+    Xz, mask = with_missing(X)
+    for kwargs in ({}, {"mask": mask}):
+        for solve in (closed_form_inversion, unrolled_inversion):
+            z = solve(G, Xz, n_steps=0, step_size=ETA, initial=Z0, **kwargs).numpy()
+            np.testing.assert_array_equal(z, Z0)
+    z = closed_form_inversion(G, X, n_steps=0, step_size=ETA).numpy()
+    np.testing.assert_array_equal(z, np.zeros_like(Z0))
+
+
+@pytest.mark.parametrize("solve", [closed_form_inversion, unrolled_inversion])
+def test_bad_step_counts_are_refused(solve):
+    with pytest.raises(ValueError, match="n_steps"):
+        solve(G, X, n_steps=-1, step_size=ETA)
+    with pytest.raises(TypeError, match="n_steps"):
+        solve(G, X, n_steps=2.5, step_size=ETA)
+
+
 def test_many_steps_reach_least_squares():
     G_small = RNG.normal(size=(64, 5))
     eta = float(spectral_step_size(G_small))
