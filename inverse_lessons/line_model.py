@@ -10,6 +10,12 @@ Training minimises T(a, b) = sum_i (y_i - h(x_i))**2 over training pairs, so
 its gradient runs back through all N steps. This module computes that
 gradient two ways, by the hand-derived recursion and by TensorFlow's automatic
 differentiation, and trains with either.
+
+It also reproduces the original blog post's training exactly: there the
+residuals y_i - h(x_i) came from 20 inner steps while the hand-derived
+recursion for dh/dtheta ran over the first 10 of them only
+(``derivative_steps=10``), and the inner solver started from a value left
+over from an earlier demonstration, about 2, rather than from 0.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "gradient_recursion",
     "gradient_autodiff",
     "exact_fit",
+    "exact_fit_slopes",
     "TrainingRun",
     "train",
 ]
@@ -77,7 +84,7 @@ def training_loss(x, y, a, b, *, n_steps, step_size, start=0.0):
     return tf.reduce_sum(tf.square(tf.convert_to_tensor(y, tf.float64) - h))
 
 
-def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0):
+def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_steps=None):
     """The gradient (dT/da, dT/db) by the hand-derived recursion.
 
     Differentiating the step y_{k+1} = y_k + 2 eta a (x - a y_k - b) gives
@@ -88,19 +95,39 @@ def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0):
     from dy_0/da = dy_0/db = 0, and then dT/dtheta = -2 sum (y - y_N) dy_N/dtheta.
     Plain numpy, vectorised over the training pairs. Returns a float64
     array of shape (2,).
+
+    derivative_steps : int or None
+        Run the derivative recursion over only the first ``derivative_steps``
+        of the ``n_steps`` steps (None: all of them), while the residual
+        y - y_N still comes from all ``n_steps``. Anything but None or
+        ``n_steps`` gives a vector that is *not* the gradient of T: this is
+        the original blog post's mismatch (20 steps, derivative over 10).
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
+    derivative_steps = _check_derivative_steps(derivative_steps, n_steps)
     y = np.asarray(y, dtype=np.float64)
     yk = np.full_like(x, start)
     dyda = np.zeros_like(x)
     dydb = np.zeros_like(x)
     contraction = 1.0 - 2.0 * eta * a * a
-    for _ in range(n_steps):
-        dyda = contraction * dyda + 2.0 * eta * (x - 2.0 * a * yk - b)
-        dydb = contraction * dydb - 2.0 * eta * a
+    for k in range(n_steps):
+        if k < derivative_steps:
+            dyda = contraction * dyda + 2.0 * eta * (x - 2.0 * a * yk - b)
+            dydb = contraction * dydb - 2.0 * eta * a
         yk = yk + 2.0 * eta * a * (x - a * yk - b)
     residual = y - yk
     return np.array([-2.0 * np.sum(residual * dyda), -2.0 * np.sum(residual * dydb)])
+
+
+def _check_derivative_steps(derivative_steps, n_steps):
+    if derivative_steps is None:
+        return n_steps
+    derivative_steps = _check_n_steps(derivative_steps, "derivative_steps")
+    if derivative_steps > n_steps:
+        raise ValueError(
+            f"derivative_steps must be at most n_steps={n_steps}, got {derivative_steps}"
+        )
+    return derivative_steps
 
 
 def gradient_autodiff(x, y, a, b, *, n_steps, step_size, start=0.0):
@@ -116,16 +143,15 @@ def gradient_autodiff(x, y, a, b, *, n_steps, step_size, start=0.0):
     return tape.gradient(loss, theta).numpy()
 
 
-def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INTERCEPT):
-    """The (a, b) at which N-step predictions reproduce noiseless data exactly.
+def exact_fit_slopes(*, n_steps, step_size, a_true=TOY_SLOPE):
+    """Every slope a at which N-step predictions can fit noiseless data exactly.
 
-    With r = 1 - 2 eta a^2, N steps from y_0 give
-    h(x) = r^N y_0 + (1 - r^N)(x - b) / a. Matching h(a_true y + b_true) = y for
-    every y needs a = a_true (1 - r^N) and b = b_true + a r^N y_0 / (1 - r^N).
-    The first equation can have several roots in the stable range
-    0 < a < 1/sqrt(eta); this returns the largest, the one nearest a_true, and
-    raises ValueError when there is none (too few steps to ever reach the
-    target). Returns (a, b).
+    With r = 1 - 2 eta a^2, an exact fit needs a = a_true (1 - r^N), a
+    fixed-point equation in a. This returns all its roots in the stable range
+    0 < a < 1/sqrt(eta) (where |r| < 1), in increasing order, as a float64
+    array of shape (m,); m is 0 when N steps are too few ever to reach the
+    targets, and is often 2 (a flat line whose small steps land on target,
+    and one near a_true).
     """
     n_steps = _check_n_steps(n_steps)
     eta = _check_step_size(step_size)
@@ -135,13 +161,31 @@ def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INT
 
     grid = np.linspace(1e-6, (1.0 - 1e-9) / math.sqrt(eta), 4001)
     values = excess(grid)
-    crossings = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)[0]
-    if len(crossings) == 0:
+    crossings = np.nonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0)[0]
+    roots = [brentq(excess, grid[i], grid[i + 1], xtol=1e-15, rtol=1e-15) for i in crossings]
+    roots += list(grid[values == 0.0])  # a root that falls exactly on the grid
+    return np.sort(np.asarray(roots, dtype=np.float64))
+
+
+def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INTERCEPT):
+    """The (a, b) at which N-step predictions reproduce noiseless data exactly.
+
+    With r = 1 - 2 eta a^2, N steps from y_0 give
+    h(x) = r^N y_0 + (1 - r^N)(x - b) / a. Matching h(a_true y + b_true) = y for
+    every y needs a = a_true (1 - r^N) and b = b_true + a r^N y_0 / (1 - r^N).
+    The first equation can have several roots in the stable range
+    0 < a < 1/sqrt(eta) (see :func:`exact_fit_slopes`); this returns the
+    largest, the one nearest a_true, and raises ValueError when there is none
+    (too few steps to ever reach the target). Returns (a, b).
+    """
+    slopes = exact_fit_slopes(n_steps=n_steps, step_size=step_size, a_true=a_true)
+    eta = _check_step_size(step_size)
+    if len(slopes) == 0:
         raise ValueError(
             f"no exact fit exists with n_steps={n_steps} and step_size={eta:g}: "
             "that few steps never reach the targets"
         )
-    a = brentq(excess, grid[crossings[-1]], grid[crossings[-1] + 1], xtol=1e-15, rtol=1e-15)
+    a = float(slopes[-1])
     rn = (1.0 - 2.0 * eta * a * a) ** n_steps
     return a, b_true + a * rn * start / (1.0 - rn)
 
@@ -164,7 +208,7 @@ class TrainingRun(NamedTuple):
 def train(
     x, y, *, a0=1.5, b0=0.0, n_steps=20, step_size=0.05, start=0.0,
     learning_rate=0.005, n_iterations=2500, a_min=0.5,
-    gradient="autodiff", gradient_steps=None,
+    gradient="autodiff", gradient_steps=None, derivative_steps=None,
 ):
     """Fit (a, b) by plain gradient descent on T through the unrolled inversion.
 
@@ -176,11 +220,21 @@ def train(
     learning_rate, n_iterations : the outer gradient descent on (a, b).
     a_min : a is clipped below at this value after every step (small a makes
         the inner steps tiny, as 2 eta a^2 sets their contraction).
-    gradient : "autodiff" (GradientTape, compiled with tf.function) or
-        "recursion" (the hand-derived recursion).
-    gradient_steps : number of unrolled steps the *gradient* is computed
-        with; ``None`` means ``n_steps``. A different value reproduces the
-        original post's mismatch (20 steps to predict, 10 in the gradient).
+    gradient : "autodiff" (GradientTape; the whole descent runs as one graph
+        compiled with tf.function) or "recursion" (the hand-derived recursion).
+    gradient_steps : train the model that predicts with this many unrolled
+        steps (its own, correct gradient), while ``losses`` and the
+        prediction h keep ``n_steps``; ``None`` means ``n_steps``. This is
+        "train with 10 steps, predict with 20": a consistent gradient of the
+        wrong function.
+    derivative_steps : with ``gradient="recursion"`` only: the residuals
+        come from all the training model's steps, the derivative recursion
+        runs over the first ``derivative_steps`` of them (see
+        :func:`gradient_recursion`). The original post's mismatch is
+        ``derivative_steps=10`` with ``n_steps=20``.
+
+    Returns a :class:`TrainingRun`. Raises ArithmeticError when (a, b)
+    become non-finite.
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     y = np.asarray(y, dtype=np.float64)
@@ -192,38 +246,65 @@ def train(
     n_iterations = _check_n_steps(n_iterations, "n_iterations")
     if gradient not in ("autodiff", "recursion"):
         raise ValueError(f"gradient must be 'autodiff' or 'recursion', got {gradient!r}")
+    if derivative_steps is not None and gradient != "recursion":
+        raise ValueError("derivative_steps needs gradient='recursion' (autodiff "
+                         "always differentiates every step it takes)")
+    derivative_steps = _check_derivative_steps(derivative_steps, gradient_steps)
 
     if gradient == "autodiff":
-        x_t, y_t = tf.constant(x), tf.constant(y)
-
-        @tf.function
-        def gradient_of(theta):
-            with tf.GradientTape() as tape:
-                tape.watch(theta)
-                loss = training_loss(x_t, y_t, theta[0], theta[1], n_steps=gradient_steps,
-                                     step_size=eta, start=start)
-            return tape.gradient(loss, theta)
-
-        def grad_fn(a, b):
-            return gradient_of(tf.constant([a, b], tf.float64)).numpy()
+        path = _descend_autodiff(x, y, float(a0), float(b0), gradient_steps, eta, start,
+                                 learning_rate, n_iterations, float(a_min))
+        bad = np.nonzero(~np.all(np.isfinite(path), axis=1))[0]
+        if len(bad):
+            _raise_diverged(bad[0] - 1, learning_rate)
     else:
-        def grad_fn(a, b):
-            return gradient_recursion(x, y, a, b, n_steps=gradient_steps, step_size=eta,
-                                      start=start)
-
-    path = np.empty((n_iterations + 1, 2))
-    path[0] = a, b = float(a0), float(b0)
-    for i in range(n_iterations):
-        da, db = grad_fn(a, b)
-        a, b = max(a - learning_rate * da, a_min), b - learning_rate * db
-        if not (math.isfinite(a) and math.isfinite(b)):
-            raise ArithmeticError(
-                f"training diverged at iteration {i}: lower learning_rate "
-                f"(now {learning_rate:g})"
-            )
-        path[i + 1] = a, b
+        path = np.empty((n_iterations + 1, 2))
+        path[0] = a, b = float(a0), float(b0)
+        for i in range(n_iterations):
+            da, db = gradient_recursion(x, y, a, b, n_steps=gradient_steps, step_size=eta,
+                                        start=start, derivative_steps=derivative_steps)
+            a, b = max(a - learning_rate * da, a_min), b - learning_rate * db
+            if not (math.isfinite(a) and math.isfinite(b)):
+                _raise_diverged(i, learning_rate)
+            path[i + 1] = a, b
+    a, b = float(path[-1, 0]), float(path[-1, 1])
     losses = training_losses(x, y, path, n_steps=n_steps, step_size=eta, start=start)
     return TrainingRun(a, b, path, losses)
+
+
+def _raise_diverged(iteration, learning_rate):
+    raise ArithmeticError(
+        f"training diverged at iteration {iteration}: lower learning_rate "
+        f"(now {learning_rate:g})"
+    )
+
+
+def _descend_autodiff(x, y, a0, b0, n_steps, eta, start, learning_rate, n_iterations, a_min):
+    """The outer gradient descent with GradientTape, all iterations in one graph.
+
+    Returns the path, a numpy array of shape (n_iterations + 1, 2). Calling a
+    compiled step once per iteration from Python costs milliseconds each;
+    one graph for the whole loop costs a single trace.
+    """
+    x_t, y_t = tf.constant(x), tf.constant(y)
+    lr = tf.constant(learning_rate, tf.float64)
+    floor = tf.constant(a_min, tf.float64)
+
+    @tf.function
+    def descend(theta):
+        path = tf.TensorArray(tf.float64, size=n_iterations + 1)
+        path = path.write(0, theta)
+        for i in tf.range(n_iterations):
+            with tf.GradientTape() as tape:
+                tape.watch(theta)
+                loss = training_loss(x_t, y_t, theta[0], theta[1], n_steps=n_steps,
+                                     step_size=eta, start=start)
+            step = theta - lr * tape.gradient(loss, theta)
+            theta = tf.stack([tf.maximum(step[0], floor), step[1]])
+            path = path.write(i + 1, theta)
+        return path.stack()
+
+    return descend(tf.constant([a0, b0], tf.float64)).numpy()
 
 
 def training_losses(x, y, thetas, *, n_steps, step_size, start=0.0):

@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
+from inverse_lessons._tf import tf
 from inverse_lessons.line_model import (
     exact_fit,
+    exact_fit_slopes,
     gradient_autodiff,
     gradient_recursion,
     predict,
@@ -79,6 +81,11 @@ def test_a_is_clipped_below():
 
 @pytest.mark.parametrize("kwargs, error, pattern", [
     (dict(gradient="magic"), ValueError, "gradient must be"),
+    (dict(derivative_steps=10), ValueError, "derivative_steps needs gradient='recursion'"),
+    (dict(gradient="recursion", derivative_steps=21), ValueError,
+     "derivative_steps must be at most n_steps=20"),
+    (dict(gradient="recursion", derivative_steps=1.5), TypeError,
+     "derivative_steps must be an integer"),
     (dict(n_steps=0), ValueError, "n_steps"),
     (dict(learning_rate=-1.0), ValueError, "learning_rate must be positive"),
     (dict(gradient_steps=0), ValueError, "gradient_steps must be a positive integer"),
@@ -113,3 +120,67 @@ def test_exact_fit_second_root_is_found_by_training_from_below():
     # with 10 steps the fixed-point equation has a second, small root
     run = train(X, Y, a0=1.0, n_steps=10, gradient="recursion")
     assert 0.5 < run.a < 0.7 and run.losses[-1] < 1e-15
+
+
+def test_exact_fit_slopes_are_all_the_roots():
+    # a = 2 (1 - (1 - 0.1 a^2)^N): two roots for N = 10 and 20, none for N = 2
+    for n, want in [(10, [0.58061, 1.98680]), (20, [0.26741, 1.99993])]:
+        slopes = exact_fit_slopes(n_steps=n, step_size=0.05)
+        np.testing.assert_allclose(slopes, want, atol=1e-5)
+        np.testing.assert_allclose(2 * (1 - (1 - 0.1 * slopes**2) ** n), slopes, rtol=1e-12)
+    assert exact_fit_slopes(n_steps=2, step_size=0.05).shape == (0,)
+    assert exact_fit(n_steps=20, step_size=0.05)[0] == exact_fit_slopes(
+        n_steps=20, step_size=0.05)[-1]
+
+
+def test_full_derivative_steps_is_the_gradient():
+    kw = dict(n_steps=20, step_size=0.05, start=0.3)
+    np.testing.assert_array_equal(gradient_recursion(X, Y, 1.7, -2.0, derivative_steps=20, **kw),
+                                  gradient_recursion(X, Y, 1.7, -2.0, **kw))
+
+
+def test_truncated_derivative_against_an_independent_reference():
+    # -2 sum (y - h_20(x)) dh_10/dtheta, with dh_10/dtheta from TensorFlow's jacobian
+    a, b, kw = 1.7, -2.0, dict(step_size=0.05, start=0.3)
+    theta = tf.Variable([a, b], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        h10 = predict(X, theta[0], theta[1], n_steps=10, **kw)
+    jac = tape.jacobian(h10, theta).numpy()             # shape (5, 2)
+    residual = Y - predict(X, a, b, n_steps=20, **kw).numpy()
+    want = -2 * residual @ jac
+    got = gradient_recursion(X, Y, a, b, n_steps=20, derivative_steps=10, **kw)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    full = gradient_autodiff(X, Y, a, b, n_steps=20, **kw)
+    assert np.max(np.abs(got - full)) > 1e-3 * np.max(np.abs(full))  # not the gradient of T
+
+
+def test_truncated_derivative_vanishes_at_the_exact_fit():
+    a, b = exact_fit(n_steps=20, step_size=0.05, start=2.0)
+    g = gradient_recursion(X, Y, a, b, n_steps=20, step_size=0.05, start=2.0,
+                           derivative_steps=10)
+    assert np.max(np.abs(g)) < 1e-10
+
+
+def test_the_original_post_is_reproduced_to_every_printed_digit():
+    # the original: 20 steps to predict, 10 in the derivative recursion, inner start left
+    # over from its inversion demo (x = 0 from -2.5092, 20 steps), a0 drawn with seed 42
+    start = float(predict([0.0], 2.0, -4.0, n_steps=20, step_size=0.05,
+                          start=-2.50919762305275)[0])
+    assert start == pytest.approx(1.9998351365905256, abs=1e-15)
+    run = train(X, Y, a0=3.4014286128198323, b0=0.0, start=start, gradient="recursion",
+                derivative_steps=10)
+    assert run.a == pytest.approx(1.9999268051752905, abs=1e-13)
+    assert run.b == pytest.approx(-3.9998536215926457, abs=1e-13)
+
+
+def test_autodiff_training_with_fewer_steps_fits_the_other_model():
+    run = train(X, Y, gradient="autodiff", gradient_steps=10)
+    assert run.a == pytest.approx(exact_fit(n_steps=10, step_size=0.05)[0], abs=1e-8)
+    assert run.losses[-1] > 1e-4  # the 20-step loss is not minimised
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("gradient", ["autodiff", "recursion"])
+def test_divergent_training_is_reported(gradient):
+    with pytest.raises(ArithmeticError, match="training diverged at iteration"):
+        train(X, Y, gradient=gradient, learning_rate=5.0, n_iterations=200)
