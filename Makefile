@@ -28,8 +28,10 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# Tests and notebooks on every core: each file (so each notebook, whose cells share one kernel)
+# stays on one worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory book && \
 	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser tests/browser; \
