@@ -1,0 +1,58 @@
+"""measure(): time and peak memory growth of a computation."""
+
+import time
+
+import numpy as np
+import pytest
+
+from inverse_lessons import profiling
+from inverse_lessons.profiling import measure, memory_source
+
+
+def hold(mib, seconds=0.03):
+    """Allocate and touch ``mib`` MiB, keep them ``seconds``, then free them."""
+    block = np.ones(int(mib * 2**20 // 8))
+    time.sleep(seconds)
+    del block
+
+
+@pytest.mark.skipif(memory_source() != "heap in use", reason="needs glibc's mallinfo2")
+def test_peak_memory_of_a_freed_block_is_seen_and_repeatable():
+    first = measure(lambda: hold(64), repeat=1)
+    again = measure(lambda: hold(64), repeat=1)   # the allocator now has the pages at hand
+    for result in (first, again):
+        assert 63 < result.peak_mib < 66
+    assert measure(lambda: hold(32), repeat=1).peak_mib == pytest.approx(32, abs=1)
+
+
+@pytest.mark.skipif(memory_source() != "heap in use", reason="needs glibc's mallinfo2")
+def test_memory_still_held_counts_and_nothing_is_nothing():
+    kept = []
+    assert measure(lambda: kept.append(np.ones(2**22)), repeat=1).peak_mib > 31
+    assert abs(measure(lambda: None, repeat=1).peak_mib) < 1
+
+
+def test_time_is_the_fastest_repeat():
+    calls = []
+
+    def slow_then_fast():
+        time.sleep(0.05 if not calls else 0.0)
+        calls.append(1)
+
+    result = measure(slow_then_fast, repeat=3)
+    assert len(calls) == 3 and result.seconds < 0.04
+
+
+def test_resident_set_fallback(monkeypatch):
+    monkeypatch.setattr(profiling, "_HEAP", None)
+    assert memory_source() == "resident set"
+    assert measure(lambda: hold(64), repeat=1).peak_mib >= 0
+
+
+@pytest.mark.parametrize("kwargs, error", [({"repeat": 0}, ValueError),
+                                           ({"repeat": 1.5}, TypeError),
+                                           ({"interval": 0.0}, ValueError)])
+def test_bad_arguments_are_named(kwargs, error):
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        measure(lambda: None, **kwargs)
