@@ -2,6 +2,7 @@
 #   make book   build the rendered site into _build/html (warnings are errors)
 #   make test   run the whole test suite (package tests + every notebook via nbval), then,
 #               where Chromium is installed, build the book and test it in the browser
+#   make pdf    the whole book as one PDF, printed from the built site by Chromium
 #   make lab    JupyterLab on the notebooks, where the sliders live
 # Both create .venv on first use and reinstall when requirements.txt or pyproject.toml change.
 
@@ -17,7 +18,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book test lab clean clean-book
+.PHONY: book pdf test lab clean clean-book
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,12 +29,16 @@ $(STAMP): requirements.txt pyproject.toml
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
+# The PDF lands in the site (_build/html/inverse-lessons.pdf), which links to it.
+pdf: book
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python book/_ext/print_book.py
+
 # Tests and notebooks on every core: each file (so each notebook, whose cells share one kernel)
 # stays on one worker.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
-	  $(MAKE) --no-print-directory book && \
+	  $(MAKE) --no-print-directory pdf && \
 	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser tests/browser; \
 	else \
 	  echo "== SKIPPED the browser tests: no Chromium at $(CHROMIUM)."; \
