@@ -1,0 +1,114 @@
+"""The strong baselines for damaged digits: four fillings before three tuned classifiers."""
+
+import numpy as np
+import pytest
+
+from inverse_lessons.baselines import DamagedBaselines, best_baseline
+from inverse_lessons.damage import drop_block, drop_pixels
+from inverse_lessons.data import load_digits_split
+
+X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
+X_TEST, Y_TEST = X_TEST[:200], Y_TEST[:200]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return DamagedBaselines().fit(X_TRAIN, Y_TRAIN)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Ten 3-pixel images on a line: pixel 2 is 100 + pixel 0, pixel 1 is 0."""
+    i = np.arange(10.0)
+    X = np.stack([i, np.zeros(10), 100.0 + i], axis=1)
+    return DamagedBaselines().fit(X, (i >= 5).astype(int)), X
+
+
+def test_knn_imputer_averages_the_five_nearest_training_images(tiny):
+    baselines, X = tiny
+    # Nearest on the observed pixels 0 and 1: images 2, 3, 1, 4, 0 (pixel 0 = 0..4),
+    # whose pixel 2 averages 102; the zero and mean fillings give 0 and 104.5.
+    test = np.array([[2.2, 0.0, np.nan]])
+    assert baselines.fill(test, "KNNImputer")[0, 2] == pytest.approx(102.0)
+    assert baselines.fill(test, "zero")[0, 2] == 0.0
+    assert baselines.fill(test, "mean")[0, 2] == pytest.approx(104.5)
+    # Pixel 2 is an exact linear function of pixel 0: the iterative imputer finds it.
+    assert baselines.fill(test, "IterativeImputer")[0, 2] == pytest.approx(102.2, abs=0.5)
+
+
+def test_scores_has_every_classifier_after_every_filling(fitted):
+    scores = fitted.scores(drop_pixels(X_TEST, 0.5, seed=0), Y_TEST)
+    expected = [f"{c} after {f}" for c in DamagedBaselines.CLASSIFIERS
+                for f in DamagedBaselines.FILLINGS]
+    assert list(scores) == expected and len(expected) == 12
+    assert all(0.0 <= a <= 1.0 for a in scores.values())
+
+
+def test_scores_are_the_accuracies_of_the_filled_images(fitted):
+    damaged = drop_pixels(X_TEST, 0.5, seed=1)
+    scores = fitted.scores(damaged, Y_TEST)
+    for name, model in fitted.classifiers_.items():
+        for filling in DamagedBaselines.FILLINGS:
+            predicted = model.predict(fitted.fill(damaged, filling))
+            assert scores[f"{name} after {filling}"] == np.mean(predicted == Y_TEST)
+
+
+def test_filling_never_sees_test_labels_or_other_test_images(fitted):
+    """The filling of an image depends on that image and the training split only."""
+    damaged = drop_pixels(X_TEST, 0.5, seed=2)
+    shuffled = np.random.default_rng(0).permutation(Y_TEST)
+    for filling in DamagedBaselines.FILLINGS:
+        whole = fitted.fill(damaged, filling)
+        np.testing.assert_allclose(fitted.fill(damaged[:7], filling), whole[:7],
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(whole[~np.isnan(damaged)],
+                                      damaged[~np.isnan(damaged)])
+        assert not np.isnan(whole).any()
+    a, b = fitted.scores(damaged, Y_TEST), fitted.scores(damaged, shuffled)
+    assert max(b.values()) < 0.3 < min(v for k, v in a.items() if "zero" not in k)
+
+
+def test_fully_observed_images_score_the_same_after_every_filling(fitted):
+    scores = fitted.scores(X_TEST, Y_TEST)
+    for name in DamagedBaselines.CLASSIFIERS:
+        values = {scores[f"{name} after {f}"] for f in DamagedBaselines.FILLINGS}
+        assert len(values) == 1 and values.pop() > 0.9
+
+
+def test_imputers_beat_blank_filling_on_damaged_digits(fitted):
+    for damaged in (drop_pixels(X_TEST, 0.5, seed=3), drop_block(X_TEST)):
+        scores = fitted.scores(damaged, Y_TEST)
+        for name in DamagedBaselines.CLASSIFIERS:
+            assert scores[f"{name} after KNNImputer"] > scores[f"{name} after zero"] + 0.1
+            assert scores[f"{name} after KNNImputer"] > scores[f"{name} after mean"]
+
+
+def test_best_baseline():
+    assert best_baseline({"a": 0.5, "b": 0.9, "c": 0.7}) == ("b", 0.9)
+    assert DamagedBaselines.best({"a": 0.5, "b": 0.5}) == ("a", 0.5)
+    with pytest.raises(ValueError, match="non-empty"):
+        best_baseline({})
+
+
+def test_scores_before_fit_is_a_clear_error():
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        DamagedBaselines().scores(X_TEST, Y_TEST)
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda b: b.scores(X_TEST[:, :60], Y_TEST), ValueError, "must have 64 pixels"),
+    (lambda b: b.scores(X_TEST[0], Y_TEST[:1]), ValueError, "2-d array"),
+    (lambda b: b.scores(X_TEST, Y_TEST[:10]), ValueError, "y must have shape"),
+    (lambda b: b.scores(np.full((2, 64), np.inf), Y_TEST[:2]), ValueError, "infinities"),
+    (lambda b: b.fill(X_TEST, "median"), ValueError, "filling must be one of"),
+])
+def test_bad_input_to_a_fitted_baseline(fitted, call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        call(fitted)
+
+
+def test_bad_training_input():
+    with pytest.raises(ValueError, match="X_train must be complete"):
+        DamagedBaselines().fit(drop_pixels(X_TRAIN, 0.1), Y_TRAIN)
+    with pytest.raises(ValueError, match="y_train must have shape"):
+        DamagedBaselines().fit(X_TRAIN, Y_TRAIN[:5])
