@@ -16,13 +16,18 @@ Modules, one idea each:
 - :mod:`inverse_lessons.profiling`: time and memory of a computation (chapter 5).
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
+- :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, one linear
+  generator per class, inverted on the observed pixels (chapter 8).
 - :mod:`inverse_lessons.plotting`: the book's figure style and shared plots.
 - :mod:`inverse_lessons.widgets`: sliders for the live notebooks, and their animated
   counterparts for the rendered book.
 - :mod:`inverse_lessons.animation`: scrubbable animations that need no kernel or network.
+- :mod:`inverse_lessons.diagrams`: the unrolled computation graph (chapter 2) and the
+  bilevel loop (chapter 4), drawn with matplotlib.
 """
 
 from . import _tf  # noqa: F401  (silences TensorFlow's import notices first)
+from .analysis_by_synthesis import AnalysisBySynthesis
 from .data import load_digits_split
 from .forward_models import line_forward, square_forward, toy_forward
 from .inverse_net import InverseNet
@@ -39,6 +44,7 @@ from .solver import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisBySynthesis",
     "DescentPath",
     "DivergenceError",
     "Inversion",
