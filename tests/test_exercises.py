@@ -1,0 +1,63 @@
+"""Exercise checks: the right answer passes, a wrong one fails with a hint that does not tell."""
+
+import numpy as np
+import pytest
+
+from inverse_lessons.exercises import _reference, check, exercises
+
+NUMBERS = list(exercises())
+
+
+def _wrong(reference):
+    """A plausible wrong answer of the same form: off by a tenth (or one, for zero)."""
+    if callable(reference):
+        return lambda *args: 1.1 * np.asarray(reference(*args)) + 1.0
+    value = np.asarray(reference, dtype=float)
+    return value * 1.1 + (value == 0) + (np.abs(value) < 1) * 0.05
+
+
+def test_every_chapter_so_far_has_checks():
+    chapters = {number.split(".")[0] for number in NUMBERS}
+    assert {"1", "2", "3"} <= chapters
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_the_right_answer_is_confirmed(number):
+    result = check(number, _reference(number))
+    assert result and repr(result) == f"Exercise {number}: correct."
+
+
+@pytest.mark.parametrize("number", NUMBERS)
+def test_a_wrong_answer_gets_a_hint_without_the_answer(number):
+    reference = _reference(number)
+    result = check(number, _wrong(reference))
+    assert not result and "not yet" in repr(result)
+    if not callable(reference):
+        for value in np.atleast_1d(np.asarray(reference, dtype=float)):
+            for shown in {f"{value:g}", f"{value:.3f}", f"{value:.2f}", f"{value:.4f}"}:
+                if len(shown.strip("-0.")) > 1:
+                    assert shown not in repr(result), f"the hint gives away {shown}"
+
+
+def test_an_answer_of_the_wrong_form_says_what_to_pass():
+    assert "pass" in repr(check("1.2", 5.0))
+    assert not check("1.2", "five")
+    assert "pass a function" in repr(check("1.1", 0.25))
+
+
+def test_a_failing_function_is_reported_not_raised():
+    result = check("1.1", lambda c: 1 / 0)
+    assert not result and "ZeroDivisionError" in repr(result)
+
+
+def test_an_unknown_exercise_is_a_clear_error():
+    with pytest.raises(ValueError, match="number must name a checkable exercise"):
+        check("9.9", 1.0)
+
+
+def test_known_answers_from_the_chapters():
+    """Independent of the package's reference code: values derived by hand in the book."""
+    assert check("1.2", (5.0, 32))                  # 8 * 0.6**k < 1e-6 first at k = 32
+    assert check("2.1", np.sqrt(20.0))              # |1 - 0.1 a^2| < 1
+    assert check("1.1", lambda c: 1 / c**2)
+    assert not check("1.1", lambda c: 2 / c**2)     # the bound on the curvature, not eta
