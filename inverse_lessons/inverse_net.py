@@ -21,6 +21,8 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 
 import numpy as np
@@ -47,6 +49,29 @@ _HEADS = ("linear", "identity")
 _OPTIMIZERS = ("adam", "sgd")
 _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" notice.
+
+    Every fit traces a fresh training step on purpose (it closes over that
+    fit's variables), so after five fits TensorFlow would warn on stderr
+    about frequent retracing, a false alarm here.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    logger = tf.get_logger()
+    notice_filter = _NoRetracingNotice()
+    logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice_filter)
 
 
 def _zeroed_and_mask(X, dtype):
@@ -111,6 +136,15 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         Images per outer iteration: None uses the whole training set every
         time; an integer draws a fresh random mini-batch of that size. The
         inner loss is per image, so mini-batches change nothing else.
+    step_gradient : bool, default=False
+        Whether the outer gradient flows through the automatic inner step
+        size eta(G) = 0.5 / sigma_max(G)^2 (only with ``inner_step_size=
+        "auto"``). By default eta is treated as a constant at every outer
+        iteration (a stop-gradient), so the gradient is that of the N steps
+        with eta held fixed, not of the whole map G -> z*(G) that predicts.
+        True differentiates eta(G) as well (through the largest eigenvalue
+        of G^T G), which gives the gradient of the function being trained.
+        Chapter 4 compares the two.
     random_state : int, RandomState or None, default=None
         Seeds the initial generator and head (and the mini-batches).
     progress : bool, default=True
@@ -120,8 +154,12 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray (n_classes,)
     generator_ : ndarray (n_features, n_latent), the learned G.
+    initial_generator_ : ndarray (n_features, n_latent), the G training
+        started from (randomly chosen training images, slightly perturbed).
     coef_, intercept_ : ndarray (n_latent, n_classes), (n_classes,), the head
-        (identity and zeros for ``head="identity"``).
+        (identity and zeros for ``head="identity"``). In the book's column
+        notation the logits are W z* + c, so ``coef_`` is W transposed (one
+        image per row in the code: logits = Z @ coef_ + intercept_).
     inner_step_size_ : float, the inner step size used for prediction.
     loss_curve_ : list of float, the training objective at each iteration.
     n_iter_ : int
@@ -134,7 +172,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     def __init__(self, n_latent=30, inner_steps=1000, inner_step_size="auto", head="linear",
                  alpha=3e-4, optimizer="adam", learning_rate=0.01, max_iter=1000,
                  gradient="closed_form", reconstruction_weight=0.0, batch_size=None,
-                 random_state=None, progress=True):
+                 random_state=None, progress=True, step_gradient=False):
         self.n_latent = n_latent
         self.inner_steps = inner_steps
         self.inner_step_size = inner_step_size
@@ -148,6 +186,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.progress = progress
+        self.step_gradient = step_gradient
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -169,10 +208,24 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         check_positive("alpha", self.alpha, allow_zero=True)
         check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
         check_positive("learning_rate", self.learning_rate)
+        if not isinstance(self.step_gradient, (bool, np.bool_)):
+            raise TypeError(
+                f"step_gradient must be True or False, got {type(self.step_gradient).__name__}")
+        if self.step_gradient and self.inner_step_size != "auto":
+            raise ValueError(
+                "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
+                "depend on G, so there is no gradient through it")
 
     def _inner_step(self, G):
-        """The inner step size for generator G (a tensor; stop-gradient)."""
+        """The inner step size for generator G (a tensor).
+
+        With "auto" it is 0.5 / sigma_max(G)^2, a stop-gradient unless
+        ``step_gradient`` is True; a fixed number does not depend on G.
+        """
         if self.inner_step_size == "auto":
+            if self.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
+                largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
+                return 0.5 / largest
             return spectral_step_size(G)
         return tf.constant(self.inner_step_size, G.dtype)
 
@@ -234,6 +287,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
             variables = [G]
         self._check_inner_stable(G)
+        self.initial_generator_ = G.numpy()
 
         X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
         labels = tf.constant(codes, tf.int32)
@@ -245,9 +299,9 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
         @tf.function
         def update(X_batch, mask_batch, labels_batch):
-            step = self._inner_step(G)
             bound = spectral_step_size(G, scale=1.0)   # the inner loop's stability limit
             with tf.GradientTape() as tape:
+                step = self._inner_step(G)
                 Z = self._latents(G, X_batch, mask_batch, step)
                 logits = tf.matmul(Z, W) + c
                 loss = tf.reduce_mean(
@@ -263,9 +317,20 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                     loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables))
-            return loss, step, bound
+            return loss, tf.stop_gradient(step), bound
 
         self.loss_curve_ = []
+        with _quiet_retracing():
+            self._train(update, X_zeroed, mask, labels, n, batch, rng)
+        self.n_iter_ = self.max_iter
+        self.generator_ = G.numpy()
+        self.coef_ = np.asarray(W)
+        self.intercept_ = np.asarray(c)
+        self.inner_step_size_ = float(self._inner_step(G))
+        return self
+
+    def _train(self, update, X_zeroed, mask, labels, n, batch, rng):
+        """The outer iterations: one ``update`` each, the loss appended to loss_curve_."""
         for i in tqdm(range(self.max_iter), disable=not self.progress, desc="InverseNet",
                       unit="it", leave=False):
             if batch is None:
@@ -286,12 +351,6 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                     step_size=step, stable_step_size=bound,
                 )
             self.loss_curve_.append(loss)
-        self.n_iter_ = self.max_iter
-        self.generator_ = G.numpy()
-        self.coef_ = np.asarray(W)
-        self.intercept_ = np.asarray(c)
-        self.inner_step_size_ = float(self._inner_step(G))
-        return self
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):

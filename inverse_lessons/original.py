@@ -88,15 +88,20 @@ def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=
     Y = tf.one_hot(y, N_CLASSES)
 
     @tf.function
-    def update():
-        with tf.GradientTape() as tape:
-            Z = _inner(G, X_t, Z0, n_steps=inner_steps, step_size=inner_step_size,
-                       gradient=gradient)
-            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, Z))
-        G.assign_sub(learning_rate * tape.gradient(loss, G))
-        return loss
+    def run():
+        # All outer iterations in one TensorFlow graph: the same updates as a
+        # Python loop over single steps, without a call per iteration.
+        losses = tf.TensorArray(tf.float32, size=n_iterations)
+        for i in tf.range(n_iterations):
+            with tf.GradientTape() as tape:
+                Z = _inner(G, X_t, Z0, n_steps=inner_steps, step_size=inner_step_size,
+                           gradient=gradient)
+                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, Z))
+            G.assign_sub(learning_rate * tape.gradient(loss, G))
+            losses = losses.write(i, loss)
+        return losses.stack()
 
-    losses = np.array([float(update()) for _ in range(n_iterations)])
+    losses = run().numpy().astype(np.float64)
     return OriginalRun(G.numpy(), losses, rng)
 
 

@@ -55,3 +55,28 @@ def test_original_prediction_depends_on_batch_size():
 def test_original_rejects_unknown_gradient():
     with pytest.raises(ValueError, match="gradient must be"):
         train_original(np.zeros((2, 64)), [0, 1], gradient="implicit")
+
+
+def test_original_training_loop_takes_the_original_steps():
+    # train_original runs all outer iterations in one graph; the reference here takes
+    # them one at a time, eagerly, with explicit inner steps on the batch-mean loss.
+    from inverse_lessons._tf import tf
+
+    X, y, _, _ = load_digits_split()
+    X, y = X[:30] * 16.0, y[:30]
+    run = train_original(X / 16.0, y, n_iterations=3, inner_steps=5, learning_rate=100.0,
+                         seed=7, gradient="unrolled")
+    rng = np.random.RandomState(7)
+    Z0 = np.abs(rng.randn(10, 30)).T / 100.0
+    G = tf.Variable(np.abs(rng.randn(64, 10)) / 100.0)
+    losses = []
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            Z = tf.constant(Z0)
+            for _ in range(5):   # gradient of mean((X - Z G^T)^2) over all 30 x 64 entries
+                Z = Z + 1e-2 * 2.0 * tf.matmul(X - tf.matmul(Z, G, transpose_b=True), G) / X.size
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(tf.one_hot(y, 10), Z))
+        G.assign_sub(100.0 * tape.gradient(loss, G))
+        losses.append(float(loss))
+    np.testing.assert_allclose(run.losses, losses, rtol=1e-5)
+    np.testing.assert_allclose(run.generator, G.numpy(), rtol=1e-4, atol=1e-7)

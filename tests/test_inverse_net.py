@@ -171,3 +171,94 @@ def test_mini_batches_train_and_are_reproducible():
         InverseNet(**dict(FAST, batch_size=0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
     with pytest.raises(ValueError, match="reconstruction_weight must be non-negative"):
         InverseNet(**dict(FAST, reconstruction_weight=-1.0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
+
+
+def test_initial_generator_is_recorded():
+    m = InverseNet(**dict(FAST, max_iter=1)).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    assert m.initial_generator_.shape == (64, 30)
+    # it starts from training images (slightly perturbed): each column is close to one
+    distance = np.linalg.norm(m.initial_generator_.T[:, None] - X_TRAIN[None, :100], axis=2)
+    assert np.all(distance.min(axis=1) < 0.1 * np.linalg.norm(X_TRAIN[:100], axis=1).min())
+    assert not np.allclose(m.initial_generator_, m.generator_)
+
+
+def _reference_loss(G, X, y, n_steps, eta=None):
+    """Cross-entropy of the identity head's logits z* (numpy, float64, explicit steps).
+
+    eta=None uses the automatic step 0.5 / sigma_max(G)^2 of this G.
+    """
+    if eta is None:
+        eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
+    Z = np.zeros((len(X), G.shape[1]))
+    for _ in range(n_steps):
+        Z = Z + 2 * eta * (X - Z @ G.T) @ G
+    Z = Z - Z.max(axis=1, keepdims=True)
+    return np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(y)), y])
+
+
+@pytest.mark.parametrize("step_gradient", [False, True])
+def test_step_gradient_decides_whether_eta_is_differentiated(step_gradient):
+    # One plain gradient step of size 1 on G: G0 - G1 is the gradient the model used.
+    X, y, n_steps = X_TRAIN[:60], Y_TRAIN[:60], 30
+    m = InverseNet(n_latent=10, head="identity", inner_steps=n_steps, optimizer="sgd",
+                   learning_rate=1.0, max_iter=1, step_gradient=step_gradient,
+                   progress=False, random_state=0).fit(X, y)
+    G0 = m.initial_generator_.astype(np.float64)
+    used = G0 - m.generator_
+    frozen_eta = 0.5 / np.linalg.eigvalsh(G0.T @ G0)[-1]
+    eta = None if step_gradient else frozen_eta   # the function that gradient belongs to
+    rng = np.random.default_rng(1)
+    eps = 1e-5
+
+    def slope(direction, eta):
+        """Central finite difference of the reference loss along ``direction``."""
+        return (_reference_loss(G0 + eps * direction, X, y, n_steps, eta)
+                - _reference_loss(G0 - eps * direction, X, y, n_steps, eta)) / (2 * eps)
+
+    for direction in (G0, rng.standard_normal(G0.shape)):   # the scale direction, any other
+        assert np.sum(used * direction) == pytest.approx(slope(direction, eta), rel=2e-2,
+                                                         abs=1e-6)
+    # the two gradients differ along the scale direction, so the test tells them apart
+    other = slope(G0, frozen_eta if step_gradient else None)
+    assert abs(np.sum(used * G0) - other) > 0.1 * abs(other)
+
+
+def test_automatic_step_makes_the_inversion_scale_equivariant():
+    # G -> G / s multiplies every code by s: the reason the no-head model can be as
+    # confident as it likes (chapter 4)
+    m = InverseNet(n_latent=10, head="identity", **FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    G = m.generator_.astype(np.float64)
+    from inverse_lessons.linear_inversion import closed_form_inversion
+
+    def codes(G):
+        eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
+        return closed_form_inversion(G, X_TEST[:20], n_steps=50, step_size=eta).numpy()
+
+    np.testing.assert_allclose(codes(G / 4.0), 4.0 * codes(G), rtol=1e-8, atol=1e-10)
+
+
+def test_step_gradient_needs_the_automatic_step_and_a_bool():
+    with pytest.raises(ValueError, match="step_gradient=True needs inner_step_size='auto'"):
+        InverseNet(**dict(FAST, step_gradient=True, inner_step_size=1e-3)).fit(
+            X_TRAIN[:50], Y_TRAIN[:50])
+    with pytest.raises(TypeError, match="step_gradient must be True or False"):
+        InverseNet(**dict(FAST, step_gradient="yes")).fit(X_TRAIN[:50], Y_TRAIN[:50])
+
+
+def test_many_fits_print_no_retracing_notice(capfd):
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    from inverse_lessons._tf import tf
+
+    tf.get_logger().addHandler(handler)
+    try:
+        for seed in range(7):
+            InverseNet(**dict(FAST, max_iter=2, random_state=seed)).fit(X_TRAIN[:50],
+                                                                        Y_TRAIN[:50])
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
+    assert "retracing" not in capfd.readouterr().err
