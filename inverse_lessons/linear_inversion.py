@@ -76,8 +76,12 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
     ``step_size`` a float or scalar tensor; ``initial`` the starting latents
     (n, k), zero by default. ``backprop_steps`` = K truncates
     backpropagation: gradients flow through the last K steps only (the
-    iterate before them is treated as a constant), which saves memory and
-    biases the gradient. Returns Z of shape (n, k).
+    iterate before them is treated as a constant), which biases the
+    gradient. The first N - K steps are then computed from constant copies
+    of G, X, the step size and the start, so that a GradientTape records
+    nothing of them: memory grows with K, not N. (A stop-gradient on the
+    iterate alone would cut the gradient but the tape would still keep
+    every step's tensors.) Returns Z of shape (n, k).
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     if backprop_steps is not None and not 0 <= backprop_steps <= n_steps:
@@ -89,14 +93,22 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
         Z = tf.zeros((tf.shape(X)[0], G.shape[1]), dtype=G.dtype)
     else:
         Z = tf.convert_to_tensor(initial, dtype=G.dtype)
-    for step in range(n_steps):
-        if backprop_steps is not None and step == n_steps - backprop_steps:
-            Z = tf.stop_gradient(Z)
-        residual = X - tf.matmul(Z, G, transpose_b=True)
-        if mask is not None:
-            residual = residual * mask
-        Z = Z + 2.0 * step_size * tf.matmul(residual, G)
-    return Z
+
+    def steps(Z, G, X, step_size, mask, count):
+        for _ in range(count):
+            residual = X - tf.matmul(Z, G, transpose_b=True)
+            if mask is not None:
+                residual = residual * mask
+            Z = Z + 2.0 * step_size * tf.matmul(residual, G)
+        return Z
+
+    frozen = 0 if backprop_steps is None else n_steps - backprop_steps
+    if frozen:   # off the tape: every input a constant
+        constant = tf.stop_gradient
+        Z = constant(steps(constant(Z), constant(G), constant(X),
+                           constant(to_dtype(step_size, G.dtype)),
+                           None if mask is None else constant(mask), frozen))
+    return steps(Z, G, X, step_size, mask, n_steps - frozen)
 
 
 def _geometric_sum(M, n_steps):

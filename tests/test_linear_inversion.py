@@ -184,3 +184,40 @@ def test_truncated_backprop_is_biased_and_exact_when_untruncated():
     assert errors[0] > errors[1] > errors[2] > 0          # bias shrinks with K
     with pytest.raises(ValueError, match="backprop_steps must be between 0 and n_steps=40"):
         unrolled(41)
+
+
+def test_truncation_is_k_steps_from_a_frozen_start():
+    """Independent reference: K plain steps from the (N - K)-step iterate, held constant."""
+    def truncated(G, X):
+        return unrolled_inversion(G, X, n_steps=30, step_size=ETA, backprop_steps=4)
+
+    def frozen_start(G, X):
+        start = tf.stop_gradient(closed_form_inversion(G, X, n_steps=26, step_size=ETA))
+        return unrolled_inversion(G, X, n_steps=4, step_size=ETA, initial=start)
+
+    np.testing.assert_allclose(_gradient(truncated), _gradient(frozen_start), rtol=1e-10)
+    Xz, mask = with_missing(X)
+    a = unrolled_inversion(G, Xz, n_steps=30, step_size=ETA, mask=mask, backprop_steps=4)
+    b = unrolled_inversion(G, Xz, n_steps=30, step_size=ETA, mask=mask)
+    np.testing.assert_allclose(a, b, rtol=1e-12)     # the forward value is unchanged
+
+
+def test_truncation_keeps_the_frozen_steps_off_the_tape():
+    from inverse_lessons.profiling import measure, memory_source
+
+    if memory_source() != "heap in use":
+        pytest.skip("needs glibc's mallinfo2 for a repeatable memory reading")
+    X_big = tf.constant(np.random.default_rng(1).normal(size=(400, 64)))
+
+    def gradient_memory(K):
+        def run():
+            Gv = tf.Variable(G)
+            with tf.GradientTape() as tape:
+                Z = unrolled_inversion(Gv, X_big, n_steps=200, step_size=ETA,
+                                       backprop_steps=K)
+                value = tf.reduce_sum(Z ** 2)
+            tape.gradient(value, Gv)
+        return measure(run, repeat=1).peak_mib
+
+    full, truncated = gradient_memory(200), gradient_memory(5)
+    assert full > 50 and truncated < full / 10     # about 0.4 MiB per recorded step
