@@ -1,0 +1,461 @@
+"""Analysis by synthesis: one linear generator per class (chapter 8).
+
+Each class c has its own linear generator, an image being drawn as
+
+    x = mu_c + W_c z + e,      z ~ N(0, I_k),   e ~ N(0, D_c),
+
+(a probabilistic PCA model, Tipping and Bishop 1999), so the images of class
+c are Gaussian, x ~ N(mu_c, C_c) with C_c = W_c W_c^T + D_c. To classify an
+image the model *inverts every class's generator* on the pixels it actually
+observed and asks which class explains them best: the prediction is the class
+with the largest
+
+    log p(x_O | c) + log p(c),
+
+where x_O are the observed pixels and p(x_O | c) the Gaussian marginal
+likelihood N(mu_O, W_O W_O^T + D_O). Missing pixels (NaN) are marginalised out
+exactly (a Gaussian's marginal keeps the observed rows and columns): no
+pixel is ever filled in before classifying.
+
+Shapes: images are rows, X (n, d) with d pixels; the model stores the means
+``means_`` (n_classes, d), the generators ``components_`` (n_classes, d, k)
+and the per-pixel noise variances ``noise_variances_`` (n_classes, d).
+
+All likelihoods are computed in one vectorised TensorFlow function
+(:func:`class_log_likelihoods`, float64): the Woodbury identity turns each
+d x d covariance into a k x k matrix M = I + W_O^T D_O^{-1} W_O per image and
+class, whose Cholesky factor gives the log-determinant, the quadratic form and
+the posterior mean of z (the masked inversion) at once. The optional
+discriminative fine-tuning differentiates the cross-entropy of the posterior
+through the same function.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from scipy.special import logsumexp, ndtr
+from sklearn.cluster import KMeans
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._tf import tf
+from ._validation import check_int, check_positive
+
+__all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def class_log_likelihoods(X, mask, means, components, variances):
+    """Gaussian log-likelihood of the observed pixels under every class, and the inversion.
+
+    Parameters (tensors or arrays, float64)
+    ----------
+    X : (n, d) images with missing pixels set to any finite value (they are masked).
+    mask : (n, d) 1 for an observed pixel, 0 for a missing one.
+    means : (C, d) class means mu_c.
+    components : (C, d, k) class generators W_c.
+    variances : (C, d) per-pixel noise variances D_c (positive).
+
+    Returns
+    -------
+    log_likelihood : (n, C) tensor, log N(x_O; mu_O, W_O W_O^T + D_O) in nats.
+    latents : (n, C, k) tensor, the posterior mean of z given the observed pixels,
+        (I + W_O^T D_O^-1 W_O)^-1 W_O^T D_O^-1 (x_O - mu_O): the masked inversion
+        of each class's generator (least squares with a unit-variance prior on z).
+    """
+    X = tf.convert_to_tensor(X, tf.float64)
+    mask = tf.convert_to_tensor(mask, tf.float64)
+    means = tf.convert_to_tensor(means, tf.float64)
+    W = tf.convert_to_tensor(components, tf.float64)
+    D = tf.convert_to_tensor(variances, tf.float64)
+    n_classes, d, k = tf.unstack(tf.shape(W))
+    # residuals on observed pixels, (n, C, d); missing ones are exactly zero
+    R = (X[:, None, :] - means[None]) * mask[:, None, :]
+    RD = R / D[None]
+    b = tf.einsum("ncd,cdk->nck", RD, W)                       # W_O^T D_O^-1 r
+    # M = I + W^T D^-1 diag(mask) W, for every image and class: (n, C, k, k)
+    outer = (W[:, :, :, None] * W[:, :, None, :]) / D[:, :, None, None]
+    outer = tf.reshape(tf.transpose(outer, [1, 0, 2, 3]), [d, -1])
+    M = tf.reshape(tf.matmul(mask, outer), [-1, n_classes, k, k])
+    M = M + tf.eye(k, dtype=tf.float64)
+    L = tf.linalg.cholesky(M)
+    z = tf.linalg.cholesky_solve(L, b[..., None])[..., 0]
+    log_det = (tf.reduce_sum(mask[:, None, :] * tf.math.log(D)[None], axis=-1)
+               + 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(L)), axis=-1))
+    quad = tf.reduce_sum(R * RD, axis=-1) - tf.reduce_sum(b * z, axis=-1)
+    n_observed = tf.reduce_sum(mask, axis=-1)[:, None]
+    return -0.5 * (n_observed * _LOG_2PI + log_det + quad), z
+
+
+def clipped_noise_moments(X, noise_std, low=0.0, high=1.0):
+    """Mean and variance of clip(x + e, low, high), e ~ N(0, noise_std^2), per pixel.
+
+    ``X`` (n, d) clean pixel values; returns two arrays (n, d). With noise, the
+    recorded pixel is clipped to the valid range, so a blank pixel (x = 0)
+    reads on average noise_std / sqrt(2 pi), not 0, and varies less than
+    noise_std^2: the model's mean and noise variance should know that.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    s = float(noise_std)
+    if s == 0:
+        return np.clip(X, low, high), np.zeros_like(X)
+    a, b = (low - X) / s, (high - X) / s
+    phi_a, phi_b = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    phi_a, phi_b = phi_a / math.sqrt(2 * math.pi), phi_b / math.sqrt(2 * math.pi)
+    Phi_a, Phi_b = ndtr(a), ndtr(b)
+    inside = Phi_b - Phi_a
+    mean = low * Phi_a + high * (1 - Phi_b) + X * inside + s * (phi_a - phi_b)
+    second = (low ** 2 * Phi_a + high ** 2 * (1 - Phi_b) + X ** 2 * inside
+              + 2 * X * s * (phi_a - phi_b) + s ** 2 * (inside + a * phi_a - b * phi_b))
+    return mean, np.maximum(second - mean ** 2, 0.0)
+
+
+def _ppca(X, n_latent, min_variance, weights=None):
+    """Closed-form probabilistic PCA of the rows of X (n, d), the maximum-likelihood fit.
+
+    Returns mu (d,), W (d, k), s2 (float): W = U_k (Lambda_k - s2 I)^(1/2) from the
+    top k eigenpairs of the covariance (divided by n), s2 the mean of the
+    discarded eigenvalues, floored at ``min_variance``. With ``weights`` (n,)
+    (responsibilities, summing to anything positive) mean and covariance are
+    weighted: the M-step of a mixture of PPCA.
+    """
+    w = np.full(len(X), 1.0 / len(X)) if weights is None else weights / weights.sum()
+    mu = w @ X
+    centred = X - mu
+    cov = centred.T @ (centred * w[:, None])
+    eigenvalues, eigenvectors = np.linalg.eigh(cov)
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    discarded = eigenvalues[n_latent:]
+    s2 = max(float(discarded.mean()) if discarded.size else 0.0, min_variance)
+    scale = np.sqrt(np.maximum(eigenvalues[:n_latent] - s2, 0.0))
+    return mu, eigenvectors[:, :n_latent] * scale, s2
+
+
+def _complete_log_likelihoods(X, means, components, s2):
+    """log N(x; mu_j, W_j W_j^T + s2_j I) for complete rows X (n, d): (n, J), numpy."""
+    out = np.empty((len(X), len(means)))
+    for j, (mu, W, v) in enumerate(zip(means, components, s2)):
+        L = np.linalg.cholesky(W @ W.T + v * np.eye(X.shape[1]))
+        r = np.linalg.solve(L, (X - mu).T)
+        out[:, j] = -0.5 * (X.shape[1] * _LOG_2PI + 2 * np.log(np.diag(L)).sum()
+                            + (r * r).sum(axis=0))
+    return out
+
+
+def _mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
+    """EM for a mixture of PPCA (Tipping and Bishop 1999) on complete rows X (n, d).
+
+    Started from a k-means clustering; each M-step is a weighted closed-form
+    PPCA per component. Returns log weights (J,), means (J, d), W (J, d, k),
+    s2 (J,) and the number of EM iterations run.
+    """
+    if n_components == 1:
+        mu, W, s2 = _ppca(X, n_latent, min_variance)
+        return np.zeros(1), mu[None], W[None], np.array([s2]), 1   # one closed-form step
+    labels = KMeans(n_components, n_init=4, random_state=rng).fit_predict(X)
+    R = np.eye(n_components)[labels]
+    previous = -np.inf
+    for iteration in range(1, max_iter + 1):
+        fits = [_ppca(X, n_latent, min_variance, R[:, j] + 1e-12)
+                for j in range(n_components)]
+        means, W, s2 = (np.stack(v) for v in zip(*fits))
+        log_weights = np.log(R.sum(axis=0) / len(X) + 1e-12)
+        joint = _complete_log_likelihoods(X, means, W, s2) + log_weights
+        total = logsumexp(joint, axis=1, keepdims=True)
+        R = np.exp(joint - total)
+        if total.sum() - previous < 1e-6 * abs(total.sum()):
+            break
+        previous = total.sum()
+    return log_weights, means, W, s2, iteration
+
+
+def _check_noise_std(value):
+    if value is None:
+        return 0.0
+    return check_positive("noise_std", value, allow_zero=True)
+
+
+class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
+    """Classify by inverting linear generators, one (or a few) per class: probabilistic PCA.
+
+    Parameters
+    ----------
+    n_latent : int, default 10
+        Latent dimensions k of each generator (at most the number of pixels).
+    n_components : int, default 2
+        Generators per class: a mixture of PPCA fitted by EM (1: one PPCA per
+        class, in closed form). Each class needs at least
+        ``n_components * (n_latent + 1)`` training images.
+    noise_std : float or None, default None
+        Known standard deviation of the observation noise of the images to be
+        classified, in pixel units. Its variance is added to every generator's
+        noise variance (for clipped pixels, see ``pixel_range``).
+    pixel_range : (low, high) or None, default (0.0, 1.0)
+        If set and ``noise_std`` is given, noisy pixels are taken to be clipped
+        to this range, as :func:`inverse_lessons.damage.add_noise` does: the
+        generators are fitted to the exact per-pixel mean of clip(x + e) and the
+        noise variance is its exact variance. None: plain Gaussian noise.
+    min_variance : float, default 0.01
+        Floor on each generator's isotropic variance s^2 (pixel units squared).
+    max_iter : int, default 50
+        Largest number of EM iterations (for ``n_components`` > 1).
+    fine_tune_steps : int, default 0
+        Steps of Adam on the cross-entropy of the posterior over classes after
+        the generative fit, differentiating through the likelihood (and so
+        through every generator's inversion). 0: the purely generative fit.
+    fine_tune_learning_rate : float, default 1e-3
+    fine_tune_missing : float, default 0.0
+        Fraction of pixels dropped at random from the training images at each
+        fine-tuning step (0: clean images).
+    random_state : int, RandomState or None
+        Seed of the k-means start of EM and of the fine-tuning's pixel drops.
+
+    Attributes (C classes, J = n_components, d pixels, k = n_latent)
+    ----------
+    classes_ : (C,) labels.
+    class_log_prior_ : (C,) log of each class's share of the training images.
+    log_weights_ : (C, J) log mixing weights of each class's generators.
+    means_ : (C, J, d), components_ : (C, J, d, k), isotropic_variances_ : (C, J),
+    noise_variances_ : (C, J, d) the per-pixel noise variance used in prediction.
+    n_iter_ : (C,) EM iterations run per class (1 for the closed form).
+    fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none).
+    """
+
+    def __init__(self, n_latent=10, n_components=2, noise_std=None, pixel_range=(0.0, 1.0),
+                 min_variance=0.01, max_iter=50, fine_tune_steps=0,
+                 fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, random_state=None):
+        self.n_latent = n_latent
+        self.n_components = n_components
+        self.noise_std = noise_std
+        self.pixel_range = pixel_range
+        self.min_variance = min_variance
+        self.max_iter = max_iter
+        self.fine_tune_steps = fine_tune_steps
+        self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_missing = fine_tune_missing
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True   # NaN marks a missing pixel
+        return tags
+
+    # -- validation ---------------------------------------------------------------
+    def _check_params(self, n_features):
+        k = check_int("n_latent", self.n_latent)
+        if k > n_features:
+            raise ValueError(f"n_latent must be at most the number of pixels ({n_features}), "
+                             f"got {k}")
+        check_int("n_components", self.n_components)
+        check_int("max_iter", self.max_iter)
+        noise = _check_noise_std(self.noise_std)
+        if self.pixel_range is not None:
+            try:
+                low, high = (float(v) for v in self.pixel_range)
+            except (TypeError, ValueError):
+                raise ValueError("pixel_range must be None or a pair (low, high), got "
+                                 f"{self.pixel_range!r}") from None
+            if not low < high:
+                raise ValueError(f"pixel_range must have low < high, got {self.pixel_range!r}")
+        check_positive("min_variance", self.min_variance)
+        check_int("fine_tune_steps", self.fine_tune_steps, minimum=0)
+        check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
+        if (isinstance(self.fine_tune_missing, bool)
+                or not isinstance(self.fine_tune_missing, numbers.Real)
+                or not 0.0 <= self.fine_tune_missing < 1.0):
+            raise ValueError("fine_tune_missing must be a number in [0, 1), got "
+                             f"{self.fine_tune_missing!r}")
+        return k, noise
+
+    # -- fitting --------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit every class's generators from images X (n, d) and labels y (n,).
+
+        One generator per class is closed-form PPCA; several are EM on a
+        mixture of PPCA. Training images should be complete; a missing (NaN)
+        training pixel is replaced by its class's mean of that pixel (a simple
+        approximation, used in fitting only: prediction never fills in).
+        Returns self.
+        """
+        # small matrices: one thread is fastest, above all on a busy machine
+        with threadpool_limits(limits=1):
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2,
+                             ensure_all_finite="allow-nan")
+        k, noise = self._check_params(X.shape[1])
+        J = int(self.n_components)
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError("AnalysisBySynthesis needs at least two classes in y; got one "
+                             f"class: {self.classes_[0]!r}")
+        codes = encoder.transform(y)
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        needed = J * (k + 1)
+        for label, count in zip(self.classes_, counts):
+            if count < needed:
+                raise ValueError(
+                    f"class {label} has {count} training images; {J} generator(s) with "
+                    f"n_latent={k} need at least n_components * (n_latent + 1) = {needed}")
+        rng = check_random_state(self.random_state)
+        clipped = noise > 0 and self.pixel_range is not None
+        fits, extra, n_iter = [], [], []
+        for c in range(len(self.classes_)):
+            Xc = X[codes == c]
+            if np.isnan(Xc).any():   # training only: the class's mean of that pixel
+                fill = np.nanmean(np.where(np.isnan(Xc).all(axis=0), 0.0, Xc), axis=0)
+                Xc = np.where(np.isnan(Xc), fill, Xc)
+            if clipped:
+                # each training image as it would be recorded: the mean of clip(x + e)
+                # is what the generator draws, its variance joins the noise
+                low, high = (float(v) for v in self.pixel_range)
+                Xc, var_recorded = clipped_noise_moments(Xc, noise, low, high)
+                extra.append(var_recorded.mean(axis=0))
+            else:
+                extra.append(np.full(X.shape[1], noise ** 2))
+            *fit, iterations = _mixture_of_ppca(Xc, J, k, float(self.min_variance),
+                                                int(self.max_iter), rng)
+            fits.append(fit)
+            n_iter.append(iterations)
+        log_weights, means, components, iso = (np.stack(v) for v in zip(*fits))
+        self.class_log_prior_ = np.log(counts / counts.sum())
+        self.log_weights_, self.means_, self.components_ = log_weights, means, components
+        self.isotropic_variances_ = iso
+        self.n_iter_ = np.array(n_iter)
+        self._extra_variances = np.stack(extra)            # (C, d)
+        self.fine_tune_loss_curve_ = []
+        if self.fine_tune_steps:
+            self._fine_tune(X, codes, rng)
+        self.noise_variances_ = (self.isotropic_variances_[:, :, None]
+                                 + self._extra_variances[:, None, :])
+        return self
+
+    def _class_scores(self, X, mask, log_weights, means, components, variances):
+        """log p(x_O | c) (n, C) and the latents (n, C, J, k), all as tensors."""
+        C, J = log_weights.shape[0], log_weights.shape[1]
+        d, k = means.shape[-1], components.shape[-1]
+        ll, z = class_log_likelihoods(X, mask, tf.reshape(means, [C * J, d]),
+                                      tf.reshape(components, [C * J, d, k]),
+                                      tf.reshape(variances, [C * J, d]))
+        joint = tf.reshape(ll, [-1, C, J]) + log_weights[None]
+        return tf.reduce_logsumexp(joint, axis=-1), joint, tf.reshape(z, [-1, C, J, k])
+
+    def _fine_tune(self, X, codes, rng):
+        """Discriminative training of every generator through the likelihood (Adam)."""
+        floor = float(self.min_variance)
+        mu = tf.Variable(self.means_)
+        W = tf.Variable(self.components_)
+        # s2 = floor + exp(log_s2) keeps the variance above the floor during training
+        log_s2 = tf.Variable(np.log(np.maximum(self.isotropic_variances_ - floor, 1e-12)))
+        mixing = tf.Variable(self.log_weights_)
+        extra = tf.constant(self._extra_variances)
+        prior = tf.constant(self.class_log_prior_)
+        labels = tf.constant(codes, tf.int32)
+        X_t = tf.constant(np.nan_to_num(X))
+        optimizer = tf.keras.optimizers.Adam(self.fine_tune_learning_rate)
+        variables = [mu, W, log_s2, mixing]
+
+        @tf.function
+        def step(mask):
+            with tf.GradientTape() as tape:
+                variances = (floor + tf.exp(log_s2))[:, :, None] + extra[:, None, :]
+                log_weights = tf.nn.log_softmax(mixing, axis=1)
+                scores, _, _ = self._class_scores(X_t, mask, log_weights, mu, W, variances)
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels, scores + prior[None]))
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables))
+            return loss
+
+        observed = (~np.isnan(X)).astype(np.float64)
+        for _ in range(self.fine_tune_steps):
+            mask = observed
+            if self.fine_tune_missing:
+                mask = mask * (rng.random(X.shape) >= self.fine_tune_missing)
+            loss = float(step(tf.constant(mask)))
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    "fine-tuning diverged (the loss is not finite): use a smaller "
+                    "fine_tune_learning_rate")
+            self.fine_tune_loss_curve_.append(loss)
+        self.means_ = mu.numpy()
+        self.components_ = W.numpy()
+        self.isotropic_variances_ = floor + np.exp(log_s2.numpy())
+        self.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
+
+    # -- prediction -------------------------------------------------------------------
+    def _validated(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
+                          dtype=np.float64)
+        missing = np.isnan(X)
+        empty = np.flatnonzero(missing.all(axis=1))
+        if empty.size:
+            raise ValueError(f"row {empty[0]} of X has every pixel missing (NaN): there is "
+                             "nothing to classify")
+        return np.where(missing, 0.0, X), (~missing).astype(np.float64)
+
+    def _terms(self, X):
+        X0, mask = self._validated(X)
+        scores, joint, z = self._class_scores(
+            X0, mask, tf.constant(self.log_weights_), tf.constant(self.means_),
+            tf.constant(self.components_), tf.constant(self.noise_variances_))
+        return scores.numpy(), joint.numpy(), z.numpy()
+
+    def log_likelihoods(self, X):
+        """log p(x_O | class) for each image (rows of X, NaN = missing) and class: (n, C).
+
+        In nats, over the observed pixels only (the missing ones marginalised);
+        with several generators per class, the log of their weighted sum.
+        """
+        return self._terms(X)[0]
+
+    def invert(self, X):
+        """Every generator's latent code for each image, the posterior means: (n, C, J, k)."""
+        return self._terms(X)[2]
+
+    def reconstruct(self, X):
+        """Each class's drawing of each image, every pixel: (n, C, d).
+
+        The posterior mean of the whole image given its observed pixels under
+        that class: mu + W z of each of the class's generators, weighted by
+        how well each explains the image.
+        """
+        _, joint, z = self._terms(X)
+        drawings = self.means_[None] + np.einsum("cjdk,ncjk->ncjd", self.components_, z)
+        weights = np.exp(joint - joint.max(axis=2, keepdims=True))
+        weights /= weights.sum(axis=2, keepdims=True)
+        return np.einsum("ncj,ncjd->ncd", weights, drawings)
+
+    def decision_function(self, X):
+        """log p(x_O | c) + log p(c): the unnormalised log posterior, (n, C).
+
+        For two classes, the difference of the two columns (n,), as scikit-learn expects.
+        """
+        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+
+    def predict_log_proba(self, X):
+        """log p(c | x_O) for each image and class (n, C)."""
+        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
+        return scores - logsumexp(scores, axis=1, keepdims=True)
+
+    def predict_proba(self, X):
+        """The posterior over classes p(c | x_O) (n, C); rows sum to one."""
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """The class whose generators explain the observed pixels best (n,)."""
+        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
+        return self.classes_[np.argmax(scores, axis=1)]

@@ -1,0 +1,265 @@
+"""AnalysisBySynthesis: scikit-learn's conventions, the maths against independent
+references, missing pixels, the clipped-noise model, fine-tuning and bad input."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from inverse_lessons import AnalysisBySynthesis
+from inverse_lessons.analysis_by_synthesis import class_log_likelihoods, clipped_noise_moments
+from inverse_lessons.damage import add_noise
+from inverse_lessons.data import load_digits_split
+
+X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
+
+
+# All of scikit-learn's estimator checks, with one-latent generators (their toy data sets
+# have few features and few images per class), one and two per class.
+@parametrize_with_checks([AnalysisBySynthesis(n_latent=1, n_components=1),
+                          AnalysisBySynthesis(n_latent=1, n_components=2)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return AnalysisBySynthesis(n_latent=6, n_components=1).fit(X_TRAIN, Y_TRAIN)
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    return AnalysisBySynthesis(n_latent=4, n_components=3, random_state=0).fit(X_TRAIN, Y_TRAIN)
+
+
+def damaged_rows(fraction=0.4, n=8, seed=0):
+    X = X_TEST[:n].copy()
+    X[np.random.default_rng(seed).random(X.shape) < fraction] = np.nan
+    return X
+
+
+def test_fit_is_probabilistic_pca_of_each_class():
+    """Against a direct eigendecomposition (SVD) of each class's covariance."""
+    k = 5
+    m = AnalysisBySynthesis(n_latent=k, n_components=1, min_variance=1e-9)
+    m.fit(X_TRAIN, Y_TRAIN)
+    for c in (0, 7):
+        Xc = X_TRAIN[Y_TRAIN == c]
+        centred = Xc - Xc.mean(axis=0)
+        _, s, Vt = np.linalg.svd(centred / np.sqrt(len(Xc)), full_matrices=False)
+        U = Vt.T    # principal directions (64, min(n, 64))
+        eigenvalues = np.concatenate([s ** 2, np.zeros(64 - len(s))])
+        s2 = eigenvalues[k:].mean()
+        np.testing.assert_allclose(m.means_[c, 0], Xc.mean(axis=0), atol=1e-12)
+        np.testing.assert_allclose(m.isotropic_variances_[c, 0], s2, rtol=1e-10)
+        W = m.components_[c, 0]
+        expected = U[:, :k] @ np.diag(eigenvalues[:k] - s2) @ U[:, :k].T
+        np.testing.assert_allclose(W @ W.T, expected, atol=1e-10)
+        np.testing.assert_allclose(m.noise_variances_[c, 0], s2)
+
+
+def test_variance_floor():
+    m = AnalysisBySynthesis(n_latent=40, n_components=1, min_variance=0.05)
+    m.fit(X_TRAIN, Y_TRAIN)
+    assert np.all(m.isotropic_variances_ == 0.05)
+
+
+@pytest.mark.parametrize("name", ["model", "mixture"])
+def test_log_likelihood_is_the_gaussian_of_the_observed_pixels(name, request):
+    """Against scipy's multivariate normal on the observed sub-vector only."""
+    m = request.getfixturevalue(name)
+    X = damaged_rows()
+    ours = m.log_likelihoods(X)
+    assert ours.shape == (8, 10)
+    for i in range(len(X)):
+        seen = ~np.isnan(X[i])
+        for c in range(10):
+            terms = []
+            for j in range(m.n_components):
+                W = m.components_[c, j]
+                cov = W @ W.T + np.diag(m.noise_variances_[c, j])
+                gaussian = multivariate_normal(m.means_[c, j][seen], cov[np.ix_(seen, seen)])
+                terms.append(m.log_weights_[c, j] + gaussian.logpdf(X[i, seen]))
+            np.testing.assert_allclose(ours[i, c], logsumexp(terms), rtol=1e-9)
+
+
+def test_known_noise_enters_the_covariance():
+    plain = AnalysisBySynthesis(n_latent=6, n_components=1).fit(X_TRAIN, Y_TRAIN)
+    noisy = AnalysisBySynthesis(n_latent=6, n_components=1, noise_std=0.3, pixel_range=None)
+    noisy.fit(X_TRAIN, Y_TRAIN)
+    np.testing.assert_allclose(noisy.noise_variances_, plain.noise_variances_ + 0.09)
+    np.testing.assert_allclose(noisy.components_, plain.components_)
+
+
+def test_clipped_noise_moments_against_sampling():
+    x = np.array([[0.0, 0.1, 0.5, 0.95, 1.0]])
+    mean, var = clipped_noise_moments(x, 0.3)
+    samples = np.clip(x + 0.3 * np.random.default_rng(0).standard_normal((400_000, 5)), 0, 1)
+    np.testing.assert_allclose(mean[0], samples.mean(axis=0), atol=2e-3)
+    np.testing.assert_allclose(var[0], samples.var(axis=0), atol=2e-3)
+    # a blank pixel reads about sigma / sqrt(2 pi) on average (the clip at 1 barely matters)
+    np.testing.assert_allclose(mean[0, 0], 0.3 / np.sqrt(2 * np.pi), rtol=1e-3)
+    # no noise: the pixels as they are
+    np.testing.assert_array_equal(clipped_noise_moments(x, 0.0)[0], x)
+
+
+def test_clipped_noise_model_fits_the_recorded_images():
+    m = AnalysisBySynthesis(n_latent=6, n_components=1, noise_std=0.3).fit(X_TRAIN, Y_TRAIN)
+    recorded = np.mean([add_noise(X_TRAIN, 0.3, seed=s) for s in range(20)], axis=0)
+    for c in (1, 4):
+        np.testing.assert_allclose(m.means_[c, 0], recorded[Y_TRAIN == c].mean(axis=0),
+                                   atol=0.02)
+
+
+def test_inversion_is_the_posterior_mean_and_masked_least_squares(model):
+    X = damaged_rows()
+    z = model.invert(X)
+    drawings = model.reconstruct(X)
+    assert z.shape == (8, 10, 1, 6) and drawings.shape == (8, 10, 64)
+    for i in range(len(X)):
+        seen = ~np.isnan(X[i])
+        for c in (2, 5):
+            W, D = model.components_[c, 0][seen], model.noise_variances_[c, 0][seen]
+            r = X[i, seen] - model.means_[c, 0][seen]
+            # ridge least squares: minimise |D^-1/2 (r - W z)|^2 + |z|^2
+            A = np.vstack([W / np.sqrt(D)[:, None], np.eye(6)])
+            target = np.concatenate([r / np.sqrt(D), np.zeros(6)])
+            expected = np.linalg.lstsq(A, target, rcond=None)[0]
+            np.testing.assert_allclose(z[i, c, 0], expected, rtol=1e-8, atol=1e-10)
+            np.testing.assert_allclose(drawings[i, c],
+                                       model.means_[c, 0] + model.components_[c, 0] @ expected,
+                                       rtol=1e-8, atol=1e-10)
+
+
+def test_small_noise_limit_is_plain_masked_least_squares():
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((1, 20, 3))
+    mean = rng.standard_normal((1, 20))
+    X = rng.standard_normal((4, 20))
+    mask = (rng.random((4, 20)) < 0.6).astype(float)
+    _, z = class_log_likelihoods(X, mask, mean, W, np.full((1, 20), 1e-10))
+    for i in range(4):
+        seen = mask[i] == 1
+        expected = np.linalg.lstsq(W[0][seen], (X[i] - mean[0])[seen], rcond=None)[0]
+        np.testing.assert_allclose(z.numpy()[i, 0], expected, rtol=1e-6)
+
+
+def test_missing_pixels_are_left_out_not_filled():
+    rng = np.random.default_rng(2)
+    W, mean = rng.standard_normal((3, 10, 2)), rng.standard_normal((3, 10))
+    D = rng.random((3, 10)) + 0.1
+    X = rng.standard_normal((5, 10))
+    mask = np.ones_like(X)
+    mask[:, 6:] = 0
+    garbage = X.copy()
+    garbage[:, 6:] = 1e3
+    a, za = class_log_likelihoods(X, mask, mean, W, D)
+    b, zb = class_log_likelihoods(garbage, mask, mean, W, D)
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(za, zb)
+    # and equal to the model restricted to the first six pixels
+    c, _ = class_log_likelihoods(X[:, :6], mask[:, :6], mean[:, :6], W[:, :6], D[:, :6])
+    np.testing.assert_allclose(a, c)
+
+
+def test_posterior_prediction_and_batches(model):
+    X = damaged_rows(0.5, n=40)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    scores = model.log_likelihoods(X) + model.class_log_prior_
+    expected = np.exp(scores - scores.max(1, keepdims=True))
+    np.testing.assert_allclose(proba, expected / expected.sum(1, keepdims=True), atol=1e-12)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[scores.argmax(1)])
+    alone = np.concatenate([model.log_likelihoods(X[i:i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(model.log_likelihoods(X), alone, rtol=1e-10)
+
+
+def test_accuracy_on_digits(model, mixture):
+    assert model.score(X_TEST, Y_TEST) > 0.95 and mixture.score(X_TEST, Y_TEST) > 0.95
+    labels = np.array(list("abcdefghij"))
+    m = AnalysisBySynthesis(n_latent=6, n_components=1).fit(X_TRAIN, labels[Y_TRAIN])
+    np.testing.assert_array_equal(m.predict(X_TEST), labels[model.predict(X_TEST)])
+
+
+def test_fine_tuning_trains_through_the_likelihood():
+    kw = dict(n_latent=4, n_components=2, fine_tune_learning_rate=1e-3, random_state=0)
+    X, y = X_TRAIN[:400], Y_TRAIN[:400]
+    base = AnalysisBySynthesis(**kw).fit(X, y)
+    tuned = AnalysisBySynthesis(fine_tune_steps=30, fine_tune_missing=0.5, **kw).fit(X, y)
+    assert base.fine_tune_loss_curve_ == [] and len(tuned.fine_tune_loss_curve_) == 30
+    assert tuned.fine_tune_loss_curve_[-1] < tuned.fine_tune_loss_curve_[0]
+    assert not np.allclose(tuned.components_, base.components_)
+    assert np.all(tuned.isotropic_variances_ >= tuned.min_variance)
+    again = AnalysisBySynthesis(fine_tune_steps=30, fine_tune_missing=0.5, **kw).fit(X, y)
+    np.testing.assert_allclose(again.components_, tuned.components_)
+
+
+def test_too_few_images_in_a_class_names_the_class():
+    y = Y_TRAIN[:300].copy()
+    X = X_TRAIN[:300]
+    keep = (y != 3) | (np.cumsum(y == 3) <= 5)
+    with pytest.raises(ValueError, match=r"class 3 has 5 training images.*n_latent \+ 1\) = 11"):
+        AnalysisBySynthesis(n_latent=10, n_components=1).fit(X[keep], y[keep])
+    with pytest.raises(ValueError, match=r"class 3 has 5 training images.*= 6"):
+        AnalysisBySynthesis(n_latent=2, n_components=2).fit(X[keep], y[keep])
+
+
+def test_a_row_with_every_pixel_missing_is_refused(model):
+    X = X_TEST[:3].copy()
+    X[1] = np.nan
+    with pytest.raises(ValueError, match="row 1 of X has every pixel missing"):
+        model.predict(X)
+
+
+def test_bad_data_is_refused(model):
+    with pytest.raises(ValueError, match="64 features"):
+        model.predict(X_TEST[:, :60])
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict(np.where(X_TEST > 0.9, np.inf, X_TEST))
+    with pytest.raises(ValueError, match="infinity"):
+        AnalysisBySynthesis().fit(np.where(X_TRAIN > 0.9, np.inf, X_TRAIN), Y_TRAIN)
+    with pytest.raises(ValueError, match="at least two classes"):
+        AnalysisBySynthesis(n_latent=2).fit(X_TRAIN[:50], np.zeros(50))
+
+
+@pytest.mark.parametrize("params, error, pattern", [
+    (dict(noise_std=-0.1), ValueError, "noise_std must be non-negative"),
+    (dict(noise_std="loud"), TypeError, "noise_std must be a real number"),
+    (dict(n_latent=0), ValueError, "n_latent must be >= 1"),
+    (dict(n_components=0), ValueError, "n_components must be >= 1"),
+    (dict(max_iter=0), ValueError, "max_iter must be >= 1"),
+    (dict(n_latent=2.5), TypeError, "n_latent must be an integer"),
+    (dict(n_latent=65), ValueError, r"n_latent must be at most the number of pixels \(64\)"),
+    (dict(min_variance=0.0), ValueError, "min_variance must be positive"),
+    (dict(pixel_range=(1.0, 0.0)), ValueError, "pixel_range must have low < high"),
+    (dict(pixel_range="0-1"), ValueError, "pixel_range must be None or a pair"),
+    (dict(fine_tune_steps=-1), ValueError, "fine_tune_steps must be >= 0"),
+    (dict(fine_tune_learning_rate=0.0), ValueError, "fine_tune_learning_rate must be"),
+    (dict(fine_tune_missing=1.0), ValueError, r"fine_tune_missing must be a number in \[0, 1\)"),
+])
+def test_bad_parameters_are_named(params, error, pattern):
+    with pytest.raises(error, match=pattern):
+        AnalysisBySynthesis(**params).fit(X_TRAIN[:300], Y_TRAIN[:300])
+
+
+def test_mixture_reconstruction_weights_its_generators(mixture):
+    X = damaged_rows(0.5)
+    joint_free = mixture.reconstruct(X)
+    z = mixture.invert(X)
+    assert z.shape == (8, 10, 3, 4)
+    # each class's drawing lies between its generators' drawings (a convex combination)
+    drawings = mixture.means_[None] + np.einsum("cjdk,ncjk->ncjd", mixture.components_, z)
+    assert np.all(joint_free >= drawings.min(axis=2) - 1e-9)
+    assert np.all(joint_free <= drawings.max(axis=2) + 1e-9)
+
+
+def test_em_does_not_lower_the_likelihood():
+    from inverse_lessons.analysis_by_synthesis import _complete_log_likelihoods, _mixture_of_ppca
+    X = X_TRAIN[Y_TRAIN == 8]
+    totals = []
+    for iterations in (1, 2, 5):
+        log_w, means, W, s2, _ = _mixture_of_ppca(X, 3, 4, 1e-3, iterations,
+                                                  np.random.RandomState(0))
+        totals.append(logsumexp(_complete_log_likelihoods(X, means, W, s2) + log_w, 1).sum())
+    assert totals[0] <= totals[1] + 1e-6 <= totals[2] + 2e-6
