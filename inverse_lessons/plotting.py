@@ -20,6 +20,8 @@ __all__ = [
     "plot_parameter_path",
     "plot_digits",
     "plot_inversion",
+    "plot_class_generators",
+    "plot_class_reconstructions",
 ]
 
 #: Okabe & Ito's colour-blind-safe palette (black last).
@@ -222,4 +224,61 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     if title:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
+    return fig
+
+
+def plot_class_generators(means, directions, *, classes=None, suptitle=None, size=0.9):
+    """Each class's mean image and its leading generator directions (chapter 8).
+
+    means : (C, 64) one mean image per class; directions : (C, m, 64) the first
+    m columns of each class's generator, drawn on a colour scale centred on
+    zero (purple and orange for the two signs). One column per class: the mean
+    on top, the directions below. Returns the figure.
+    """
+    means = np.asarray(means, dtype=float)
+    directions = np.asarray(directions, dtype=float)
+    n_classes, m = directions.shape[0], directions.shape[1]
+    classes = range(n_classes) if classes is None else classes
+    fig, axes = plt.subplots(m + 1, n_classes, figsize=(size * n_classes, size * (m + 1) + 0.6),
+                             squeeze=False)
+    for c, label in enumerate(classes):
+        axes[0, c].imshow(means[c].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        axes[0, c].set_title(f"class {label}", fontsize=9, fontweight="normal")
+        for j in range(m):
+            image = directions[c, j].reshape(8, 8)
+            limit = np.abs(image).max() or 1.0
+            axes[j + 1, c].imshow(image, cmap="PuOr", vmin=-limit, vmax=limit)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    axes[0, 0].set_ylabel("mean", fontsize=9)
+    for j in range(m):
+        axes[j + 1, 0].set_ylabel(f"direction {j + 1}", fontsize=9)
+    if suptitle:
+        fig.suptitle(suptitle, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, classes=None,
+                               suptitle=None, size=1.1):
+    """One observed image and every class's drawing of it, with its log-likelihood.
+
+    image : (64,), NaN for missing pixels (drawn in vermillion);
+    reconstructions : (C, 64) each class's drawing; log_likelihoods : (C,) in
+    nats. The best-explaining class's title is drawn in vermillion. Returns the
+    figure.
+    """
+    log_likelihoods = np.asarray(log_likelihoods, dtype=float)
+    classes = list(range(len(log_likelihoods))) if classes is None else list(classes)
+    best = int(np.argmax(log_likelihoods))
+    titles = ["observed"] + [f"{c}: {ll:.0f}" for c, ll in zip(classes, log_likelihoods)]
+    images = np.concatenate([np.asarray(image, float)[None],
+                             np.clip(np.asarray(reconstructions, float), 0, 1)])
+    fig = plot_digits(images, ncols=len(images), titles=titles, suptitle=suptitle, size=size)
+    fig.axes[best + 1].title.set_color(PALETTE["vermillion"])
+    fig.axes[best + 1].title.set_fontweight("bold")
     return fig
