@@ -15,15 +15,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .animation import scrubbable
-from .damage import drop_pixels
+from .damage import add_noise, drop_pixels
 from ._tf import tf
 from .linear_inversion import closed_form_inversion, spectral_step_size
 from .nonlinear import invert_decoder
-from .plotting import plot_digits, plot_inversion, plot_loss_landscape, plot_losses
+from .plotting import (plot_class_reconstructions, plot_digits, plot_inversion,
+                       plot_loss_landscape, plot_losses)
 from .solver import descent_path
 
 __all__ = [
+    "damage_explorer",
     "digit_inversion_explorer",
+    "draw_class_inversions",
     "draw_descent",
     "draw_digit_inversion",
     "draw_fill_in",
@@ -267,4 +270,52 @@ def refinement_explorer(model, images, labels):
         steps=widgets.IntSlider(value=20, min=0, max=200, step=5, description="steps",
                                 continuous_update=False),
         start=widgets.ToggleButtons(options=["encoder", "zero"], description="start"),
+    )
+
+
+def draw_class_inversions(model, image, *, fraction=0.0, sigma=0.0, seed=0):
+    """One image, damaged, and every class's drawing of it (chapter 8).
+
+    model : a fitted ``AnalysisBySynthesis`` (fitted with ``noise_std=sigma``
+    for a fair noise model); image : (64,). A ``fraction`` of the pixels goes
+    missing and Gaussian noise of standard deviation ``sigma`` (clipped to
+    [0, 1]) is added, both drawn with ``seed``. Returns (figure, predicted label).
+    """
+    damaged = drop_pixels(add_noise(np.asarray(image, float)[None], sigma, seed=seed),
+                          fraction, seed=seed)
+    label = model.predict(damaged)[0]
+    fig = plot_class_reconstructions(damaged[0], model.reconstruct(damaged)[0],
+                                     model.log_likelihoods(damaged)[0], classes=model.classes_)
+    return fig, label
+
+
+def damage_explorer(model, X_train, y_train, images, labels):
+    """Sliders for the test image, the missing fraction, the noise level and the pattern.
+
+    model : an ``AnalysisBySynthesis`` (its settings are used); for each noise
+    level a copy with ``noise_std`` set to it is fitted on ``X_train, y_train``
+    (well under a second) and kept. Returns an ``ipywidgets.interactive`` over
+    :func:`draw_class_inversions`.
+    """
+    from sklearn.base import clone
+
+    fitted = {}
+
+    def show(index, fraction, sigma, pattern):
+        if sigma not in fitted:
+            fitted[sigma] = clone(model).set_params(noise_std=sigma or None).fit(X_train, y_train)
+        fig, label = draw_class_inversions(fitted[sigma], images[index], fraction=fraction,
+                                           sigma=sigma, seed=pattern)
+        _show_titled(fig, f"test image {index}, a {labels[index]}: predicted {label}")
+
+    return widgets.interactive(
+        show,
+        index=_image_slider(images),
+        fraction=widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05,
+                                     description="missing", readout_format=".0%",
+                                     continuous_update=False),
+        sigma=widgets.FloatSlider(value=0.0, min=0.0, max=0.6, step=0.1, description="noise σ",
+                                  continuous_update=False),
+        pattern=widgets.IntSlider(value=0, min=0, max=20, description="pattern",
+                                  continuous_update=False),
     )
