@@ -188,9 +188,9 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_latent : int, default 10
+    n_latent : int, default 8
         Latent dimensions k of each generator (at most the number of pixels).
-    n_components : int, default 2
+    n_components : int, default 3
         Generators per class: a mixture of PPCA fitted by EM (1: one PPCA per
         class, in closed form). Each class needs at least
         ``n_components * (n_latent + 1)`` training images.
@@ -229,7 +229,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none).
     """
 
-    def __init__(self, n_latent=10, n_components=2, noise_std=None, pixel_range=(0.0, 1.0),
+    def __init__(self, n_latent=8, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
                  min_variance=0.01, max_iter=50, fine_tune_steps=0,
                  fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, random_state=None):
         self.n_latent = n_latent

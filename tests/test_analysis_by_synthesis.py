@@ -263,3 +263,27 @@ def test_em_does_not_lower_the_likelihood():
                                                   np.random.RandomState(0))
         totals.append(logsumexp(_complete_log_likelihoods(X, means, W, s2) + log_w, 1).sum())
     assert totals[0] <= totals[1] + 1e-6 <= totals[2] + 2e-6
+
+
+def test_chapter_figures_and_explorer(model):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from inverse_lessons.plotting import plot_class_generators, plot_class_reconstructions
+    from inverse_lessons.widgets import damage_explorer, draw_class_inversions
+
+    fig = plot_class_generators(model.means_[:, 0], model.components_[:, 0, :, :3]
+                                .transpose(0, 2, 1))
+    assert len(fig.axes) == 4 * 10
+    X = damaged_rows(0.5, n=1)
+    fig = plot_class_reconstructions(X[0], model.reconstruct(X)[0], model.log_likelihoods(X)[0])
+    best = int(np.argmax(model.log_likelihoods(X)[0]))
+    assert fig.axes[best + 1].title.get_color() != fig.axes[0].title.get_color()
+    fig, label = draw_class_inversions(model, X_TEST[0], fraction=0.5, sigma=0.0, seed=1)
+    assert label in model.classes_
+    explorer = damage_explorer(model, X_TRAIN, Y_TRAIN, X_TEST[:5], Y_TEST[:5])
+    assert {w.description for w in explorer.children[:4]} == {"test image", "missing",
+                                                              "noise σ", "pattern"}
+    plt.close("all")
