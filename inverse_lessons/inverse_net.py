@@ -55,8 +55,8 @@ class _NoRetracingNotice(logging.Filter):
     """Drop TensorFlow's "triggered tf.function retracing" notice.
 
     Every fit traces a fresh training step on purpose (it closes over that
-    fit's variables), so after five fits TensorFlow would warn on stderr
-    about frequent retracing, a false alarm here.
+    fit's variables), so after five fits TensorFlow would warn about
+    frequent retracing, a false alarm here. ``train_original`` uses it too.
     """
 
     def filter(self, record):

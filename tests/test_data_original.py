@@ -80,3 +80,21 @@ def test_original_training_loop_takes_the_original_steps():
         losses.append(float(loss))
     np.testing.assert_allclose(run.losses, losses, rtol=1e-5)
     np.testing.assert_allclose(run.generator, G.numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_many_original_runs_print_no_retracing_notice():
+    import logging
+
+    from inverse_lessons._tf import tf
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    tf.get_logger().addHandler(handler)
+    X, y, _, _ = load_digits_split()
+    try:
+        for seed in range(7):
+            train_original(X[:20], y[:20], n_iterations=2, inner_steps=3, seed=seed)
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
