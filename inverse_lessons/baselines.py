@@ -27,7 +27,6 @@ __all__ = [
     "template_accuracy",
     "baseline_accuracies",
     "fill_missing",
-    "damaged_baselines",
     "DamagedBaselines",
     "best_baseline",
 ]
@@ -231,23 +230,3 @@ def _as_images(name, X):
     if np.isinf(X).any():
         raise ValueError(f"{name} must not contain infinities (NaN marks a missing pixel)")
     return X
-
-
-def damaged_baselines(X_train, y_train, damaged, y_test):
-    """Discriminative classifiers on damaged test images: they need every pixel, so fill in.
-
-    Trained on the clean training split; ``damaged`` is a dict name -> test
-    images with NaN for missing pixels. Missing pixels are filled with zero
-    (blank paper) or with the training mean of that pixel. Returns a dict
-    baseline name -> dict damage name -> accuracy.
-    """
-    mean = np.mean(X_train, axis=0)
-    models = baseline_models()
-    logreg = models["logistic regression (tuned C)"].fit(X_train, y_train)
-    knn = models["k-NN (tuned k)"].fit(X_train, y_train)
-    fills = {"logistic regression, zero-fill": (logreg, 0.0),
-             "logistic regression, mean-fill": (logreg, mean),
-             "k-NN, mean-fill": (knn, mean)}
-    return {name: {damage: float(model.score(fill_missing(X, value), y_test))
-                   for damage, X in damaged.items()}
-            for name, (model, value) in fills.items()}
