@@ -4,7 +4,9 @@
 #               where Chromium is installed, build the book and test it in the browser
 #   make pdf    the whole book as one PDF, printed from the built site by Chromium
 #   make lab    JupyterLab on the notebooks, where the sliders live
-# Both create .venv on first use and reinstall when requirements.txt or pyproject.toml change.
+#   make lock   resolve requirements-lock.txt anew (exact versions and hashes)
+# Both create .venv on first use and reinstall when requirements.txt, pyproject.toml or the
+# lock change.
 
 PYTHON ?= python3
 # Debian's Chromium, driven by the browser tests (never a browser that Playwright downloads)
@@ -12,19 +14,40 @@ CHROMIUM ?= /usr/bin/chromium
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Exact versions with hashes, resolved on CPython 3.11 for Linux x86-64 (make lock); where the
+# Python or platform differs, the compatible ranges of pyproject.toml are installed instead.
+LOCK   := requirements-lock.txt
+LOCK_FITS := import platform, sys; sys.exit(not (sys.version_info[:2] == (3, 11) \
+  and sys.platform == "linux" and platform.machine() == "x86_64"))
 
 # TensorFlow's import notices must never reach a notebook or the book.
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: book pdf test lab clean clean-book
+.PHONY: book pdf test lab lock clean clean-book
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@if $(BIN)/python -c '$(LOCK_FITS)'; then \
+	  echo "== installing the exact versions of $(LOCK)"; \
+	  $(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK) && \
+	  $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .; \
+	else \
+	  echo "== $(LOCK) is for CPython 3.11 on Linux x86-64: installing compatible ranges"; \
+	  $(BIN)/python -m pip install --quiet -r requirements.txt; \
+	fi
 	touch $@
+
+# Resolve the lock anew: the newest versions pyproject.toml's ranges allow, with hashes. Run on
+# CPython 3.11, Linux x86-64; commit the new lock once make test passes with it.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "pip-tools>=7.4,<8"
+	$(BIN)/pip-compile --quiet --upgrade --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --extra book --extra test \
+	  --output-file $(LOCK) pyproject.toml
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going

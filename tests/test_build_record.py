@@ -29,3 +29,16 @@ def test_a_missing_package_is_said_so():
 def test_the_status_page_uses_the_directive():
     page = Path(__file__).resolve().parents[1] / "book" / "execution.md"
     assert "```{build-environment}" in page.read_text()
+
+
+def test_the_lock_row_says_whether_the_environment_matches(tmp_path):
+    numpy = metadata.version("numpy")
+    lock = tmp_path / "requirements-lock.txt"
+    lock.write_text(f"numpy=={numpy} \\\n    --hash=sha256:00\nno-such-dist-here==1.0\n")
+    status = build_record.lock_status(lock)
+    assert status.startswith("requirements-lock.txt, sha256 ")
+    assert "1 of 2 pins differ: no-such-dist-here missing (lock 1.0)" in status
+    lock.write_text(f"numpy=={numpy}\n")
+    assert status != build_record.lock_status(lock)
+    assert build_record.lock_status(lock).endswith("all 1 pinned versions installed")
+    assert build_record.lock_status(tmp_path / "none.txt") == "no lock file"

@@ -8,9 +8,12 @@ the same environment and compare timings fairly.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+import re
 from importlib import metadata
+from pathlib import Path
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
@@ -38,13 +41,44 @@ def package_version(names):
     return None
 
 
+#: The lock file of exact versions (make lock), beside _config.yml.
+LOCK = Path(__file__).resolve().parents[2] / "requirements-lock.txt"
+
+
+def _normal(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def lock_status(lock=LOCK):
+    """Which lock this environment ran, in words: its hash, and whether every pin matches."""
+    if not lock.exists():
+        return "no lock file"
+    text = lock.read_text()
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    pins = dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", text, flags=re.M))
+    differ = []
+    for name, version in sorted(pins.items()):
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != version:
+            differ.append(f"{_normal(name)} {installed or 'missing'} (lock {version})")
+    head = f"{lock.name}, sha256 {digest}: "
+    if not differ:
+        return head + f"all {len(pins)} pinned versions installed"
+    shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+    return head + f"{len(differ)} of {len(pins)} pins differ: {shown}"
+
+
 def build_environment():
-    """Rows (what, value) describing this build's Python, packages and machine."""
+    """Rows (what, value) describing this build's Python, packages, lock and machine."""
     rows = [("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
             ("Platform", f"{platform.system()} {platform.machine()}"),
             ("CPU cores", str(os.cpu_count()))]
     for label, names in KEY_PACKAGES:
         rows.append((label, package_version(names) or "not installed"))
+    rows.append(("Lock", lock_status()))
     return rows
 
 
