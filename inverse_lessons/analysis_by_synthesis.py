@@ -218,6 +218,10 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         Seed of the k-means start of EM and of the fine-tuning's pixel drops.
 
+    The defaults of ``n_latent``, ``n_components`` and ``min_variance`` were
+    chosen by 5-fold cross-validation on the training split of
+    :func:`inverse_lessons.load_digits_split` (``benchmarks/bench_damage.py --cv``).
+
     Attributes (C classes, J = n_components, d pixels, k = n_latent)
     ----------
     classes_ : (C,) labels.
