@@ -7,6 +7,9 @@ yet taken back (glibc's ``mallinfo2``: ``uordblks + hblkhd``), sampled by a
 background thread while the computation runs. Unlike the process's resident
 set size, this does not depend on what the allocator happens to keep from
 earlier computations, so repeated measurements agree to a fraction of a MiB.
+The thread samples about every ``interval`` seconds (and needs Python's
+interpreter lock to do so), so a peak that lasts only a few milliseconds can
+be missed: long computations are measured well, short ones may read low.
 Where ``mallinfo2`` is missing (not glibc, or glibc older than 2.33) the
 resident set size is used instead, which is coarse: the allocator may reuse
 or keep memory, so only growths of many megabytes mean anything there.
