@@ -175,7 +175,7 @@ def implicit_inversion(G, X, *, n_steps=None, step_size=None):
     otherwise the N-step iterate of :func:`closed_form_inversion`, which
     may not have converged. Backward: nothing of the forward pass is stored;
     the gradient is the one the optimality condition
-    F(z, G) = G^T (G z - x) = 0 implies, evaluated at the returned latents.
+    G^T (G z - x) = 0 implies, evaluated at the returned latents.
     For an upstream gradient g = dl/dz (n, k), with V = g (G^T G)^-1 and
     residuals R = X - Z G^T,
 
