@@ -2,11 +2,14 @@
 
 The generator is a small Keras decoder, x = g(z) = sigmoid(W2 tanh(W1 z + b1) + b2),
 so pixels stay in [0, 1]. Inverting it is no longer a convex problem: the
-loss ||x - g(z)||^2 can have several minima, and where gradient descent ends
-depends on where it starts. Three starts are offered: zero, the best of
-several random starts, and an amortised *encoder*'s guess e(x), refined by
-the inner steps. Training differentiates through the unrolled inner steps
-(second derivatives of the decoder), as in chapter 4.
+loss ||x - g(z)||^2 has negative curvature in places, so it may have several
+minima, and it has flat directions along which gradient descent crawls.
+:func:`inversion_derivatives` (loss, gradient and Hessian per image) and
+:func:`long_inversion` (thousands of compiled steps) let chapter 7 tell the
+two apart. Three starts are offered: zero, the best of several random starts,
+and an amortised *encoder*'s guess e(x), refined by the inner steps. Training
+differentiates through the unrolled inner steps (second derivatives of the
+decoder), as in chapter 4.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .inverse_net import SoftmaxPredictions
 from .solver import DivergenceError
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
+           "inversion_derivatives", "long_inversion", "loss_along_line",
            "NonlinearInverseNet"]
 
 _DTYPE = tf.float32
@@ -88,11 +92,109 @@ def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size,
     return np.stack(finals)[best, np.arange(X.shape[0])], losses
 
 
+def _float64_decoder(decoder):
+    """A float64 copy of a decoder made by :func:`make_decoder` (same weights)."""
+    kernels = [w for w in decoder.weights if len(w.shape) == 2]
+    if len(kernels) != 2:
+        raise ValueError("decoder must be a two-layer decoder made by make_decoder")
+    (n_latent, hidden), (_, n_pixels) = kernels[0].shape, kernels[1].shape
+    copy = make_decoder(n_latent, n_pixels, hidden, dtype="float64")
+    copy.set_weights([np.asarray(w, np.float64) for w in decoder.get_weights()])
+    return copy
+
+
+def _check_codes(name, Z, n, k):
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.shape != (n, k):
+        raise ValueError(f"{name} must have shape ({n}, {k}), got {Z.shape}")
+    return Z
+
+
+def _derivatives(decoder64):
+    """A compiled (X, Z) -> (losses, gradients, Hessians) for a float64 decoder."""
+    spec = tf.TensorSpec([None, None], tf.float64)
+
+    @tf.function(input_signature=[spec, spec])
+    def derivatives(X, Z):
+        with tf.GradientTape() as outer:
+            outer.watch(Z)
+            with tf.GradientTape() as inner:
+                inner.watch(Z)
+                losses = tf.reduce_sum(tf.square(X - decoder64(Z)), axis=1)
+            gradients = inner.gradient(losses, Z)
+        return losses, gradients, outer.batch_jacobian(gradients, Z)
+
+    return derivatives
+
+
+def inversion_derivatives(decoder, X, Z):
+    """Each image's inversion loss L(z) = ||x - g(z)||^2, its gradient and its Hessian.
+
+    decoder : made by :func:`make_decoder`, g: (batch, k) -> (batch, m);
+    X : (n, m) images; Z : (n, k) codes, one per image. Computed in float64.
+    Returns (losses (n,), gradients (n, k), Hessians (n, k, k)): image i's
+    loss depends on row i of Z only, so its Hessian is one k x k block.
+    """
+    decoder = _float64_decoder(decoder)
+    X = np.asarray(X, dtype=np.float64)
+    Z = _check_codes("Z", Z, X.shape[0], decoder.input_shape[-1])
+    return tuple(a.numpy() for a in _derivatives(decoder)(tf.constant(X), tf.constant(Z)))
+
+
+def long_inversion(decoder, X, initial, *, step_size, n_steps):
+    """Many gradient steps on each image's loss L(z) = ||x - g(z)||^2, compiled, in float64.
+
+    The same steps as :func:`invert_decoder`, without recording them (no
+    gradient back through them), so that thousands of steps are cheap: for
+    asking where the descent is going rather than for training.
+    decoder : made by :func:`make_decoder`; X : (n, m); initial : (n, k).
+    Returns (Z (n, k), losses (n,), gradient norms (n,)) after ``n_steps``.
+    """
+    n_steps = check_int("n_steps", n_steps, minimum=0)
+    step_size = check_positive("step_size", step_size)
+    decoder64 = _float64_decoder(decoder)
+    X = np.asarray(X, dtype=np.float64)
+    Z = _check_codes("initial", initial, X.shape[0], decoder64.input_shape[-1])
+    X_t = tf.constant(X)
+
+    @tf.function
+    def descend(Z):
+        for _ in tf.range(n_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(Z)
+                loss = tf.reduce_sum(tf.square(X_t - decoder64(Z)))
+            Z = Z - step_size * tape.gradient(loss, Z)
+        return Z
+
+    Z = descend(tf.constant(Z)).numpy()
+    losses, gradients, _ = inversion_derivatives(decoder64, X, Z)
+    return Z, losses, np.linalg.norm(gradients, axis=1)
+
+
+def loss_along_line(decoder, x, z_a, z_b, ts):
+    """The loss ||x - g(z)||^2 at z = (1 - t) z_a + t z_b for each t in ``ts``.
+
+    x : one image (m,); z_a, z_b : two codes (k,); ts : (T,). Returns (T,).
+    A convex loss never rises above max(L(z_a), L(z_b)) on this segment.
+    """
+    ts = np.asarray(ts, dtype=np.float64).reshape(-1, 1)
+    z_a = np.asarray(z_a, dtype=np.float64).reshape(1, -1)
+    z_b = np.asarray(z_b, dtype=np.float64).reshape(1, -1)
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape, got {z_a.shape} and "
+                         f"{z_b.shape}")
+    Z = (1 - ts) * z_a + ts * z_b
+    X = np.broadcast_to(np.asarray(x, dtype=np.float64).reshape(1, -1),
+                        (len(ts), np.size(x)))
+    return inversion_derivatives(decoder, X, Z)[0]
+
+
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     """Classification by inverting a learned nonlinear generator (a Keras decoder).
 
     z*(x) = ``inner_steps`` gradient steps on ||x - g(z)||^2 from ``start``,
-    logits = z* W + c; trained on cross-entropy plus ``reconstruction_weight``
+    logits = W z* + c (in code, one image per row: Z W^T + c, the Keras
+    kernel being W^T); trained on cross-entropy plus ``reconstruction_weight``
     times the mean squared reconstruction error, through the unrolled steps.
 
     Parameters: n_latent (10), hidden (64, decoder and encoder width),

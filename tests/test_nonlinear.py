@@ -8,7 +8,10 @@ from inverse_lessons._tf import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.nonlinear import (
     NonlinearInverseNet,
+    inversion_derivatives,
     invert_decoder,
+    long_inversion,
+    loss_along_line,
     make_decoder,
     multi_start_inversion,
 )
@@ -95,3 +98,72 @@ def test_bad_data():
     with pytest.raises(ValueError, match="NaN"):
         NonlinearInverseNet(max_iter=2, progress=False).fit(
             np.where(X_TRAIN[:20] > 0.5, np.nan, X_TRAIN[:20]), Y_TRAIN[:20])
+
+
+def _numpy_loss(decoder, x, z):
+    """||x - g(z)||^2 with the decoder written out in numpy (an independent reference)."""
+    k1, b1, k2, b2 = (w.astype(np.float64) for w in decoder.get_weights())
+    g = 1 / (1 + np.exp(-(np.tanh(z @ k1 + b1) @ k2 + b2)))
+    return float(np.sum((x - g) ** 2))
+
+
+def test_inversion_derivatives_match_finite_differences():
+    decoder = make_decoder(4, seed=3)
+    rng = np.random.default_rng(0)
+    X, Z = X_TEST[:3], rng.standard_normal((3, 4))
+    losses, grads, hessians = inversion_derivatives(decoder, X, Z)
+    h = 1e-5
+    for i in range(3):
+        assert losses[i] == pytest.approx(_numpy_loss(decoder, X[i], Z[i]), rel=1e-10)
+        for j in range(4):
+            e = h * np.eye(4)[j]
+            fd = (_numpy_loss(decoder, X[i], Z[i] + e)
+                  - _numpy_loss(decoder, X[i], Z[i] - e)) / (2 * h)
+            assert grads[i, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
+            up = inversion_derivatives(decoder, X[i:i + 1], (Z[i] + e)[None])[1][0]
+            down = inversion_derivatives(decoder, X[i:i + 1], (Z[i] - e)[None])[1][0]
+            np.testing.assert_allclose(hessians[i, :, j], (up - down) / (2 * h),
+                                       rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(hessians, np.swapaxes(hessians, 1, 2), atol=1e-10)
+
+
+def test_long_inversion_takes_the_same_steps_as_invert_decoder():
+    decoder = make_decoder(5, seed=4)
+    Z0 = np.random.default_rng(1).standard_normal((6, 5))
+    Z, losses, norms = long_inversion(decoder, X_TEST[:6], Z0, step_size=0.05, n_steps=7)
+    reference = invert_decoder(decoder, tf.constant(X_TEST[:6], tf.float32),
+                               tf.constant(Z0, tf.float32), n_steps=7, step_size=0.05)
+    np.testing.assert_allclose(Z, reference.numpy(), rtol=1e-4, atol=1e-5)
+    again, grads, _ = inversion_derivatives(decoder, X_TEST[:6], Z)[0:3]
+    np.testing.assert_allclose(losses, again)
+    np.testing.assert_allclose(norms, np.linalg.norm(grads, axis=1))
+    start = inversion_derivatives(decoder, X_TEST[:6], Z0)[0]
+    assert np.all(losses < start)
+    same, _, _ = long_inversion(decoder, X_TEST[:6], Z0, step_size=0.05, n_steps=0)
+    np.testing.assert_array_equal(same, Z0)
+
+
+def test_loss_along_line():
+    decoder = make_decoder(3, seed=5)
+    rng = np.random.default_rng(2)
+    z_a, z_b = rng.standard_normal(3), rng.standard_normal(3)
+    values = loss_along_line(decoder, X_TEST[0], z_a, z_b, [0.0, 0.25, 1.0])
+    expected = [_numpy_loss(decoder, X_TEST[0], z) for z in (z_a, 0.75 * z_a + 0.25 * z_b, z_b)]
+    np.testing.assert_allclose(values, expected, rtol=1e-10)
+
+
+def test_analysis_helpers_reject_bad_input():
+    decoder = make_decoder(3, seed=6)
+    with pytest.raises(ValueError, match="Z must have shape"):
+        inversion_derivatives(decoder, X_TEST[:2], np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="initial must have shape"):
+        long_inversion(decoder, X_TEST[:2], np.zeros((3, 3)), step_size=0.05, n_steps=1)
+    with pytest.raises(ValueError, match="step_size must be positive"):
+        long_inversion(decoder, X_TEST[:2], np.zeros((2, 3)), step_size=0.0, n_steps=1)
+    with pytest.raises(ValueError, match="n_steps must be >= 0"):
+        long_inversion(decoder, X_TEST[:2], np.zeros((2, 3)), step_size=0.05, n_steps=-1)
+    with pytest.raises(ValueError, match="z_a and z_b"):
+        loss_along_line(decoder, X_TEST[0], np.zeros(3), np.zeros(4), [0.5])
+    one_layer = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(64)])
+    with pytest.raises(ValueError, match="made by make_decoder"):
+        inversion_derivatives(one_layer, X_TEST[:2], np.zeros((2, 3)))
