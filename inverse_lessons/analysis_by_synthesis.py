@@ -177,6 +177,39 @@ def _mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
     return log_weights, means, W, s2, iteration
 
 
+def _class_scores(X, mask, log_weights, means, components, variances):
+    """log p(x_O | c) (n, C), the per-generator log-likelihoods plus log weights (n, C, J)
+    and the latents (n, C, J, k), as tensors, for J generators per class.
+
+    log_weights (C, J), means (C, J, d), components (C, J, d, k), variances (C, J, d).
+    """
+    C, J = log_weights.shape[0], log_weights.shape[1]
+    d, k = means.shape[-1], components.shape[-1]
+    ll, z = class_log_likelihoods(X, mask, tf.reshape(means, [C * J, d]),
+                                  tf.reshape(components, [C * J, d, k]),
+                                  tf.reshape(variances, [C * J, d]))
+    joint = tf.reshape(ll, [-1, C, J]) + log_weights[None]
+    return tf.reduce_logsumexp(joint, axis=-1), joint, tf.reshape(z, [-1, C, J, k])
+
+
+@tf.function(reduce_retracing=True)
+def _fine_tune_loss_and_gradients(X, mask, labels, log_prior, extra, floor, parameters):
+    """Cross-entropy of the posterior over classes, and its gradient with respect to
+    ``parameters`` = [means, components, log(s^2 - floor), mixing logits].
+
+    A module-level function, so that it is traced once per shape, not once per fit.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(parameters)
+        mu, W, log_s2, mixing = parameters
+        variances = (floor + tf.exp(log_s2))[:, :, None] + extra[:, None, :]
+        scores, _, _ = _class_scores(X, mask, tf.nn.log_softmax(mixing, axis=1), mu, W,
+                                     variances)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels, scores + log_prior[None]))
+    return loss, tape.gradient(loss, parameters)
+
+
 def _check_noise_std(value):
     if value is None:
         return 0.0
@@ -215,8 +248,11 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     fine_tune_missing : float, default 0.0
         Fraction of pixels dropped at random from the training images at each
         fine-tuning step (0: clean images).
+    fine_tune_batch_size : int or None, default None
+        Training images per fine-tuning step, a fresh random batch each step
+        (None: all of them).
     random_state : int, RandomState or None
-        Seed of the k-means start of EM and of the fine-tuning's pixel drops.
+        Seed of the k-means start of EM and of the fine-tuning's pixel drops and batches.
 
     The defaults of ``n_latent``, ``n_components`` and ``min_variance`` were
     chosen by 5-fold cross-validation on the training split of
@@ -235,7 +271,8 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
 
     def __init__(self, n_latent=8, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
                  min_variance=0.01, max_iter=50, fine_tune_steps=0,
-                 fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, random_state=None):
+                 fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, fine_tune_batch_size=None,
+                 random_state=None):
         self.n_latent = n_latent
         self.n_components = n_components
         self.noise_std = noise_std
@@ -245,6 +282,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         self.fine_tune_steps = fine_tune_steps
         self.fine_tune_learning_rate = fine_tune_learning_rate
         self.fine_tune_missing = fine_tune_missing
+        self.fine_tune_batch_size = fine_tune_batch_size
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -272,6 +310,8 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         check_positive("min_variance", self.min_variance)
         check_int("fine_tune_steps", self.fine_tune_steps, minimum=0)
         check_positive("fine_tune_learning_rate", self.fine_tune_learning_rate)
+        if self.fine_tune_batch_size is not None:
+            check_int("fine_tune_batch_size", self.fine_tune_batch_size)
         if (isinstance(self.fine_tune_missing, bool)
                 or not isinstance(self.fine_tune_missing, numbers.Real)
                 or not 0.0 <= self.fine_tune_missing < 1.0):
@@ -345,16 +385,6 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                                  + self._extra_variances[:, None, :])
         return self
 
-    def _class_scores(self, X, mask, log_weights, means, components, variances):
-        """log p(x_O | c) (n, C) and the latents (n, C, J, k), all as tensors."""
-        C, J = log_weights.shape[0], log_weights.shape[1]
-        d, k = means.shape[-1], components.shape[-1]
-        ll, z = class_log_likelihoods(X, mask, tf.reshape(means, [C * J, d]),
-                                      tf.reshape(components, [C * J, d, k]),
-                                      tf.reshape(variances, [C * J, d]))
-        joint = tf.reshape(ll, [-1, C, J]) + log_weights[None]
-        return tf.reduce_logsumexp(joint, axis=-1), joint, tf.reshape(z, [-1, C, J, k])
-
     def _fine_tune(self, X, codes, rng):
         """Discriminative training of every generator through the likelihood (Adam)."""
         floor = float(self.min_variance)
@@ -369,25 +399,24 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         X_t = tf.constant(np.nan_to_num(X))
         optimizer = tf.keras.optimizers.Adam(self.fine_tune_learning_rate)
         variables = [mu, W, log_s2, mixing]
+        floor_t = tf.constant(floor, tf.float64)
 
-        @tf.function
-        def step(mask):
-            with tf.GradientTape() as tape:
-                variances = (floor + tf.exp(log_s2))[:, :, None] + extra[:, None, :]
-                log_weights = tf.nn.log_softmax(mixing, axis=1)
-                scores, _, _ = self._class_scores(X_t, mask, log_weights, mu, W, variances)
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels, scores + prior[None]))
-            grads = tape.gradient(loss, variables)
+        def step(rows, mask):
+            loss, grads = _fine_tune_loss_and_gradients(
+                tf.gather(X_t, rows), mask, tf.gather(labels, rows), prior, extra, floor_t,
+                [v.read_value() for v in variables])
             optimizer.apply_gradients(zip(grads, variables))
             return loss
 
         observed = (~np.isnan(X)).astype(np.float64)
+        n = len(X)
+        batch = n if self.fine_tune_batch_size is None else min(self.fine_tune_batch_size, n)
         for _ in range(self.fine_tune_steps):
-            mask = observed
+            rows = np.arange(n) if batch == n else rng.choice(n, size=batch, replace=False)
+            mask = observed[rows]
             if self.fine_tune_missing:
-                mask = mask * (rng.random(X.shape) >= self.fine_tune_missing)
-            loss = float(step(tf.constant(mask)))
+                mask = mask * (rng.random(mask.shape) >= self.fine_tune_missing)
+            loss = float(step(tf.constant(rows), tf.constant(mask)))
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     "fine-tuning diverged (the loss is not finite): use a smaller "
@@ -412,7 +441,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
 
     def _terms(self, X):
         X0, mask = self._validated(X)
-        scores, joint, z = self._class_scores(
+        scores, joint, z = _class_scores(
             X0, mask, tf.constant(self.log_weights_), tf.constant(self.means_),
             tf.constant(self.components_), tf.constant(self.noise_variances_))
         return scores.numpy(), joint.numpy(), z.numpy()

@@ -193,6 +193,9 @@ def test_fine_tuning_trains_through_the_likelihood():
     assert np.all(tuned.isotropic_variances_ >= tuned.min_variance)
     again = AnalysisBySynthesis(fine_tune_steps=30, fine_tune_missing=0.5, **kw).fit(X, y)
     np.testing.assert_allclose(again.components_, tuned.components_)
+    batched = AnalysisBySynthesis(fine_tune_steps=5, fine_tune_batch_size=100, **kw).fit(X, y)
+    assert len(batched.fine_tune_loss_curve_) == 5
+    assert not np.allclose(batched.components_, base.components_)
 
 
 def test_too_few_images_in_a_class_names_the_class():
@@ -236,6 +239,7 @@ def test_bad_data_is_refused(model):
     (dict(pixel_range="0-1"), ValueError, "pixel_range must be None or a pair"),
     (dict(fine_tune_steps=-1), ValueError, "fine_tune_steps must be >= 0"),
     (dict(fine_tune_learning_rate=0.0), ValueError, "fine_tune_learning_rate must be"),
+    (dict(fine_tune_batch_size=0), ValueError, "fine_tune_batch_size must be >= 1"),
     (dict(fine_tune_missing=1.0), ValueError, r"fine_tune_missing must be a number in \[0, 1\)"),
 ])
 def test_bad_parameters_are_named(params, error, pattern):
