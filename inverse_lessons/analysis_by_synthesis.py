@@ -48,7 +48,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._tf import tf
 from ._validation import check_int, check_positive
 
-__all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments"]
+__all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
+           "smallest_flip_l2"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -492,3 +493,50 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         """The class whose generators explain the observed pixels best (n,)."""
         scores = self.log_likelihoods(X) + self.class_log_prior_[None]
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02):
+    """Small L2 changes that flip the prediction of a fitted ``AnalysisBySynthesis``.
+
+    A gradient attack (DeepFool, Moosavi-Dezfooli et al. 2016): at each step the
+    class scores log p(x | c) + log p(c) are linearised, and the image moves
+    straight to the nearest linearised boundary between its predicted class and
+    another, times ``1 + overshoot``, until the prediction changes. Pixels are
+    not clipped to [0, 1]. ``X`` (n, d) complete images.
+
+    Returns (perturbations (n, d), flipped (n,) bool): X + perturbations is
+    predicted differently from X wherever ``flipped``; the norms are upper
+    bounds on the smallest such change.
+    """
+    check_is_fitted(model)
+    X = np.asarray(X, dtype=np.float64)
+    start = model.predict(X)
+    codes = np.searchsorted(model.classes_, start)
+    parameters = [tf.constant(v) for v in (model.log_weights_, model.means_,
+                                           model.components_, model.noise_variances_)]
+    prior = tf.constant(model.class_log_prior_)
+    current = X.copy()
+    flipped = np.zeros(len(X), bool)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~flipped)
+        if active.size == 0:
+            break
+        x = tf.constant(current[active])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            scores = _class_scores(x, tf.ones_like(x), *parameters)[0] + prior[None]
+        jacobian = tape.batch_jacobian(scores, x).numpy()      # (m, C, d)
+        scores = scores.numpy()
+        rows = np.arange(active.size)
+        own = codes[active]
+        gap = scores[rows, own][:, None] - scores                # >= 0 while unflipped
+        direction = jacobian - jacobian[rows, own][:, None, :]   # grad of (s_j - s_own)
+        norm = np.linalg.norm(direction, axis=2) + 1e-12
+        distance = gap / norm
+        distance[rows, own] = np.inf
+        j = distance.argmin(axis=1)
+        step = (distance[rows, j] * (1 + overshoot))[:, None] * (
+            direction[rows, j] / norm[rows, j][:, None])
+        current[active] += step
+        flipped[active] = model.predict(current[active]) != start[active]
+    return current - X, flipped

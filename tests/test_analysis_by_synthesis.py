@@ -291,3 +291,23 @@ def test_chapter_figures_and_explorer(model):
     assert {w.description for w in explorer.children[:4]} == {"test image", "missing",
                                                               "noise σ", "pattern"}
     plt.close("all")
+
+
+def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    X = X_TEST[:20]
+    delta, flipped = smallest_flip_l2(model, X)
+    assert flipped.all()
+    before = model.predict(X)
+    assert np.all(model.predict(X + delta) != before)
+    norms = np.linalg.norm(delta, axis=1)
+    # no more than the straight line to the nearest training image the model calls different
+    labels = model.predict(X_TRAIN)
+    for i in range(len(X)):
+        other = X_TRAIN[labels != before[i]]
+        assert norms[i] <= np.linalg.norm(other - X[i], axis=1).min() + 1e-9
+    # and a random change of the same size flips almost nothing
+    noise = np.random.default_rng(0).standard_normal(X.shape)
+    noise *= (norms / np.linalg.norm(noise, axis=1))[:, None]
+    assert np.mean(model.predict(X + noise) != before) <= 0.1
