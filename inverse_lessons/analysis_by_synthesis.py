@@ -522,10 +522,14 @@ def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02):
         if active.size == 0:
             break
         x = tf.constant(current[active])
-        with tf.GradientTape() as tape:
+        with tf.GradientTape(persistent=True) as tape:
             tape.watch(x)
             scores = _class_scores(x, tf.ones_like(x), *parameters)[0] + prior[None]
-        jacobian = tape.batch_jacobian(scores, x).numpy()      # (m, C, d)
+            columns = tf.unstack(scores, axis=1)
+        # each image's scores depend on that image only: one gradient per class
+        jacobian = np.stack([tape.gradient(column, x).numpy() for column in columns],
+                            axis=1)                              # (m, C, d)
+        del tape
         scores = scores.numpy()
         rows = np.arange(active.size)
         own = codes[active]
