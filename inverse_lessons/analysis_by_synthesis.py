@@ -17,9 +17,13 @@ likelihood N(mu_O, W_O W_O^T + D_O). Missing pixels (NaN) are marginalised out
 exactly (a Gaussian's marginal keeps the observed rows and columns): no
 pixel is ever filled in before classifying.
 
-Shapes: images are rows, X (n, d) with d pixels; the model stores the means
-``means_`` (n_classes, d), the generators ``components_`` (n_classes, d, k)
-and the per-pixel noise variances ``noise_variances_`` (n_classes, d).
+Shapes: images are rows, X (n, d) with d pixels; with J generators per class
+(a mixture of PPCA, ``n_components``) the model stores the means ``means_``
+(n_classes, J, d), the generators ``components_`` (n_classes, J, d, k) and the
+per-pixel noise variances ``noise_variances_`` (n_classes, J, d).
+
+Chapter 8 writes the class index as y, W_c as G_y and the isotropic part of
+D_c as s_y^2 (book/notation.md); there D is the mask of observed pixels.
 
 All likelihoods are computed in one vectorised TensorFlow function
 (:func:`class_log_likelihoods`, float64): the Woodbury identity turns each
