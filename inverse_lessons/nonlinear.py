@@ -1,6 +1,6 @@
 """A nonlinear generator and its inversion (chapter 7).
 
-The generator is a small Keras decoder, x = g(z) = sigmoid(W2 tanh(W1 z + b1) + b2),
+The generator is a small Keras decoder, x = g(z) = sigmoid(V tanh(U z + u) + v),
 so pixels stay in [0, 1]. Inverting it is no longer a convex problem: the
 loss ||x - g(z)||^2 has negative curvature in places, so it may have several
 minima, and it has flat directions along which gradient descent crawls.
