@@ -60,6 +60,18 @@ def _image_slider(images):
                              continuous_update=False)
 
 
+def _missing_slider():
+    """The fraction of missing pixels, 0 to 95% (chapters 6 and 8)."""
+    return widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05, description="missing",
+                               readout_format=".0%", continuous_update=False)
+
+
+def _pattern_slider():
+    """The seed of the random pattern of missing pixels."""
+    return widgets.IntSlider(value=0, min=0, max=20, description="pattern",
+                             continuous_update=False)
+
+
 def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
     """Figure of one descent: landscape with path (left), loss per step (right).
 
@@ -228,11 +240,8 @@ def missing_pixels_explorer(model, images, labels):
     return widgets.interactive(
         show,
         index=_image_slider(images),
-        fraction=widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05,
-                                     description="missing", readout_format=".0%",
-                                     continuous_update=False),
-        pattern=widgets.IntSlider(value=0, min=0, max=20, description="pattern",
-                                  continuous_update=False),
+        fraction=_missing_slider(),
+        pattern=_pattern_slider(),
     )
 
 
@@ -311,11 +320,8 @@ def damage_explorer(model, X_train, y_train, images, labels):
     return widgets.interactive(
         show,
         index=_image_slider(images),
-        fraction=widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05,
-                                     description="missing", readout_format=".0%",
-                                     continuous_update=False),
+        fraction=_missing_slider(),
         sigma=widgets.FloatSlider(value=0.0, min=0.0, max=0.6, step=0.1, description="noise σ",
                                   continuous_update=False),
-        pattern=widgets.IntSlider(value=0, min=0, max=20, description="pattern",
-                                  continuous_update=False),
+        pattern=_pattern_slider(),
     )

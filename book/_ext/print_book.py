@@ -36,8 +36,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Headless Chromium in a container: the browser tests use the same flags.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update"]
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
 #: File name of the PDF inside the built site (the intro page links to it).
 PDF_NAME = "inverse-lessons.pdf"
 PAPER = {"format": "A4", "margin": {"top": "16mm", "bottom": "18mm", "left": "15mm",
@@ -81,7 +83,7 @@ TYPESET = """() => (window.MathJax && window.MathJax.startup && window.MathJax.s
 
 
 def toc_pages():
-    """[(html path inside the site, source file)] for every page of ``_toc.yml``, in order."""
+    """Every page of ``_toc.yml``, in reading order, as the path of its HTML file in the site."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [toc["root"]]
 

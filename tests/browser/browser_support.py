@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+# the book's pages in reading order, and the Chromium the PDF is printed with
+from print_book import CHROMIUM, CHROMIUM_ARGS, toc_pages  # noqa: E402,F401
+
 SITE = ROOT / "_build" / "html"
 #: Where a person finds the screenshots and the live-path timing after a run.
 ARTIFACTS = ROOT / "_build" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 measurements: list[str] = []
-
-
-def toc_pages():
-    """Every page of _toc.yml, as the path of its HTML file inside the site."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return [f"{file}.html" for file in files]
 
 
 def report(line):
