@@ -11,6 +11,8 @@
 - a decimal number in the prose, in a solution, in alt text or in a caption is either glued from
   the code or, as a whole token, one of the code's own inputs (a step size, say): results are
   never typed;
+- no code line the book shows is wider than its column (80 characters), and the bookkeeping
+  (glue calls) sits in cells the book removes;
 - notebooks are committed without outputs or widget state.
 """
 
@@ -183,3 +185,30 @@ def test_committed_without_outputs(path):
     for cell in cells(path):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and cell.get("execution_count") is None
+
+
+COLUMN = 80
+HIDDEN = {"remove-cell", "remove-input"}
+
+
+def _shown_code_cells(path):
+    return [cell for cell in cells(path) if cell["cell_type"] == "code"
+            and not HIDDEN & set(cell["metadata"].get("tags", []))]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_shown_code_fits_the_column(path):
+    wide = [line for cell in _shown_code_cells(path) for line in source(cell).splitlines()
+            if len(line) > COLUMN]
+    assert not wide, f"code lines wider than {COLUMN} characters scroll in the book: {wide}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_glue_calls_are_out_of_sight(path):
+    """A glue call on its own line is bookkeeping: it goes in a cell the book removes.
+
+    (A glue call inside a loop or a helper function may stay where its loop is.)
+    """
+    shown = [line for cell in _shown_code_cells(path) for line in source(cell).splitlines()
+             if re.match(r"glue(_\w+)?\(", line)]
+    assert not shown, f"glue calls shown in the book: {shown}"
