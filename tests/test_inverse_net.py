@@ -245,20 +245,9 @@ def test_step_gradient_needs_the_automatic_step_and_a_bool():
         InverseNet(**dict(FAST, step_gradient="yes")).fit(X_TRAIN[:50], Y_TRAIN[:50])
 
 
-def test_many_fits_print_no_retracing_notice(capfd):
-    import logging
-
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    from inverse_lessons._tf import tf
-
-    tf.get_logger().addHandler(handler)
-    try:
-        for seed in range(7):
-            InverseNet(**dict(FAST, max_iter=2, random_state=seed)).fit(X_TRAIN[:50],
-                                                                        Y_TRAIN[:50])
-    finally:
-        tf.get_logger().removeHandler(handler)
-    assert not [r for r in records if "retracing" in r.getMessage()]
+def test_many_fits_print_no_retracing_notice(capfd, tf_log_messages):
+    for seed in range(7):
+        InverseNet(**dict(FAST, max_iter=2, random_state=seed)).fit(X_TRAIN[:50],
+                                                                    Y_TRAIN[:50])
+    assert not [m for m in tf_log_messages if "retracing" in m]
     assert "retracing" not in capfd.readouterr().err
