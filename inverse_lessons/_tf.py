@@ -6,6 +6,8 @@ Every module of the package imports TensorFlow through here so that those
 notices never reach a notebook or the rendered book.
 """
 
+import contextlib
+import logging
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -13,7 +15,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 import tensorflow as tf  # noqa: E402
 
-__all__ = ["tf", "to_dtype"]
+__all__ = ["tf", "to_dtype", "quiet_retracing"]
 
 
 def to_dtype(value, dtype):
@@ -25,3 +27,28 @@ def to_dtype(value, dtype):
     if isinstance(value, (tf.Tensor, tf.Variable)):
         return value if value.dtype == dtype else tf.cast(value, dtype)
     return tf.convert_to_tensor(value, dtype=dtype)
+
+
+class _NoRetracingNotice(logging.Filter):
+    """Drop TensorFlow's "triggered tf.function retracing" notice."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet_retracing():
+    """Silence TensorFlow's retracing notice inside the ``with`` block.
+
+    The package's training functions (``InverseNet.fit``, ``line_model.train``,
+    ``train_original``) trace a fresh ``tf.function`` on every call on purpose:
+    it closes over that call's variables, data and settings. After five calls
+    TensorFlow would warn about frequent retracing, a false alarm here.
+    """
+    logger = tf.get_logger()
+    notice_filter = _NoRetracingNotice()
+    logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(notice_filter)

@@ -21,8 +21,6 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
 
 import numpy as np
@@ -33,7 +31,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from ._tf import tf
+from ._tf import quiet_retracing, tf
 from .linear_inversion import (
     closed_form_inversion,
     observed_mask,
@@ -49,29 +47,6 @@ _HEADS = ("linear", "identity")
 _OPTIMIZERS = ("adam", "sgd")
 _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
-
-
-class _NoRetracingNotice(logging.Filter):
-    """Drop TensorFlow's "triggered tf.function retracing" notice.
-
-    Every fit traces a fresh training step on purpose (it closes over that
-    fit's variables), so after five fits TensorFlow would warn about
-    frequent retracing, a false alarm here. ``train_original`` uses it too.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_retracing():
-    logger = tf.get_logger()
-    notice_filter = _NoRetracingNotice()
-    logger.addFilter(notice_filter)
-    try:
-        yield
-    finally:
-        logger.removeFilter(notice_filter)
 
 
 def _zeroed_and_mask(X, dtype):
@@ -320,7 +295,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             return loss, tf.stop_gradient(step), bound
 
         self.loss_curve_ = []
-        with _quiet_retracing():
+        with quiet_retracing():
             self._train(update, X_zeroed, mask, labels, n, batch, rng)
         self.n_iter_ = self.max_iter
         self.generator_ = G.numpy()

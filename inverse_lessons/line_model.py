@@ -20,14 +20,13 @@ over from an earlier demonstration, about 2, rather than from 0.
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import brentq
 
-from ._tf import tf
+from ._tf import quiet_retracing, tf
 from .forward_models import TOY_INTERCEPT, TOY_SLOPE, line_forward
 from .solver import _check_n_steps, _check_step_size, invert
 
@@ -280,18 +279,6 @@ def _raise_diverged(iteration, learning_rate):
     )
 
 
-class _NoRetracingNotice(logging.Filter):
-    """Drop TensorFlow's "triggered tf.function retracing" notice.
-
-    Every call of :func:`train` traces a fresh graph on purpose (it closes
-    over that call's data and settings), so after five calls TensorFlow
-    would warn about frequent retracing: a false alarm here.
-    """
-
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
 def _descend_autodiff(x, y, a0, b0, n_steps, eta, start, learning_rate, n_iterations, a_min):
     """The outer gradient descent with GradientTape, all iterations in one graph.
 
@@ -317,12 +304,8 @@ def _descend_autodiff(x, y, a0, b0, n_steps, eta, start, learning_rate, n_iterat
             path = path.write(i + 1, theta)
         return path.stack()
 
-    notice_filter = _NoRetracingNotice()
-    tf.get_logger().addFilter(notice_filter)
-    try:
+    with quiet_retracing():   # a fresh graph per call, on purpose
         return descend(tf.constant([a0, b0], tf.float64)).numpy()
-    finally:
-        tf.get_logger().removeFilter(notice_filter)
 
 
 def training_losses(x, y, thetas, *, n_steps, step_size, start=0.0):

@@ -29,9 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._tf import tf
+from ._tf import quiet_retracing, tf
 from .data import PIXEL_MAX
-from .inverse_net import _quiet_retracing
 from .linear_inversion import closed_form_inversion, unrolled_inversion
 
 __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original"]
@@ -102,7 +101,7 @@ def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=
             losses = losses.write(i, loss)
         return losses.stack()
 
-    with _quiet_retracing():   # a fresh graph per call, on purpose: no notice after five
+    with quiet_retracing():   # a fresh graph per call, on purpose: no notice after five
         losses = run().numpy().astype(np.float64)
     return OriginalRun(G.numpy(), losses, rng)
 

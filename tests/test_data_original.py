@@ -82,19 +82,8 @@ def test_original_training_loop_takes_the_original_steps():
     np.testing.assert_allclose(run.generator, G.numpy(), rtol=1e-4, atol=1e-7)
 
 
-def test_many_original_runs_print_no_retracing_notice():
-    import logging
-
-    from inverse_lessons._tf import tf
-
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    tf.get_logger().addHandler(handler)
+def test_many_original_runs_print_no_retracing_notice(tf_log_messages):
     X, y, _, _ = load_digits_split()
-    try:
-        for seed in range(7):
-            train_original(X[:20], y[:20], n_iterations=2, inner_steps=3, seed=seed)
-    finally:
-        tf.get_logger().removeHandler(handler)
-    assert not [r for r in records if "retracing" in r.getMessage()]
+    for seed in range(7):
+        train_original(X[:20], y[:20], n_iterations=2, inner_steps=3, seed=seed)
+    assert not [m for m in tf_log_messages if "retracing" in m]
