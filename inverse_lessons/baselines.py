@@ -20,6 +20,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from ._validation import check_choice
 from .linear_inversion import closed_form_inversion, least_squares_inversion
 
 __all__ = [
@@ -112,9 +113,6 @@ class DamagedBaselines:
     _MODEL_NAMES = {"logistic regression": "logistic regression (tuned C)",
                     "k-NN": "k-NN (tuned k)", "SVC": "RBF SVC (tuned C)"}
 
-    def __init__(self):
-        pass
-
     @staticmethod
     def key(classifier, filling):
         """The name of one score: ``"<classifier> after <filling>"``."""
@@ -160,8 +158,7 @@ class DamagedBaselines:
         filling : one of :attr:`FILLINGS`. Observed pixels are kept as they are.
         """
         self._check_fitted()
-        if filling not in self.FILLINGS:
-            raise ValueError(f"filling must be one of {self.FILLINGS}, got {filling!r}")
+        check_choice("filling", filling, self.FILLINGS)
         X = self._check_images(X)
         imputer = self.imputers_[filling]
         if not hasattr(imputer, "transform"):
@@ -192,26 +189,16 @@ class DamagedBaselines:
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-        if np.isnan(X).any():
-            filled = {filling: self.fill(X, filling) for filling in self.FILLINGS}
-        else:   # nothing to fill: every filling is X itself, score it once
-            filled = dict.fromkeys(self.FILLINGS, X)
-        scores = {}
         with threadpool_limits(limits=1):
-            for name, model in self.classifiers_.items():
-                cache = {}
-                for filling in self.FILLINGS:
-                    images = filled[filling]
-                    if id(images) not in cache:
-                        cache[id(images)] = float(model.score(images, y))
-                    scores[self.key(name, filling)] = cache[id(images)]
-        return scores
-
-    @staticmethod
-    def best(scores):
-        """The best entry of a :meth:`scores` dict: (name, accuracy)."""
-        return best_baseline(scores)
-
+            if not np.isnan(X).any():   # nothing to fill: score each classifier once
+                once = {name: float(model.score(X, y))
+                        for name, model in self.classifiers_.items()}
+                return {self.key(name, filling): once[name]
+                        for name in once for filling in self.FILLINGS}
+            filled = {filling: self.fill(X, filling) for filling in self.FILLINGS}
+            return {self.key(name, filling): float(model.score(filled[filling], y))
+                    for name, model in self.classifiers_.items()
+                    for filling in self.FILLINGS}
 
 def best_baseline(scores):
     """The best entry of a dict name -> accuracy: (name, accuracy); ties go to the first."""
