@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from inverse_lessons import InverseNet, load_digits_split
-from inverse_lessons._tf import tf
+from inverse_lessons import tf
 from inverse_lessons.baselines import baseline_accuracies
 
 SETTINGS = {
@@ -46,7 +46,7 @@ def main():
         accs, secs = [], []
         for seed in SEEDS:
             start = time.perf_counter()
-            model = InverseNet(random_state=seed, progress=False, **params).fit(X_train, y_train)
+            model = InverseNet(random_state=seed, **params).fit(X_train, y_train)
             secs.append(time.perf_counter() - start)
             accs.append(model.score(X_test, y_test))
         results[name] = (min(accs), float(np.mean(accs)), max(accs), float(np.mean(secs)))

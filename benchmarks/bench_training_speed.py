@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from inverse_lessons._tf import tf
+from inverse_lessons import tf
 from inverse_lessons.data import PIXEL_MAX, load_digits_split
 from inverse_lessons.original import train_original
 

@@ -11,22 +11,27 @@ Modules, one idea each:
 - :mod:`inverse_lessons.original`: the original 2018 formulation of chapter 4, reproduced.
 - :mod:`inverse_lessons.inverse_net`: ``InverseNet``, the scikit-learn classifier that
   predicts by inverting a learned generator.
-- :mod:`inverse_lessons.baselines`: the tuned scikit-learn baselines, and filling in pixels.
-- :mod:`inverse_lessons.damage`: missing pixels, missing blocks and noise (chapter 6).
+- :mod:`inverse_lessons.baselines`: the tuned scikit-learn baselines.
+- :mod:`inverse_lessons.damage`: missing pixels, missing blocks and noise, and filling them in
+  (chapter 6).
 - :mod:`inverse_lessons.profiling`: time and memory of a computation (chapter 5).
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
 - :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, one linear
   generator per class, inverted on the observed pixels (chapter 8).
-- :mod:`inverse_lessons.plotting`: the book's figure style and shared plots.
-- :mod:`inverse_lessons.widgets`: sliders for the live notebooks, and their animated
-  counterparts for the rendered book.
-- :mod:`inverse_lessons.animation`: scrubbable animations that need no kernel or network.
+- :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures
+  the sliders and animations draw.
+- :mod:`inverse_lessons.widgets`: sliders for the live notebooks (ipywidgets).
+- :mod:`inverse_lessons.animation`: scrubbable animations that need no kernel or network,
+  the sliders' counterparts in the rendered book.
 - :mod:`inverse_lessons.diagrams`: the unrolled computation graph (chapter 2) and the
   bilevel loop (chapter 4), drawn with matplotlib.
+
+``inverse_lessons.tf`` is TensorFlow, imported after its start-up notices are silenced:
+notebooks and tests write ``from inverse_lessons import tf``.
 """
 
-from . import _tf  # noqa: F401  (silences TensorFlow's import notices first)
+from ._tf import tf  # first: silences TensorFlow's import notices
 from .analysis_by_synthesis import AnalysisBySynthesis
 from .data import load_digits_split
 from .forward_models import line_forward, square_forward, toy_forward
@@ -38,7 +43,7 @@ from .solver import (
     descent_path,
     invert,
     inversion_loss,
-    stable_step_size,
+    step_size_bound,
 )
 
 __version__ = "0.1.0"
@@ -55,6 +60,7 @@ __all__ = [
     "line_forward",
     "load_digits_split",
     "square_forward",
-    "stable_step_size",
+    "step_size_bound",
+    "tf",
     "toy_forward",
 ]

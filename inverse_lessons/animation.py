@@ -17,12 +17,15 @@ import html
 import re
 
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import HTML
 from matplotlib.animation import FuncAnimation
 
 from ._validation import check_positive
+from .linear_inversion import closed_form_inversion
+from .plotting import draw_descent, plot_inversion
 
-__all__ = ["scrubbable", "offline_jshtml"]
+__all__ = ["scrubbable", "offline_jshtml", "step_size_animation", "inversion_steps_animation"]
 
 #: Text for each of to_jshtml's icon buttons, keyed by the button's title.
 BUTTON_TEXT = {
@@ -101,3 +104,46 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
     finally:
         plt.close(fig)
     return HTML(offline_jshtml(jshtml, alt=alt, slider_label=slider_label))
+
+
+def step_size_animation(forward, observation, step_sizes, *, start, n_steps, grid, alt):
+    """The step-size slider's effect as a scrubbable animation, for the rendered book.
+
+    One frame of :func:`draw_descent` per value of ``step_sizes`` (a sequence of
+    at least two positive floats); ``alt`` describes the frames for someone who
+    cannot see them. Returns an ``IPython.display.HTML`` (see
+    :func:`inverse_lessons.animation.scrubbable`).
+    """
+    grid = np.asarray(grid, dtype=float)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+
+    def draw(step_size):
+        draw_descent(forward, observation, step_size=step_size, start=start, n_steps=n_steps,
+                     grid=grid, axes=axes)
+
+    return scrubbable(fig, draw, step_sizes, alt=alt, slider_label="step size")
+
+
+def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
+    """The steps slider's effect as a scrubbable animation, for the rendered book.
+
+    One frame per number of gradient steps in ``step_counts`` (at least two): the
+    picture of :func:`draw_digit_inversion`, with the latent axis the same in every frame.
+    G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
+    ``IPython.display.HTML`` (see :func:`inverse_lessons.animation.scrubbable`).
+    """
+    G = np.asarray(G, dtype=float)
+    observation = np.asarray(observation, dtype=float)
+    latents = {n: closed_form_inversion(G, observation[None], n_steps=n,
+                                        step_size=step_size).numpy()[0] for n in step_counts}
+    every = np.concatenate(list(latents.values()))
+    pad = 0.05 * (every.max() - every.min())
+    latent_range = (min(0.0, every.min()) - pad, every.max() + pad)
+    fig = plt.figure(figsize=(11, 2.9))
+
+    def draw(n_steps):
+        z = latents[n_steps]
+        plot_inversion(observation, G @ z, z, fig=fig, latent_range=latent_range,
+                       title=f"After {n_steps} steps: predicts {int(np.argmax(z))}")
+
+    return scrubbable(fig, draw, step_counts, alt=alt, slider_label="number of steps")

@@ -21,13 +21,13 @@ from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice
+from .damage import fill_missing
 from .linear_inversion import closed_form_inversion, least_squares_inversion
 
 __all__ = [
     "baseline_models",
     "template_accuracy",
     "baseline_accuracies",
-    "fill_missing",
     "DamagedBaselines",
     "best_baseline",
 ]
@@ -73,12 +73,6 @@ def baseline_accuracies(X_train, y_train, X_test, y_test):
     scores["template inversion, 100 steps (ch. 3)"] = gd
     scores["template inversion, least squares (ch. 3)"] = ls
     return scores
-
-
-def fill_missing(X, value):
-    """Replace NaN (missing pixels) by ``value``: a number or an array of shape (pixels,)."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.where(np.isnan(X), np.broadcast_to(value, X.shape), X)
 
 
 class DamagedBaselines:

@@ -1,4 +1,4 @@
-"""Damaged images for chapter 6: missing pixels (NaN) and noise.
+"""Damaged images for chapter 6: missing pixels (NaN) and noise, and filling them in.
 
 All functions take images as rows, X of shape (n, 64) in [0, 1], return a new
 array of the same shape (the input is never modified) and are deterministic
@@ -11,7 +11,7 @@ import numpy as np
 
 from .data import IMAGE_SHAPE
 
-__all__ = ["drop_pixels", "drop_block", "add_noise", "with_damaged_copies"]
+__all__ = ["drop_pixels", "drop_block", "add_noise", "with_damaged_copies", "fill_missing"]
 
 
 def _images(X):
@@ -62,3 +62,9 @@ def with_damaged_copies(X, y, fractions=(0.0, 0.25, 0.5, 0.5, 0.75), *, seed=0):
     copies = [X if f == 0 else drop_pixels(X, f, seed=seed + i + 1)
               for i, f in enumerate(fractions)]
     return np.concatenate(copies), np.concatenate([np.asarray(y)] * len(fractions))
+
+
+def fill_missing(X, value):
+    """Replace NaN (missing pixels) by ``value``: a number or an array of shape (pixels,)."""
+    X = np.asarray(X, dtype=np.float64)
+    return np.where(np.isnan(X), np.broadcast_to(value, X.shape), X)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-__all__ = ["PIXEL_MAX", "IMAGE_SHAPE", "load_digits_split"]
+__all__ = ["PIXEL_MAX", "IMAGE_SHAPE", "N_PIXELS", "N_CLASSES", "load_digits_split"]
 
 #: The raw pixel maximum of the bundled digits; images are divided by it.
 PIXEL_MAX = 16.0
 #: Height and width of one image.
 IMAGE_SHAPE = (8, 8)
+#: Pixels of one flattened image (8 x 8).
+N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+#: The number of classes, the digits 0-9.
+N_CLASSES = 10
 
 N_TRAIN = 1000
 N_TEST = 500

@@ -21,25 +21,20 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
+from ._estimator import SoftmaxPredictions, encode_labels, run_iterations, training_diverged
 from ._tf import quiet_retracing, tf
+from ._validation import check_choice, check_int, check_positive
 from .linear_inversion import (
     closed_form_inversion,
+    generator_step_size_bound,
     observed_mask,
-    spectral_step_size,
     unrolled_inversion,
 )
-from ._validation import check_choice, check_int, check_positive
-from .solver import DivergenceError
 
 __all__ = ["InverseNet"]
 
@@ -54,22 +49,6 @@ def _zeroed_and_mask(X, dtype):
     mask, or None when no pixel is missing (the cheaper unmasked inversion)."""
     X_zeroed, mask = observed_mask(tf.constant(X, dtype))
     return X_zeroed, (mask if np.isnan(X).any() else None)
-
-
-class SoftmaxPredictions:
-    """``predict`` and ``predict_proba`` from a fitted classifier's ``_logits(X)`` (n, n_classes)."""
-
-    def predict_proba(self, X):
-        """Class probabilities (n, n_classes): the softmax of the logits."""
-        logits = self._logits(X).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def predict(self, X):
-        """The most probable class of each image (n,)."""
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
 
 
 class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
@@ -122,7 +101,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         Chapter 4 compares the two.
     random_state : int, RandomState or None, default=None
         Seeds the initial generator and head (and the mini-batches).
-    progress : bool, default=True
+    progress : bool, default=False
         Show a tqdm progress bar during fit.
 
     Attributes
@@ -147,7 +126,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     def __init__(self, n_latent=30, inner_steps=1000, inner_step_size="auto", head="linear",
                  alpha=3e-4, optimizer="adam", learning_rate=0.01, max_iter=1000,
                  gradient="closed_form", reconstruction_weight=0.0, batch_size=None,
-                 random_state=None, progress=True, step_gradient=False):
+                 random_state=None, progress=False, step_gradient=False):
         self.n_latent = n_latent
         self.inner_steps = inner_steps
         self.inner_step_size = inner_step_size
@@ -201,13 +180,13 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             if self.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
                 largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
                 return 0.5 / largest
-            return spectral_step_size(G)
+            return 0.5 * generator_step_size_bound(G)
         return tf.constant(self.inner_step_size, G.dtype)
 
     def _check_inner_stable(self, G):
         if self.inner_step_size == "auto":
             return
-        bound = float(spectral_step_size(G, scale=1.0))
+        bound = float(generator_step_size_bound(G))
         if self.inner_step_size >= bound:
             raise ValueError(
                 f"inner_step_size={self.inner_step_size:g} would make the inner loop diverge: "
@@ -228,25 +207,36 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self._check_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64,
                              ensure_min_samples=2)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                f"InverseNet needs at least two classes in y; got one class: {self.classes_[0]!r}"
-            )
+        codes = encode_labels(self, y)
+        self._check_head(len(self.classes_))
+        rng = check_random_state(self.random_state)
+        G, W, c = self._initial_parameters(X, len(self.classes_), rng)
+        self._check_inner_stable(G)
+        self.initial_generator_ = G.numpy()
+        update = self._update_function(G, W, c)
+        with quiet_retracing():
+            self._train(update, X, codes, rng)
+        self.generator_ = G.numpy()
+        self.coef_ = np.asarray(W)
+        self.intercept_ = np.asarray(c)
+        self.inner_step_size_ = float(self._inner_step(G))
+        return self
+
+    def _check_head(self, n_classes):
         if self.head == "identity" and self.n_latent != n_classes:
             raise ValueError(
                 f"head='identity' uses one latent per class: n_latent must be {n_classes}, "
                 f"got {self.n_latent}"
             )
-        codes = encoder.transform(y)
-        n, m = X.shape
-        rng = check_random_state(self.random_state)
 
-        # Start the generator from randomly chosen training images (missing pixels
-        # replaced by the pixel mean), slightly perturbed: sensible shapes and scale.
+    def _initial_parameters(self, X, n_classes, rng):
+        """The generator G (a variable), and the head's W and c (variables, or constants
+        for the identity head).
+
+        G starts from randomly chosen training images (missing pixels replaced by
+        the pixel mean), slightly perturbed: sensible shapes and scale.
+        """
+        n, m = X.shape
         filled = np.where(np.isnan(X), np.nanmean(X, axis=0, keepdims=True), X)
         filled = np.nan_to_num(filled)
         picks = rng.choice(n, size=self.n_latent, replace=self.n_latent > n)
@@ -256,76 +246,74 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         if self.head == "linear":
             W = tf.Variable(0.01 * rng.standard_normal((self.n_latent, n_classes)), dtype=_DTYPE)
             c = tf.Variable(np.zeros(n_classes), dtype=_DTYPE)
-            variables = [G, W, c]
         else:
             W = tf.constant(np.eye(n_classes), dtype=_DTYPE)
             c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
-            variables = [G]
-        self._check_inner_stable(G)
-        self.initial_generator_ = G.numpy()
+        return G, W, c
 
-        X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
-        labels = tf.constant(codes, tf.int32)
+    def _outer_loss(self, G, W, c, X, mask, labels, step):
+        """Cross-entropy of the logits of z*(X), the head's penalty and the
+        reconstruction term: the objective the outer optimiser minimises."""
+        Z = self._latents(G, X, mask, step)
+        logits = tf.matmul(Z, W) + c
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        penalty = self.alpha if self.head == "linear" else 0.0
+        loss = loss + penalty * tf.reduce_sum(tf.square(W))
+        weight = float(self.reconstruction_weight)
+        if weight:
+            residual = X - tf.matmul(Z, G, transpose_b=True)
+            if mask is None:
+                observed = tf.cast(tf.size(X), _DTYPE)
+            else:
+                residual = residual * mask
+                observed = tf.reduce_sum(mask)
+            loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
+        return loss
+
+    def _update_function(self, G, W, c):
+        """One compiled optimiser step on a batch: returns (loss, inner step, its bound)."""
+        variables = [v for v in (G, W, c) if isinstance(v, tf.Variable)]
         optimizer = (tf.keras.optimizers.Adam(self.learning_rate) if self.optimizer == "adam"
                      else tf.keras.optimizers.SGD(self.learning_rate))
-        penalty = self.alpha if self.head == "linear" else 0.0
-        weight = float(self.reconstruction_weight)
-        batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
 
         @tf.function
         def update(X_batch, mask_batch, labels_batch):
-            bound = spectral_step_size(G, scale=1.0)   # the inner loop's stability limit
+            bound = generator_step_size_bound(G)   # the inner loop's stability limit
             with tf.GradientTape() as tape:
                 step = self._inner_step(G)
-                Z = self._latents(G, X_batch, mask_batch, step)
-                logits = tf.matmul(Z, W) + c
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(labels_batch, logits))
-                loss = loss + penalty * tf.reduce_sum(tf.square(W))
-                if weight:
-                    residual = X_batch - tf.matmul(Z, G, transpose_b=True)
-                    if mask_batch is None:
-                        observed = tf.cast(tf.size(X_batch), _DTYPE)
-                    else:
-                        residual = residual * mask_batch
-                        observed = tf.reduce_sum(mask_batch)
-                    loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
+                loss = self._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, step)
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables))
             return loss, tf.stop_gradient(step), bound
 
-        self.loss_curve_ = []
-        with quiet_retracing():
-            self._train(update, X_zeroed, mask, labels, n, batch, rng)
-        self.n_iter_ = self.max_iter
-        self.generator_ = G.numpy()
-        self.coef_ = np.asarray(W)
-        self.intercept_ = np.asarray(c)
-        self.inner_step_size_ = float(self._inner_step(G))
-        return self
+        return update
 
-    def _train(self, update, X_zeroed, mask, labels, n, batch, rng):
-        """The outer iterations: one ``update`` each, the loss appended to loss_curve_."""
-        for i in tqdm(range(self.max_iter), disable=not self.progress, desc="InverseNet",
-                      unit="it", leave=False):
+    def _train(self, update, X, codes, rng):
+        """The outer iterations, on the whole set or a fresh random mini-batch each."""
+        n = len(X)
+        X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
+        labels = tf.constant(codes, tf.int32)
+        batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
+
+        def iteration(i):
             if batch is None:
                 arguments = (X_zeroed, mask, labels)
-            else:   # a fresh random mini-batch of images each iteration
+            else:
                 rows = tf.constant(rng.choice(n, size=batch, replace=False))
                 arguments = (tf.gather(X_zeroed, rows),
                              None if mask is None else tf.gather(mask, rows),
                              tf.gather(labels, rows))
-            loss, step, bound = (float(v) for v in update(*arguments))
-            if not math.isfinite(loss):
-                cause = (f"the inner step size {step:.4g} is beyond the stable bound "
-                         f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
-                         if step >= bound else "the outer learning rate is too large")
-                raise DivergenceError(
-                    f"training diverged at iteration {i}: the loss is {loss}; {cause}. Use "
-                    "inner_step_size='auto' or a smaller learning_rate",
-                    step_size=step, stable_step_size=bound,
-                )
-            self.loss_curve_.append(loss)
+            return tuple(float(v) for v in update(*arguments))
+
+        def diverged(i, loss, step, bound):
+            cause = (f"the inner step size {step:.4g} is beyond the stable bound "
+                     f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
+                     if step >= bound else "the outer learning rate is too large")
+            return training_diverged(
+                i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
+                step_size=step, step_size_bound=bound)
+
+        run_iterations(self, iteration, diverged)
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):
@@ -350,8 +338,3 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         return self.invert(X) @ self.coef_ + self.intercept_
-
-    def decision_function(self, X):
-        """Class logits (n, n_classes); for two classes the logit difference (n,)."""
-        logits = self._logits(X)
-        return logits[:, 1] - logits[:, 0] if len(self.classes_) == 2 else logits

@@ -27,8 +27,9 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ._tf import quiet_retracing, tf
+from ._validation import check_int, check_positive
 from .forward_models import TOY_INTERCEPT, TOY_SLOPE, line_forward
-from .solver import _check_n_steps, _check_step_size, invert
+from .solver import DivergenceError, invert
 
 __all__ = [
     "training_pairs",
@@ -59,7 +60,7 @@ def _check_common(x, n_steps, step_size):
         raise ValueError(f"x must be a 1-d array of observations, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains non-finite values (NaN or inf)")
-    return x, _check_n_steps(n_steps), _check_step_size(step_size)
+    return x, check_int("n_steps", n_steps), check_positive("step_size", step_size)
 
 
 def predict(x, a, b, *, n_steps, step_size, start=0.0):
@@ -122,7 +123,7 @@ def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_
 def _check_derivative_steps(derivative_steps, n_steps):
     if derivative_steps is None:
         return n_steps
-    derivative_steps = _check_n_steps(derivative_steps, "derivative_steps")
+    derivative_steps = check_int("derivative_steps", derivative_steps)
     if derivative_steps > n_steps:
         raise ValueError(
             f"derivative_steps must be at most n_steps={n_steps}, got {derivative_steps}"
@@ -153,8 +154,8 @@ def exact_fit_slopes(*, n_steps, step_size, a_true=TOY_SLOPE):
     targets, and is often 2 (a flat line whose small steps land on target,
     and one near a_true).
     """
-    n_steps = _check_n_steps(n_steps)
-    eta = _check_step_size(step_size)
+    n_steps = check_int("n_steps", n_steps)
+    eta = check_positive("step_size", step_size)
 
     def excess(a):
         return a_true * (1.0 - (1.0 - 2.0 * eta * a * a) ** n_steps) - a
@@ -179,7 +180,7 @@ def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INT
     (too few steps to ever reach the target). Returns (a, b).
     """
     slopes = exact_fit_slopes(n_steps=n_steps, step_size=step_size, a_true=a_true)
-    eta = _check_step_size(step_size)
+    eta = check_positive("step_size", step_size)
     if len(slopes) == 0:
         raise ValueError(
             f"no exact fit exists with n_steps={n_steps} and step_size={eta:g}: "
@@ -233,17 +234,18 @@ def train(
         :func:`gradient_recursion`). The original post's mismatch is
         ``derivative_steps=10`` with ``n_steps=20``.
 
-    Returns a :class:`TrainingRun`. Raises ArithmeticError when (a, b)
-    become non-finite.
+    Returns a :class:`TrainingRun`. Raises
+    :class:`~inverse_lessons.solver.DivergenceError` when (a, b) become
+    non-finite.
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     y = np.asarray(y, dtype=np.float64)
     if y.shape != x.shape:
         raise ValueError(f"y must have the shape of x {x.shape}, got {y.shape}")
     gradient_steps = (n_steps if gradient_steps is None
-                      else _check_n_steps(gradient_steps, "gradient_steps"))
-    learning_rate = _check_step_size(learning_rate, "learning_rate")
-    n_iterations = _check_n_steps(n_iterations, "n_iterations")
+                      else check_int("gradient_steps", gradient_steps))
+    learning_rate = check_positive("learning_rate", learning_rate)
+    n_iterations = check_int("n_iterations", n_iterations)
     if gradient not in ("autodiff", "recursion"):
         raise ValueError(f"gradient must be 'autodiff' or 'recursion', got {gradient!r}")
     if derivative_steps is not None and gradient != "recursion":
@@ -273,9 +275,10 @@ def train(
 
 
 def _raise_diverged(iteration, learning_rate):
-    raise ArithmeticError(
+    raise DivergenceError(
         f"training diverged at iteration {iteration}: lower learning_rate "
-        f"(now {learning_rate:g})"
+        f"(now {learning_rate:g})",
+        step_size=learning_rate, step_size_bound=None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Inverting a linear generator x = G z, three ways (chapters 3-5).
+"""Inverting a linear generator x = G z, four ways (chapters 3-5).
 
 For a batch of observations X (n images, one per row, m pixels) and a
 generator matrix G (m pixels x k latents), the inversion loss of image i is
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from ._tf import tf, to_dtype
 from ._validation import check_int
+from .solver import gradient_descent
 
 __all__ = [
     "observed_mask",
@@ -37,7 +38,7 @@ __all__ = [
     "closed_form_inversion",
     "implicit_inversion",
     "least_squares_inversion",
-    "spectral_step_size",
+    "generator_step_size_bound",
 ]
 
 
@@ -53,18 +54,21 @@ def observed_mask(X):
     return tf.where(missing, tf.zeros_like(X), X), tf.cast(~missing, X.dtype)
 
 
-def spectral_step_size(G, scale=0.5):
-    """The step size ``scale / sigma_max(G)**2`` (a tensor).
+def generator_step_size_bound(G):
+    """The step-size bound ``1 / sigma_max(G)**2`` of inverting G (a scalar tensor).
 
-    The inversion loss has curvature 2 G^T G, so gradient descent is stable
-    for step sizes below 1 / sigma_max(G)^2; ``scale = 0.5`` damps the
-    stiffest direction critically (it is solved in one step, without
-    oscillation). Masking pixels only lowers the curvature, so the bound
-    stays safe for damaged images. No gradient flows through it.
+    The inversion loss ||x - G z||^2 has curvature 2 G^T G, so gradient
+    descent on it converges for step sizes below this bound and diverges above
+    it: the same bound ``2 / lambda_max`` as
+    :func:`inverse_lessons.solver.step_size_bound`, computed exactly from G.
+    Half of it damps the stiffest direction critically (that direction is
+    solved in one step, without oscillation), the step InverseNet uses by
+    default. Masking pixels only lowers the curvature, so the bound stays safe
+    for damaged images. No gradient flows through it.
     """
     G = tf.stop_gradient(tf.convert_to_tensor(G))
     largest = tf.linalg.eigvalsh(tf.matmul(G, G, transpose_a=True))[-1]
-    return scale / largest
+    return 1.0 / largest
 
 
 def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
@@ -95,12 +99,13 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
         Z = tf.convert_to_tensor(initial, dtype=G.dtype)
 
     def steps(Z, G, X, step_size, mask, count):
-        for _ in range(count):
+        def gradient(Z):   # of sum_p d_p (x_p - (G z)_p)^2, written out: -2 (D r) G
             residual = X - tf.matmul(Z, G, transpose_b=True)
             if mask is not None:
                 residual = residual * mask
-            Z = Z + 2.0 * step_size * tf.matmul(residual, G)
-        return Z
+            return -2.0 * tf.matmul(residual, G)
+
+        return gradient_descent(gradient, Z, step_size=step_size, n_steps=count)
 
     frozen = 0 if backprop_steps is None else n_steps - backprop_steps
     if frozen:   # off the tape: every input a constant

@@ -14,20 +14,16 @@ decoder), as in chapter 4.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
+from ._estimator import SoftmaxPredictions, encode_labels, run_iterations, training_diverged
 from ._tf import tf
 from ._validation import check_choice, check_int, check_positive
-from .inverse_net import SoftmaxPredictions
-from .solver import DivergenceError
+from .data import N_CLASSES, N_PIXELS
+from .solver import gradient_descent, gradient_of
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
            "inversion_derivatives", "long_inversion", "loss_along_line",
@@ -42,14 +38,14 @@ def _dense(units, activation, seed, dtype="float32"):
         kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed))
 
 
-def make_decoder(n_latent, n_pixels=64, hidden=64, seed=0, dtype="float32"):
+def make_decoder(n_latent, n_pixels=N_PIXELS, hidden=64, seed=0, dtype="float32"):
     """The generator g: (batch, n_latent) -> (batch, n_pixels) in [0, 1]."""
     return tf.keras.Sequential([tf.keras.Input((n_latent,), dtype=dtype),
                                 _dense(hidden, "tanh", seed, dtype),
                                 _dense(n_pixels, "sigmoid", seed + 1, dtype)], name="decoder")
 
 
-def make_encoder(n_latent, n_pixels=64, hidden=64, seed=0):
+def make_encoder(n_latent, n_pixels=N_PIXELS, hidden=64, seed=0):
     """The amortised encoder e: (batch, n_pixels) -> (batch, n_latent), a first guess of z*."""
     return tf.keras.Sequential([tf.keras.Input((n_pixels,)), _dense(hidden, "tanh", seed),
                                 _dense(n_latent, None, seed + 1)], name="encoder")
@@ -64,12 +60,8 @@ def invert_decoder(decoder, X, initial, *, n_steps, step_size):
     """
     Z = tf.convert_to_tensor(initial)
     X = tf.convert_to_tensor(X, dtype=Z.dtype)
-    for _ in range(n_steps):
-        with tf.GradientTape() as tape:
-            tape.watch(Z)
-            loss = tf.reduce_sum(tf.square(X - decoder(Z)))
-        Z = Z - step_size * tape.gradient(loss, Z)
-    return Z
+    gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - decoder(Z))))
+    return gradient_descent(gradient, Z, step_size=step_size, n_steps=n_steps)
 
 
 def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size, scale=1.0,
@@ -92,15 +84,24 @@ def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size,
     return np.stack(finals)[best, np.arange(X.shape[0])], losses
 
 
-def _float64_decoder(decoder):
-    """A float64 copy of a decoder made by :func:`make_decoder` (same weights)."""
-    kernels = [w for w in decoder.weights if len(w.shape) == 2]
-    if len(kernels) != 2:
+def _decoder_weights(decoder):
+    """The weights (U^T, u, V^T, v) of a decoder made by :func:`make_decoder`, as float64
+    tensors, for the compiled float64 functions below."""
+    weights = decoder.get_weights()
+    if len(weights) != 4 or [np.ndim(w) for w in weights] != [2, 1, 2, 1]:
         raise ValueError("decoder must be a two-layer decoder made by make_decoder")
-    (n_latent, hidden), (_, n_pixels) = kernels[0].shape, kernels[1].shape
-    copy = make_decoder(n_latent, n_pixels, hidden, dtype="float64")
-    copy.set_weights([np.asarray(w, np.float64) for w in decoder.get_weights()])
-    return copy
+    return [tf.constant(np.asarray(w, np.float64)) for w in weights]
+
+
+def _decode(Z, kernel_1, bias_1, kernel_2, bias_2):
+    """g(Z) = sigmoid(tanh(Z U^T + u) V^T + v) written out: the decoder's own operations."""
+    hidden = tf.nn.tanh(tf.add(tf.matmul(Z, kernel_1), bias_1))
+    return tf.nn.sigmoid(tf.add(tf.matmul(hidden, kernel_2), bias_2))
+
+
+_MATRIX = tf.TensorSpec([None, None], tf.float64)
+_VECTOR = tf.TensorSpec([None], tf.float64)
+_WEIGHTS = [_MATRIX, _VECTOR, _MATRIX, _VECTOR]
 
 
 def _check_codes(name, Z, n, k):
@@ -110,21 +111,28 @@ def _check_codes(name, Z, n, k):
     return Z
 
 
-def _derivatives(decoder64):
-    """A compiled (X, Z) -> (losses, gradients, Hessians) for a float64 decoder."""
-    spec = tf.TensorSpec([None, None], tf.float64)
+# Compiled once per process (the signatures fix dtypes, not sizes), so that no call of
+# the functions below pays for tracing again.
+@tf.function(input_signature=[_MATRIX, _MATRIX, *_WEIGHTS])
+def _derivatives(X, Z, *weights):
+    """(X, Z) -> (losses, gradients, Hessians) of every image's loss, float64."""
+    with tf.GradientTape() as outer:
+        outer.watch(Z)
+        with tf.GradientTape() as inner:
+            inner.watch(Z)
+            losses = tf.reduce_sum(tf.square(X - _decode(Z, *weights)), axis=1)
+        gradients = inner.gradient(losses, Z)
+    return losses, gradients, outer.batch_jacobian(gradients, Z)
 
-    @tf.function(input_signature=[spec, spec])
-    def derivatives(X, Z):
-        with tf.GradientTape() as outer:
-            outer.watch(Z)
-            with tf.GradientTape() as inner:
-                inner.watch(Z)
-                losses = tf.reduce_sum(tf.square(X - decoder64(Z)), axis=1)
-            gradients = inner.gradient(losses, Z)
-        return losses, gradients, outer.batch_jacobian(gradients, Z)
 
-    return derivatives
+@tf.function(input_signature=[_MATRIX, _MATRIX, tf.TensorSpec([], tf.float64),
+                              tf.TensorSpec([], tf.int32), *_WEIGHTS])
+def _descend(X, Z, step_size, n_steps, *weights):
+    """``n_steps`` gradient steps on sum ||x - g(z)||^2 from Z, in a graph loop."""
+    gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - _decode(Z, *weights))))
+    for _ in tf.range(n_steps):
+        Z = Z - step_size * gradient(Z)
+    return Z
 
 
 def inversion_derivatives(decoder, X, Z):
@@ -135,10 +143,10 @@ def inversion_derivatives(decoder, X, Z):
     Returns (losses (n,), gradients (n, k), Hessians (n, k, k)): image i's
     loss depends on row i of Z only, so its Hessian is one k x k block.
     """
-    decoder = _float64_decoder(decoder)
+    weights = _decoder_weights(decoder)
     X = np.asarray(X, dtype=np.float64)
-    Z = _check_codes("Z", Z, X.shape[0], decoder.input_shape[-1])
-    return tuple(a.numpy() for a in _derivatives(decoder)(tf.constant(X), tf.constant(Z)))
+    Z = _check_codes("Z", Z, X.shape[0], weights[0].shape[0])
+    return tuple(a.numpy() for a in _derivatives(tf.constant(X), tf.constant(Z), *weights))
 
 
 def long_inversion(decoder, X, initial, *, step_size, n_steps):
@@ -152,22 +160,12 @@ def long_inversion(decoder, X, initial, *, step_size, n_steps):
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     step_size = check_positive("step_size", step_size)
-    decoder64 = _float64_decoder(decoder)
+    weights = _decoder_weights(decoder)
     X = np.asarray(X, dtype=np.float64)
-    Z = _check_codes("initial", initial, X.shape[0], decoder64.input_shape[-1])
-    X_t = tf.constant(X)
-
-    @tf.function
-    def descend(Z):
-        for _ in tf.range(n_steps):
-            with tf.GradientTape() as tape:
-                tape.watch(Z)
-                loss = tf.reduce_sum(tf.square(X_t - decoder64(Z)))
-            Z = Z - step_size * tape.gradient(loss, Z)
-        return Z
-
-    Z = descend(tf.constant(Z)).numpy()
-    losses, gradients, _ = inversion_derivatives(decoder64, X, Z)
+    Z = _check_codes("initial", initial, X.shape[0], weights[0].shape[0])
+    Z = _descend(tf.constant(X), tf.constant(Z), tf.constant(step_size, tf.float64),
+                 tf.constant(n_steps, tf.int32), *weights).numpy()
+    losses, gradients, _ = inversion_derivatives(decoder, X, Z)
     return Z, losses, np.linalg.norm(gradients, axis=1)
 
 
@@ -189,6 +187,72 @@ def loss_along_line(decoder, x, z_a, z_b, ts):
     return inversion_derivatives(decoder, X, Z)[0]
 
 
+class _Trainer:
+    """The compiled training step of one model shape, traced once, reused by every fit.
+
+    Tracing the step (the unrolled inner steps and their second derivatives)
+    costs more than a second; a fresh ``tf.function`` per fit would pay that
+    every time. A trainer owns working copies of the decoder, the encoder and
+    the head and an Adam optimiser; a fit loads its own initial weights into
+    them (:meth:`load`), trains, and copies the result back (:meth:`store`).
+    The data and the settings that are numbers enter as arguments, so they
+    trigger no new trace.
+    """
+
+    def __init__(self, n_latent, hidden, n_pixels, n_classes, inner_steps, start):
+        self.decoder = make_decoder(n_latent, n_pixels, hidden)
+        self.encoder = make_encoder(n_latent, n_pixels, hidden) if start == "encoder" else None
+        self.head = _dense(n_classes, None, 0)
+        self.head.build((None, n_latent))
+        self.models = [m for m in (self.decoder, self.encoder, self.head) if m is not None]
+        variables = (self.decoder.trainable_variables + self.head.trainable_variables
+                     + (self.encoder.trainable_variables if self.encoder else []))
+        self.optimizer = tf.keras.optimizers.Adam()
+        self.optimizer.build(variables)
+        number = tf.TensorSpec([], _DTYPE)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, n_pixels], _DTYPE),
+                                      tf.TensorSpec([None], tf.int32), number, number, number])
+        def update(X, labels, step_size, weight, alpha):
+            with tf.GradientTape() as tape:
+                initial = (self.encoder(X) if self.encoder is not None
+                           else tf.zeros((tf.shape(X)[0], n_latent), _DTYPE))
+                Z = invert_decoder(self.decoder, X, initial, n_steps=inner_steps,
+                                   step_size=step_size)
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels, self.head(Z)))
+                loss += weight * tf.reduce_mean(tf.square(X - self.decoder(Z)))
+                loss += alpha * tf.reduce_sum(tf.square(self.head.kernel))
+            gradients = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(gradients, variables))
+            return loss
+
+        self.update = update
+
+    def load(self, models, learning_rate):
+        """Start from the weights of ``models`` (decoder, encoder, head), Adam from scratch."""
+        for mine, theirs in zip(self.models, models):
+            mine.set_weights(theirs.get_weights())
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate.assign(learning_rate)
+
+    def store(self, models):
+        """Copy the trained weights into ``models``."""
+        for mine, theirs in zip(self.models, models):
+            theirs.set_weights(mine.get_weights())
+
+
+_TRAINERS = {}
+
+
+def _trainer(*shape):
+    """The :class:`_Trainer` of a model shape, made on first use."""
+    if shape not in _TRAINERS:
+        _TRAINERS[shape] = _Trainer(*shape)
+    return _TRAINERS[shape]
+
+
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     """Classification by inverting a learned nonlinear generator (a Keras decoder).
 
@@ -201,15 +265,17 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     inner_steps (20), inner_step_size (0.05), start ("encoder" or "zero"),
     reconstruction_weight (10.0), alpha (1e-2, L2 penalty on the head),
     learning_rate (0.005, Adam), max_iter (500 full-batch iterations),
-    random_state, progress (tqdm bar).
+    random_state, progress (False; True shows a tqdm bar).
 
     Attributes: classes_, decoder_, encoder_ (None for start="zero"),
-    head_ (Keras layer), loss_curve_, n_iter_, n_features_in_.
+    head_ (Keras layer), loss_curve_, n_iter_, n_features_in_. Use
+    :meth:`invert`, :meth:`decode` and :meth:`classify_codes` rather than
+    these layers: they take the model's own step size and start.
     """
 
     def __init__(self, n_latent=10, hidden=64, inner_steps=20, inner_step_size=0.05,
                  start="encoder", reconstruction_weight=10.0, alpha=1e-2, learning_rate=0.005,
-                 max_iter=500, random_state=None, progress=True):
+                 max_iter=500, random_state=None, progress=False):
         self.n_latent = n_latent
         self.hidden = hidden
         self.inner_steps = inner_steps
@@ -231,76 +297,91 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
         check_choice("start", self.start, ("encoder", "zero"))
 
-    def _initial(self, X):
-        if self.start == "encoder":
-            return self.encoder_(X)
-        return tf.zeros((tf.shape(X)[0], self.n_latent), _DTYPE)
-
-    def _latents(self, X):
-        return invert_decoder(self.decoder_, X, self._initial(X), n_steps=self.inner_steps,
-                              step_size=self.inner_step_size)
-
     def fit(self, X, y):
         """Learn decoder, encoder and head from images X (n, m) and labels y. Returns self."""
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(f"NonlinearInverseNet needs at least two classes in y; got one: "
-                             f"{self.classes_[0]!r}")
+        codes = encode_labels(self, y)
+        self._build_models(X.shape[1])
+        models = [m for m in (self.decoder_, self.encoder_, self.head_) if m is not None]
+        trainer = _trainer(self.n_latent, self.hidden, X.shape[1], len(self.classes_),
+                           self.inner_steps, self.start)
+        trainer.load(models, self.learning_rate)
+        X_t, labels = tf.constant(X, _DTYPE), tf.constant(codes, tf.int32)
+        settings = [tf.constant(float(v), _DTYPE) for v in
+                    (self.inner_step_size, self.reconstruction_weight, self.alpha)]
+
+        def iteration(i):
+            return (float(trainer.update(X_t, labels, *settings)),)
+
+        def diverged(i, loss):
+            return training_diverged(
+                i, loss, f"lower inner_step_size (now {self.inner_step_size:g}) or "
+                "learning_rate", step_size=self.inner_step_size)
+
+        run_iterations(self, iteration, diverged)
+        trainer.store(models)
+        return self
+
+    def _build_models(self, n_pixels):
+        """Fresh decoder_, encoder_ and head_, their initial weights seeded by random_state."""
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        m = X.shape[1]
-        self.decoder_ = make_decoder(self.n_latent, m, self.hidden, seed=seed)
-        self.encoder_ = (make_encoder(self.n_latent, m, self.hidden, seed=seed + 2)
+        self.decoder_ = make_decoder(self.n_latent, n_pixels, self.hidden, seed=seed)
+        self.encoder_ = (make_encoder(self.n_latent, n_pixels, self.hidden, seed=seed + 2)
                          if self.start == "encoder" else None)
         self.head_ = _dense(len(self.classes_), None, seed + 4)
         self.head_.build((None, self.n_latent))
-        variables = (self.decoder_.trainable_variables + self.head_.trainable_variables
-                     + (self.encoder_.trainable_variables if self.encoder_ else []))
-        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
-        X_t = tf.constant(X, _DTYPE)
-        labels = tf.constant(encoder.transform(y), tf.int32)
-        weight, alpha = float(self.reconstruction_weight), float(self.alpha)
 
-        @tf.function
-        def update():
-            with tf.GradientTape() as tape:
-                Z = self._latents(X_t)
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels, self.head_(Z)))
-                loss += weight * tf.reduce_mean(tf.square(X_t - self.decoder_(Z)))
-                loss += alpha * tf.reduce_sum(tf.square(self.head_.kernel))
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            return loss
+    # -- prediction -------------------------------------------------------------------
+    def invert(self, X, n_steps=None, start=None):
+        """The latent codes z* of images X (n, m): an array (n, n_latent).
 
-        self.loss_curve_ = []
-        for i in tqdm(range(self.max_iter), disable=not self.progress,
-                      desc="NonlinearInverseNet", unit="it", leave=False):
-            loss = float(update())
-            if not math.isfinite(loss):
-                raise DivergenceError(
-                    f"training diverged at iteration {i}: the loss is {loss}; lower "
-                    f"inner_step_size (now {self.inner_step_size:g}) or learning_rate",
-                    step_size=self.inner_step_size, stable_step_size=None)
-            self.loss_curve_.append(loss)
-        self.n_iter_ = self.max_iter
-        return self
-
-    def invert(self, X):
-        """The latent codes z* of images X (n, m): an array (n, n_latent)."""
+        n_steps : int >= 0 or None
+            Gradient steps of size ``inner_step_size``; None: ``inner_steps``,
+            what the model predicts with. 0 returns the start.
+        start : None, "encoder", "zero" or an array (n, n_latent)
+            Where the steps start; None: the model's own ``start``.
+            "encoder" needs a model fitted with ``start="encoder"``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._latents(tf.constant(X, _DTYPE)).numpy()
+        n_steps = self.inner_steps if n_steps is None else check_int("n_steps", n_steps,
+                                                                      minimum=0)
+        X_t = tf.constant(X, _DTYPE)
+        return invert_decoder(self.decoder_, X_t, self._start_codes(X_t, start),
+                              n_steps=n_steps, step_size=self.inner_step_size).numpy()
+
+    def _start_codes(self, X, start):
+        start = self.start if start is None else start
+        if isinstance(start, str):
+            check_choice("start", start, ("encoder", "zero"))
+            if start == "zero":
+                return tf.zeros((tf.shape(X)[0], self.n_latent), _DTYPE)
+            if self.encoder_ is None:
+                raise ValueError("start='encoder' needs a model fitted with start='encoder'")
+            return self.encoder_(X)
+        start = np.asarray(start, dtype=np.float64)
+        if start.shape != (X.shape[0], self.n_latent):
+            raise ValueError(f"start must have shape ({X.shape[0]}, {self.n_latent}), "
+                             f"got {start.shape}")
+        return tf.constant(start, _DTYPE)
+
+    def decode(self, Z):
+        """g(Z): the generator's drawing of codes Z (n, n_latent), an array (n, m)."""
+        check_is_fitted(self)
+        return self.decoder_(tf.constant(np.asarray(Z, np.float64), _DTYPE)).numpy()
+
+    def classify_codes(self, Z):
+        """The head's class for each code of Z (n, n_latent): labels (n,)."""
+        return self.classes_[np.argmax(self._code_logits(Z), axis=1)]
+
+    def _code_logits(self, Z):
+        check_is_fitted(self)
+        return self.head_(tf.constant(np.asarray(Z, np.float64), _DTYPE)).numpy()
 
     def reconstruct(self, X):
         """g(z*): the generator's drawing of each image (n, m)."""
-        return self.decoder_(tf.constant(self.invert(X), _DTYPE)).numpy()
+        return self.decode(self.invert(X))
 
     def _logits(self, X):
-        return self.head_(tf.constant(self.invert(X), _DTYPE)).numpy()
-
-    def decision_function(self, X):
-        """Class logits (n, n_classes)."""
-        return self._logits(X)
+        return self._code_logits(self.invert(X))

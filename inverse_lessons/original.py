@@ -30,12 +30,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ._tf import quiet_retracing, tf
-from .data import PIXEL_MAX
+from .data import N_CLASSES, N_PIXELS, PIXEL_MAX
 from .linear_inversion import closed_form_inversion, unrolled_inversion
 
 __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original"]
 
-N_CLASSES = 10
 
 
 class OriginalRun(NamedTuple):
@@ -52,7 +51,7 @@ class OriginalRun(NamedTuple):
     rng: np.random.RandomState
 
 
-def batch_mean_step(step_size, n_images, n_pixels=64):
+def batch_mean_step(step_size, n_images, n_pixels=N_PIXELS):
     """The per-image step of a batch-mean inner loss.
 
     A gradient step of size ``step_size`` on the mean over n_images x n_pixels

@@ -1,5 +1,11 @@
 """One figure style for the whole book, and the plots the chapters share.
 
+``plot_*`` functions draw data they are given; ``draw_*`` functions first run
+the computation a figure shows (a descent, an inversion, a fill-in) and return
+the figure with its result. The sliders of :mod:`inverse_lessons.widgets` and
+the animations of :mod:`inverse_lessons.animation` call the ``draw_*``
+functions, so a static figure, a slider and an animation show the same thing.
+
 Every figure has an opaque white background (it stays readable on a dark
 theme), a title, labelled axes, and colours from the Okabe-Ito palette, which
 stays distinguishable under the common forms of colour blindness.
@@ -10,6 +16,12 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+
+from ._tf import tf
+from .damage import add_noise, drop_pixels
+from .data import IMAGE_SHAPE
+from .linear_inversion import closed_form_inversion
+from .solver import descent_path
 
 __all__ = [
     "PALETTE",
@@ -22,6 +34,11 @@ __all__ = [
     "plot_inversion",
     "plot_class_generators",
     "plot_class_reconstructions",
+    "draw_descent",
+    "draw_digit_inversion",
+    "draw_fill_in",
+    "draw_refinement",
+    "draw_class_inversions",
 ]
 
 #: Okabe & Ito's colour-blind-safe palette (black last).
@@ -164,7 +181,7 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     Missing pixels (NaN) are drawn in vermillion. Returns the figure.
     """
     colormap = mpl.colormaps["PuOr" if symmetric else cmap].with_extremes(bad=PALETTE["vermillion"])
-    images = np.asarray(images, dtype=float).reshape(len(images), 8, 8)
+    images = np.asarray(images, dtype=float).reshape(len(images), *IMAGE_SHAPE)
     nrows = int(np.ceil(len(images) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
                              squeeze=False)
@@ -208,7 +225,7 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
               ("difference x - G z", observation - reconstruction, "PuOr", -1, 1)]
     for j, (name, image, cmap, lo, hi) in enumerate(panels):
         ax = fig.add_subplot(grid[0, j])
-        ax.imshow(image.reshape(8, 8), cmap=cmap, vmin=lo, vmax=hi)
+        ax.imshow(image.reshape(IMAGE_SHAPE), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(name, fontsize=10)
         ax.axis("off")
     ax = fig.add_subplot(grid[0, 4])
@@ -242,10 +259,10 @@ def plot_class_generators(means, directions, *, classes=None, suptitle=None, siz
     fig, axes = plt.subplots(m + 1, n_classes, figsize=(size * n_classes, size * (m + 1) + 0.6),
                              squeeze=False)
     for c, label in enumerate(classes):
-        axes[0, c].imshow(means[c].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        axes[0, c].imshow(means[c].reshape(IMAGE_SHAPE), cmap="gray_r", vmin=0, vmax=1)
         axes[0, c].set_title(f"class {label}", fontsize=9, fontweight="normal")
         for j in range(m):
-            image = directions[c, j].reshape(8, 8)
+            image = directions[c, j].reshape(IMAGE_SHAPE)
             limit = np.abs(image).max() or 1.0
             axes[j + 1, c].imshow(image, cmap="PuOr", vmin=-limit, vmax=limit)
     for ax in axes.flat:
@@ -282,3 +299,101 @@ def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, class
     fig.axes[best + 1].title.set_color(PALETTE["vermillion"])
     fig.axes[best + 1].title.set_fontweight("bold")
     return fig
+
+
+def _numpy_loss(forward, observation):
+    """The inversion loss of a scalar, element-wise forward model at every point of an array."""
+    def loss(z):
+        prediction = forward(tf.constant(np.asarray(z, dtype=float))).numpy()
+        return np.square(float(observation) - prediction)
+    return loss
+
+
+def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
+    """Figure of one descent: landscape with path (left), loss per step (right).
+
+    forward, observation : a scalar forward model and its observation.
+    grid : array of shape (n,), the x range of the landscape.
+    axes : optional pair of axes to clear and draw on (an animation's frames);
+        by default a new figure.
+    Returns (figure, DescentPath); a diverged run says so in the title.
+    """
+    run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
+    if axes is None:
+        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    else:
+        left, right = axes
+        fig = left.figure
+        left.clear()
+        right.clear()
+    loss = _numpy_loss(forward, observation)
+    plot_loss_landscape(loss, grid, run.path, ax=left,
+                        title=f"Descent path, step size {step_size:.3g}")
+    top = float(np.max(loss(np.asarray(grid))))
+    left.set_ylim(-0.05 * top, 1.05 * top)
+    left.set_xlim(grid[0], grid[-1])
+    plot_losses(run.losses, ax=right,
+                title="Loss per step" + (" (diverged)" if run.diverged else ""))
+    fig.tight_layout()
+    return fig, run
+
+
+def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):
+    """Invert one image with a linear generator and draw it (plain function).
+
+    G : (64, k); observation : (64,). Returns (figure, latents (k,)).
+    """
+    latents = closed_form_inversion(np.asarray(G, float), np.asarray(observation, float)[None],
+                                    n_steps=n_steps, step_size=step_size).numpy()[0]
+    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title)
+    return fig, latents
+
+
+def draw_fill_in(model, image, *, fraction, seed=0):
+    """One image with a fraction of its pixels removed, and the model's filling-in.
+
+    model : a fitted InverseNet; image : (64,). Returns (figure, predicted label).
+    Panels: the image, the damaged image (missing pixels in vermillion), and
+    the generator's drawing G z* from the observed pixels.
+    """
+    damaged = drop_pixels(np.asarray(image, float)[None], fraction, seed=seed)
+    filled = np.clip(model.reconstruct(damaged), 0, 1)
+    label = model.predict(damaged)[0]
+    fig = plot_digits(np.concatenate([np.asarray(image, float)[None], damaged, filled]),
+                      ncols=3, size=2.0,
+                      titles=["image", f"{fraction:.0%} missing", f"G z*: predicted {label}"])
+    return fig, label
+
+
+def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder"):
+    """A fitted NonlinearInverseNet's drawing g(z_k) of one image after k inversion steps.
+
+    The steps are the model's own (its ``inner_step_size``), from ``start``:
+    "encoder" (the amortised guess) or "zero". Returns (figure, predicted
+    labels, one per entry of ``steps``).
+    """
+    x = np.asarray(image, float)[None]
+    pictures, predictions = [np.asarray(image, float)], []
+    for k in steps:
+        z = model.invert(x, n_steps=k, start=start)
+        pictures.append(model.decode(z)[0])
+        predictions.append(model.classify_codes(z)[0])
+    titles = ["image"] + [f"{k} steps: {p}" for k, p in zip(steps, predictions)]
+    fig = plot_digits(np.stack(pictures), ncols=len(pictures), titles=titles, size=1.6)
+    return fig, predictions
+
+
+def draw_class_inversions(model, image, *, fraction=0.0, sigma=0.0, seed=0):
+    """One image, damaged, and every class's drawing of it (chapter 8).
+
+    model : a fitted ``AnalysisBySynthesis`` (fitted with ``noise_std=sigma``
+    for a fair noise model); image : (64,). A ``fraction`` of the pixels goes
+    missing and Gaussian noise of standard deviation ``sigma`` (clipped to
+    [0, 1]) is added, both drawn with ``seed``. Returns (figure, predicted label).
+    """
+    damaged = drop_pixels(add_noise(np.asarray(image, float)[None], sigma, seed=seed),
+                          fraction, seed=seed)
+    label = model.predict(damaged)[0]
+    fig = plot_class_reconstructions(damaged[0], model.reconstruct(damaged)[0],
+                                     model.log_likelihoods(damaged)[0], classes=model.classes_)
+    return fig, label

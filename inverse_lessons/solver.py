@@ -19,24 +19,54 @@ observations each one gets its own gradient, unaffected by the batch size.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
 from ._tf import tf
-from ._validation import check_positive
+from ._validation import check_int, check_positive
 
 __all__ = [
     "DescentPath",
     "DivergenceError",
     "descent_path",
+    "gradient_descent",
+    "gradient_of",
     "Inversion",
     "invert",
     "inversion_loss",
     "largest_curvature",
-    "stable_step_size",
+    "step_size_bound",
 ]
+
+
+def gradient_descent(gradient: Callable, z, *, step_size, n_steps: int):
+    """The core of every solver in the book: ``n_steps`` plain gradient-descent steps.
+
+        z_{k+1} = z_k - step_size * gradient(z_k)
+
+    gradient : callable z -> dL/dz (a tensor of z's shape), e.g. :func:`gradient_of`
+        of a loss, or a gradient written out by hand.
+    z : the start z_0 (a tensor); step_size : a float or scalar tensor; n_steps : a
+        Python int >= 0. Returns z_N. Plain TensorFlow operations, so the result can
+        be differentiated with respect to anything ``gradient`` depends on. No
+        checks: :func:`invert` is the checked, path-recording wrapper.
+    """
+    for _ in range(n_steps):
+        z = z - step_size * gradient(z)
+    return z
+
+
+def gradient_of(loss: Callable) -> Callable:
+    """The function z -> dloss/dz(z), by automatic differentiation (a GradientTape)."""
+
+    def gradient(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            value = loss(z)
+        return tape.gradient(value, z)
+
+    return gradient
 
 
 class DivergenceError(ArithmeticError):
@@ -46,19 +76,19 @@ class DivergenceError(ArithmeticError):
     ----------
     step_size : float
         The step size that diverged.
-    stable_step_size : float or None
-        A step size below which the iteration is stable (exact for linear
-        forward models, a local estimate at the start otherwise), or ``None``
-        when it could not be computed.
+    step_size_bound : float or None
+        The bound below which the iteration is stable (see
+        :func:`step_size_bound`: exact for linear forward models, a local
+        estimate at the start otherwise), or ``None`` when it is not known.
     path, losses : numpy.ndarray or None
         The iterates and losses up to the point where divergence was detected,
         so that a diverging run can still be plotted (None where not kept).
     """
 
-    def __init__(self, message, *, step_size, stable_step_size, path=None, losses=None):
+    def __init__(self, message, *, step_size, step_size_bound, path=None, losses=None):
         super().__init__(message)
         self.step_size = step_size
-        self.stable_step_size = stable_step_size
+        self.step_size_bound = step_size_bound
         self.path = path
         self.losses = losses
 
@@ -76,18 +106,6 @@ class Inversion(NamedTuple):
     estimate: tf.Tensor
     path: Optional[np.ndarray]
     losses: Optional[np.ndarray]
-
-
-def _check_step_size(step_size, name="step_size"):
-    return check_positive(name, step_size)
-
-
-def _check_n_steps(n_steps, name="n_steps"):
-    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {type(n_steps).__name__}")
-    if n_steps <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {n_steps}")
-    return int(n_steps)
 
 
 def _as_tensor(value, name, dtype=None):
@@ -120,13 +138,6 @@ def inversion_loss(forward: Callable, observation, z) -> tf.Tensor:
     return tf.reduce_sum(tf.square(residual))
 
 
-def _loss_and_gradient(forward, observation, z):
-    with tf.GradientTape() as tape:
-        tape.watch(z)
-        loss = inversion_loss(forward, observation, z)
-    return loss, tape.gradient(loss, z)
-
-
 def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> float:
     """Largest eigenvalue (in magnitude) of the Hessian of the inversion loss at ``z``.
 
@@ -137,12 +148,10 @@ def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> f
     observation = _as_tensor(observation, "observation")
     z = tf.cast(_as_tensor(z, "z"), observation.dtype)
 
+    gradient = gradient_of(lambda z: inversion_loss(forward, observation, z))
+
     def hessian_vector(v):
-        with tf.GradientTape() as outer:
-            outer.watch(z)
-            _, grad = _loss_and_gradient(forward, observation, z)
-            directional = tf.reduce_sum(grad * v)
-        return outer.gradient(directional, z)
+        return gradient_of(lambda z: tf.reduce_sum(gradient(z) * v))(z)
 
     v = tf.random.stateless_normal(tf.shape(z), seed=(1, 2), dtype=z.dtype)
     v = v / tf.norm(v)
@@ -161,13 +170,16 @@ def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> f
     return abs(curvature)
 
 
-def stable_step_size(forward: Callable, observation, z) -> float:
-    """The largest stable step size ``2 / lambda_max`` of the inversion loss at ``z``.
+def step_size_bound(forward: Callable, observation, z) -> float:
+    """The step-size bound ``2 / lambda_max`` of the inversion loss at ``z``.
 
+    lambda_max is the largest curvature (Hessian eigenvalue) of the loss.
     Gradient descent on a quadratic converges exactly when the step size is
     below this bound, oscillates when it is above half of it, and diverges
-    above it. Exact for linear forward models, a local estimate otherwise.
-    Returns ``inf`` where the loss is flat.
+    above it. For a linear forward model f(z) = G z + b it is
+    1 / sigma_max(G)**2 (the same bound as
+    :func:`inverse_lessons.linear_inversion.generator_step_size_bound`), exact;
+    otherwise a local estimate at ``z``. Returns ``inf`` where the loss is flat.
     """
     curvature = largest_curvature(forward, observation, z)
     return math.inf if curvature == 0.0 else 2.0 / curvature
@@ -215,8 +227,8 @@ def invert(
     """
     if not callable(forward):
         raise TypeError(f"forward must be callable, got {type(forward).__name__}")
-    step_size = _check_step_size(step_size)
-    n_steps = _check_n_steps(n_steps)
+    step_size = check_positive("step_size", step_size)
+    n_steps = check_int("n_steps", n_steps, minimum=1)
     observation = _as_tensor(observation, "observation")
     z = tf.cast(_as_tensor(initial, "initial"), observation.dtype)
 
@@ -230,30 +242,26 @@ def invert(
     if record and not eager:
         raise ValueError("record=True needs eager execution (not inside tf.function)")
 
+    gradient = gradient_of(lambda z: inversion_loss(forward, observation, z))
+    if not (record or (check and eager)):
+        return Inversion(gradient_descent(gradient, z, step_size=step_size, n_steps=n_steps),
+                         None, None)
+
+    # The same steps one at a time, keeping every iterate and its loss.
     path, losses = [], []
-    for step in range(n_steps):
-        loss, grad = _loss_and_gradient(forward, observation, z)
-        if record or (check and eager):
-            path.append(z.numpy())
-            losses.append(float(loss))
-            if check and not (np.isfinite(losses[-1]) and np.all(np.isfinite(path[-1]))):
-                _raise_divergence(forward, observation, initial, step_size, path, losses,
-                                  f"the loss became non-finite at step {step}")
-        z = z - step_size * grad
-    if record or (check and eager):
-        final_loss = inversion_loss(forward, observation, z)
+    for step in range(n_steps + 1):
+        if step:
+            z = gradient_descent(gradient, z, step_size=step_size, n_steps=1)
         path.append(z.numpy())
-        losses.append(float(final_loss))
-        if check:
-            if not (np.isfinite(losses[-1]) and np.all(np.isfinite(path[-1]))):
-                _raise_divergence(forward, observation, initial, step_size, path, losses,
-                                  f"the loss became non-finite at step {n_steps}")
-            if losses[-1] > losses[0] * (1 + 1e-9) + 1e-300:
-                _raise_divergence(
-                    forward, observation, initial, step_size, path, losses,
-                    f"the loss grew from {losses[0]:.4g} to {losses[-1]:.4g} "
-                    f"in {n_steps} steps",
-                )
+        losses.append(float(inversion_loss(forward, observation, z)))
+        if check and not (np.isfinite(losses[-1]) and np.all(np.isfinite(path[-1]))):
+            _raise_divergence(forward, observation, initial, step_size, path, losses,
+                              f"the loss became non-finite at step {step}")
+    if check and losses[-1] > losses[0] * (1 + 1e-9) + 1e-300:
+        _raise_divergence(
+            forward, observation, initial, step_size, path, losses,
+            f"the loss grew from {losses[0]:.4g} to {losses[-1]:.4g} in {n_steps} steps",
+        )
     if record:
         return Inversion(z, np.stack(path), np.asarray(losses))
     return Inversion(z, None, None)
@@ -261,7 +269,7 @@ def invert(
 
 def _raise_divergence(forward, observation, initial, step_size, path, losses, what):
     try:
-        stable = stable_step_size(forward, observation, initial)
+        stable = step_size_bound(forward, observation, initial)
     except Exception:  # the bound is a hint; never hide the divergence itself
         stable = None
     hint = (
@@ -273,7 +281,7 @@ def _raise_divergence(forward, observation, initial, step_size, path, losses, wh
     raise DivergenceError(
         f"gradient descent diverged with step_size={step_size:g}: {what}{hint}",
         step_size=step_size,
-        stable_step_size=stable,
+        step_size_bound=stable,
         path=np.stack(path),
         losses=np.asarray(losses),
     )

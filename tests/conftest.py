@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 @pytest.fixture
 def tf_log_messages():
     """The messages TensorFlow's logger emits during the test (a list filled as they come)."""
-    from inverse_lessons._tf import tf
+    from inverse_lessons import tf
 
     messages = []
     handler = logging.Handler()

@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.animation import BUTTON_TEXT, offline_jshtml, scrubbable
+from inverse_lessons.animation import (
+    BUTTON_TEXT,
+    inversion_steps_animation,
+    offline_jshtml,
+    scrubbable,
+    step_size_animation,
+)
 from inverse_lessons.plotting import plot_inversion
-from inverse_lessons.widgets import inversion_steps_animation, step_size_animation
 
 ALT = "A marker moving along a line, one frame per slope value."
 

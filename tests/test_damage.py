@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.baselines import fill_missing
+from inverse_lessons.damage import fill_missing
 from inverse_lessons.damage import add_noise, drop_block, drop_pixels, with_damaged_copies
 from inverse_lessons.data import load_digits_split
 

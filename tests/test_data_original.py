@@ -60,7 +60,7 @@ def test_original_rejects_unknown_gradient():
 def test_original_training_loop_takes_the_original_steps():
     # train_original runs all outer iterations in one graph; the reference here takes
     # them one at a time, eagerly, with explicit inner steps on the batch-mean loss.
-    from inverse_lessons._tf import tf
+    from inverse_lessons import tf
 
     X, y, _, _ = load_digits_split()
     X, y = X[:30] * 16.0, y[:30]

@@ -13,14 +13,14 @@ from inverse_lessons.data import load_digits_split
 from inverse_lessons.solver import DivergenceError
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
-FAST = dict(max_iter=60, inner_steps=50, progress=False, random_state=0)
+FAST = dict(max_iter=60, inner_steps=50, random_state=0)
 
 
 # All of scikit-learn's estimator checks. One is skipped by scikit-learn itself and
 # cannot apply: the array-API check (it needs SCIPY_ARRAY_API=1 and an array-API
 # namespace; InverseNet computes with TensorFlow on numpy input).
 @parametrize_with_checks(
-    [InverseNet(max_iter=150, inner_steps=30, learning_rate=0.05, progress=False,
+    [InverseNet(max_iter=150, inner_steps=30, learning_rate=0.05,
                 random_state=0)],
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -202,7 +202,7 @@ def test_step_gradient_decides_whether_eta_is_differentiated(step_gradient):
     X, y, n_steps = X_TRAIN[:60], Y_TRAIN[:60], 30
     m = InverseNet(n_latent=10, head="identity", inner_steps=n_steps, optimizer="sgd",
                    learning_rate=1.0, max_iter=1, step_gradient=step_gradient,
-                   progress=False, random_state=0).fit(X, y)
+                   random_state=0).fit(X, y)
     G0 = m.initial_generator_.astype(np.float64)
     used = G0 - m.generator_
     frozen_eta = 0.5 / np.linalg.eigvalsh(G0.T @ G0)[-1]

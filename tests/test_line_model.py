@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from inverse_lessons._tf import tf
+from inverse_lessons import tf
+from inverse_lessons.solver import DivergenceError
 from inverse_lessons.line_model import (
     exact_fit,
     exact_fit_slopes,
@@ -88,7 +89,7 @@ def test_a_is_clipped_below():
      "derivative_steps must be an integer"),
     (dict(n_steps=0), ValueError, "n_steps"),
     (dict(learning_rate=-1.0), ValueError, "learning_rate must be positive"),
-    (dict(gradient_steps=0), ValueError, "gradient_steps must be a positive integer"),
+    (dict(gradient_steps=0), ValueError, "gradient_steps must be >= 1"),
     (dict(x=np.zeros((2, 2))), ValueError, "x must be a 1-d array"),
     (dict(y=np.zeros(3)), ValueError, "y must have the shape of x"),
     (dict(x=np.array([1.0, np.nan, 0, 0, 0])), ValueError, "x contains non-finite"),
@@ -182,7 +183,7 @@ def test_autodiff_training_with_fewer_steps_fits_the_other_model():
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 @pytest.mark.parametrize("gradient", ["autodiff", "recursion"])
 def test_divergent_training_is_reported(gradient):
-    with pytest.raises(ArithmeticError, match="training diverged at iteration"):
+    with pytest.raises(DivergenceError, match="training diverged at iteration"):
         train(X, Y, gradient=gradient, learning_rate=5.0, n_iterations=200)
 
 

@@ -3,20 +3,21 @@
 import numpy as np
 import pytest
 
-from inverse_lessons._tf import tf
+from inverse_lessons import tf
 from inverse_lessons.linear_inversion import (
     closed_form_inversion,
     least_squares_inversion,
     observed_mask,
-    spectral_step_size,
+    generator_step_size_bound,
     unrolled_inversion,
 )
+from inverse_lessons.solver import step_size_bound
 
 RNG = np.random.default_rng(0)
 G = RNG.normal(size=(64, 10))
 X = RNG.normal(size=(7, 64))
 Z0 = RNG.normal(size=(7, 10))
-ETA = float(spectral_step_size(G))
+ETA = 0.5 * float(generator_step_size_bound(G))
 
 
 def with_missing(X, every=5):
@@ -78,7 +79,7 @@ def test_bad_step_counts_are_refused(solve):
 
 def test_many_steps_reach_least_squares():
     G_small = RNG.normal(size=(64, 5))
-    eta = float(spectral_step_size(G_small))
+    eta = 0.5 * float(generator_step_size_bound(G_small))
     z = closed_form_inversion(G_small, X, n_steps=5000, step_size=eta).numpy()
     z_ls = np.linalg.lstsq(G_small, X.T, rcond=None)[0].T
     np.testing.assert_allclose(z, z_ls, rtol=1e-8, atol=1e-10)
@@ -110,9 +111,18 @@ def test_images_are_inverted_independently():
         np.testing.assert_allclose(alone[0], whole[i], rtol=1e-12)
 
 
-def test_spectral_step_size_is_half_the_stable_bound():
+def test_generator_bound_is_the_solver_bound_and_divides_stable_from_diverging():
     sigma = np.linalg.svd(G, compute_uv=False)[0]
-    assert ETA == pytest.approx(0.5 / sigma**2, rel=1e-10)
+    bound = float(generator_step_size_bound(G))
+    assert bound == pytest.approx(1 / sigma**2, rel=1e-10)
+    # one meaning: the general solver's curvature bound of the same linear model
+    assert step_size_bound(lambda z: tf.linalg.matvec(G, z), X[0], np.zeros(G.shape[1])) == (
+        pytest.approx(bound, rel=1e-6))
+    # just below it the unrolled iterates stay bounded, just above they blow up
+    below = unrolled_inversion(G, X, n_steps=400, step_size=0.99 * bound).numpy()
+    above = unrolled_inversion(G, X, n_steps=400, step_size=1.05 * bound).numpy()
+    assert np.all(np.isfinite(below)) and np.abs(below).max() < 1e3
+    assert not np.abs(above).max() < 1e3
 
 
 @pytest.mark.parametrize("mask", [False, True])
@@ -155,7 +165,7 @@ def test_implicit_gradient_matches_least_squares_and_converged_steps():
     implicit = _gradient(implicit_inversion)
     pinv = _gradient(lambda G, X: least_squares_inversion(G, X))
     converged = _gradient(lambda G, X: closed_form_inversion(
-        G, X, n_steps=20000, step_size=spectral_step_size(G)))
+        G, X, n_steps=20000, step_size=0.5 * generator_step_size_bound(G)))
     np.testing.assert_allclose(implicit, pinv, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(implicit, converged, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(implicit_inversion(G, X).numpy(),
@@ -176,7 +186,7 @@ def test_implicit_gradient_with_respect_to_observation():
 def test_truncated_backprop_is_biased_and_exact_when_untruncated():
     def unrolled(K):
         return _gradient(lambda G, X: unrolled_inversion(
-            G, X, n_steps=40, step_size=spectral_step_size(G), backprop_steps=K))
+            G, X, n_steps=40, step_size=0.5 * generator_step_size_bound(G), backprop_steps=K))
 
     full = unrolled(None)
     np.testing.assert_allclose(unrolled(40), full, rtol=1e-12)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from inverse_lessons._tf import tf
+from inverse_lessons import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.nonlinear import (
     NonlinearInverseNet,
@@ -68,7 +68,7 @@ def test_multi_start_keeps_the_best_start():
 
 
 def test_estimator_contract():
-    model = NonlinearInverseNet(max_iter=30, progress=False, random_state=0)
+    model = NonlinearInverseNet(max_iter=30, random_state=0)
     assert clone(model).get_params() == model.get_params()
     model.fit(X_TRAIN[:300], Y_TRAIN[:300])
     assert len(model.loss_curve_) == 30 and model.loss_curve_[-1] < model.loss_curve_[0]
@@ -76,7 +76,7 @@ def test_estimator_contract():
     assert model.reconstruct(X_TEST[:5]).shape == (5, 64)
     np.testing.assert_allclose(model.predict_proba(X_TEST[:5]).sum(axis=1), 1.0, rtol=1e-6)
     assert set(model.predict(X_TEST)) <= set(range(10))
-    again = NonlinearInverseNet(max_iter=30, progress=False, random_state=0).fit(
+    again = NonlinearInverseNet(max_iter=30, random_state=0).fit(
         X_TRAIN[:300], Y_TRAIN[:300])
     np.testing.assert_allclose(again.loss_curve_, model.loss_curve_, rtol=1e-5)
 
@@ -89,14 +89,14 @@ def test_estimator_contract():
 ])
 def test_bad_parameters(params, error, pattern):
     with pytest.raises(error, match=pattern):
-        NonlinearInverseNet(max_iter=2, progress=False, **params).fit(X_TRAIN[:50], Y_TRAIN[:50])
+        NonlinearInverseNet(max_iter=2, **params).fit(X_TRAIN[:50], Y_TRAIN[:50])
 
 
 def test_bad_data():
     with pytest.raises(ValueError, match="at least two classes"):
-        NonlinearInverseNet(max_iter=2, progress=False).fit(X_TRAIN[:20], np.zeros(20))
+        NonlinearInverseNet(max_iter=2).fit(X_TRAIN[:20], np.zeros(20))
     with pytest.raises(ValueError, match="NaN"):
-        NonlinearInverseNet(max_iter=2, progress=False).fit(
+        NonlinearInverseNet(max_iter=2).fit(
             np.where(X_TRAIN[:20] > 0.5, np.nan, X_TRAIN[:20]), Y_TRAIN[:20])
 
 

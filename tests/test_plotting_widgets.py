@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.plotting import PALETTE, plot_step_size_sweep, use_book_style
-from inverse_lessons.widgets import draw_descent, step_size_explorer
+from inverse_lessons.plotting import PALETTE, draw_descent, plot_step_size_sweep, use_book_style
+from inverse_lessons.widgets import step_size_explorer
 
 
 def test_book_style_is_opaque():
@@ -57,7 +57,8 @@ def test_palette_is_hex():
 
 def test_digit_explorer_draws_and_predicts():
     from inverse_lessons import load_digits_split
-    from inverse_lessons.widgets import digit_inversion_explorer, draw_digit_inversion
+    from inverse_lessons.plotting import draw_digit_inversion
+    from inverse_lessons.widgets import digit_inversion_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
     G = X_train[:10].T
@@ -77,10 +78,11 @@ def test_digit_explorer_draws_and_predicts():
 
 def test_missing_pixels_explorer_draws_the_fill_in():
     from inverse_lessons import InverseNet, load_digits_split
-    from inverse_lessons.widgets import draw_fill_in, missing_pixels_explorer
+    from inverse_lessons.plotting import draw_fill_in
+    from inverse_lessons.widgets import missing_pixels_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
-    model = InverseNet(max_iter=30, inner_steps=50, progress=False, random_state=0).fit(
+    model = InverseNet(max_iter=30, inner_steps=50, random_state=0).fit(
         X_train[:300], y_train[:300])
     fig, label = draw_fill_in(model, X_test[0], fraction=0.5, seed=1)
     assert label in model.classes_ and len([a for a in fig.axes if a.get_title()]) == 3
@@ -96,10 +98,11 @@ def test_missing_pixels_explorer_draws_the_fill_in():
 def test_refinement_explorer_draws_each_step_count():
     from inverse_lessons import load_digits_split
     from inverse_lessons.nonlinear import NonlinearInverseNet
-    from inverse_lessons.widgets import draw_refinement, refinement_explorer
+    from inverse_lessons.plotting import draw_refinement
+    from inverse_lessons.widgets import refinement_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
-    model = NonlinearInverseNet(max_iter=20, progress=False, random_state=0).fit(
+    model = NonlinearInverseNet(max_iter=20, random_state=0).fit(
         X_train[:200], y_train[:200])
     fig, predictions = draw_refinement(model, X_test[0], steps=(0, 3), start="zero")
     assert len(predictions) == 2 and len([a for a in fig.axes if a.get_title()]) == 3
