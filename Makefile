@@ -1,6 +1,6 @@
 # inverse-lessons: two commands do all the set-up.
 #   make book   build the rendered site into _build/html (warnings are errors)
-#   make test   run the whole test suite (package tests + every notebook via nbval), then,
+#   make test   lint (ruff), run the whole test suite (package tests + every notebook via nbval), then,
 #               where Chromium is installed, build the book and test it in the browser
 #   make pdf    the whole book as one PDF, printed from the built site by Chromium
 #   make lab    JupyterLab on the notebooks, where the sliders live
@@ -56,9 +56,10 @@ book: $(STAMP)
 pdf: book
 	CHROMIUM="$(CHROMIUM)" $(BIN)/python book/_ext/print_book.py
 
-# Tests and notebooks on every core: each file (so each notebook, whose cells share one kernel)
-# stays on one worker.
+# The linter first (pyproject.toml's [tool.ruff]), then tests and notebooks on every core: each
+# file (so each notebook, whose cells share one kernel) stays on one worker.
 test: $(STAMP)
+	$(BIN)/ruff check inverse_lessons tests benchmarks book/_ext
 	$(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory pdf && \

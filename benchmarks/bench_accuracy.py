@@ -16,8 +16,7 @@ import time
 
 import numpy as np
 
-from inverse_lessons import InverseNet, load_digits_split
-from inverse_lessons import tf
+from inverse_lessons import InverseNet, load_digits_split, tf
 from inverse_lessons.baselines import baseline_accuracies
 
 SETTINGS = {

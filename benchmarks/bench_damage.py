@@ -31,8 +31,7 @@ import time
 import numpy as np
 from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-from inverse_lessons import AnalysisBySynthesis, load_digits_split
-from inverse_lessons import tf
+from inverse_lessons import AnalysisBySynthesis, load_digits_split, tf
 from inverse_lessons.baselines import DamagedBaselines
 from inverse_lessons.damage import add_noise, drop_block, drop_pixels
 

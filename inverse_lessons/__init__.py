@@ -41,8 +41,8 @@ from .solver import (
     DivergenceError,
     Inversion,
     descent_path,
-    invert,
     inversion_loss,
+    invert,
     step_size_bound,
 )
 

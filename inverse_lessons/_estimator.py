@@ -35,7 +35,8 @@ class SoftmaxPredictions:
 
     def predict(self, X):
         """The most probable class of each image (n,)."""
-        return self.classes_[np.argmax(self._logits(X), axis=1)]
+        logits = self._logits(X)   # first: it checks that the model is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def decision_function(self, X):
         """Class logits (n, n_classes); for two classes the logit difference (n,)."""

@@ -283,7 +283,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 step = self._inner_step(G)
                 loss = self._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, step)
             grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables))
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
             return loss, tf.stop_gradient(step), bound
 
         return update

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._estimator import SoftmaxPredictions, encode_labels, run_iterations, training_diverged
 from ._tf import tf
 from ._validation import check_choice, check_int, check_positive
-from .data import N_CLASSES, N_PIXELS
+from .data import N_PIXELS
 from .solver import gradient_descent, gradient_of
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
@@ -85,12 +85,18 @@ def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size,
 
 
 def _decoder_weights(decoder):
-    """The weights (U^T, u, V^T, v) of a decoder made by :func:`make_decoder`, as float64
-    tensors, for the compiled float64 functions below."""
+    """The weights (U^T, u, V^T, v) of a decoder made by :func:`make_decoder` (or of an
+    encoder made by :func:`make_encoder`), as float64 tensors."""
     weights = decoder.get_weights()
     if len(weights) != 4 or [np.ndim(w) for w in weights] != [2, 1, 2, 1]:
         raise ValueError("decoder must be a two-layer decoder made by make_decoder")
     return [tf.constant(np.asarray(w, np.float64)) for w in weights]
+
+
+def _encode(X, kernel_1, bias_1, kernel_2, bias_2):
+    """e(X) = tanh(X A^T + a) B^T + b written out: the encoder's own operations."""
+    hidden = tf.nn.tanh(tf.add(tf.matmul(X, kernel_1), bias_1))
+    return tf.add(tf.matmul(hidden, kernel_2), bias_2)
 
 
 def _decode(Z, kernel_1, bias_1, kernel_2, bias_2):
@@ -224,14 +230,14 @@ class _Trainer:
                 loss += weight * tf.reduce_mean(tf.square(X - self.decoder(Z)))
                 loss += alpha * tf.reduce_sum(tf.square(self.head.kernel))
             gradients = tape.gradient(loss, variables)
-            self.optimizer.apply_gradients(zip(gradients, variables))
+            self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
             return loss
 
         self.update = update
 
     def load(self, models, learning_rate):
         """Start from the weights of ``models`` (decoder, encoder, head), Adam from scratch."""
-        for mine, theirs in zip(self.models, models):
+        for mine, theirs in zip(self.models, models, strict=True):
             mine.set_weights(theirs.get_weights())
         for variable in self.optimizer.variables:
             variable.assign(tf.zeros_like(variable))
@@ -239,7 +245,7 @@ class _Trainer:
 
     def store(self, models):
         """Copy the trained weights into ``models``."""
-        for mine, theirs in zip(self.models, models):
+        for mine, theirs in zip(self.models, models, strict=True):
             theirs.set_weights(mine.get_weights())
 
 
@@ -347,8 +353,11 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         n_steps = self.inner_steps if n_steps is None else check_int("n_steps", n_steps,
                                                                       minimum=0)
-        X_t = tf.constant(X, _DTYPE)
-        return invert_decoder(self.decoder_, X_t, self._start_codes(X_t, start),
+        # Prediction runs in float64 (training in float32), so that an image's code does
+        # not depend, even in the last float32 digit, on the other images inverted with it.
+        weights = _decoder_weights(self.decoder_)
+        X_t = tf.constant(X)
+        return invert_decoder(lambda Z: _decode(Z, *weights), X_t, self._start_codes(X_t, start),
                               n_steps=n_steps, step_size=self.inner_step_size).numpy()
 
     def _start_codes(self, X, start):
@@ -356,28 +365,31 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         if isinstance(start, str):
             check_choice("start", start, ("encoder", "zero"))
             if start == "zero":
-                return tf.zeros((tf.shape(X)[0], self.n_latent), _DTYPE)
+                return tf.zeros((X.shape[0], self.n_latent), tf.float64)
             if self.encoder_ is None:
                 raise ValueError("start='encoder' needs a model fitted with start='encoder'")
-            return self.encoder_(X)
+            return _encode(X, *_decoder_weights(self.encoder_))
         start = np.asarray(start, dtype=np.float64)
         if start.shape != (X.shape[0], self.n_latent):
             raise ValueError(f"start must have shape ({X.shape[0]}, {self.n_latent}), "
                              f"got {start.shape}")
-        return tf.constant(start, _DTYPE)
+        return tf.constant(start)
 
     def decode(self, Z):
         """g(Z): the generator's drawing of codes Z (n, n_latent), an array (n, m)."""
         check_is_fitted(self)
-        return self.decoder_(tf.constant(np.asarray(Z, np.float64), _DTYPE)).numpy()
+        weights = _decoder_weights(self.decoder_)
+        return _decode(tf.constant(np.asarray(Z, np.float64)), *weights).numpy()
 
     def classify_codes(self, Z):
         """The head's class for each code of Z (n, n_latent): labels (n,)."""
-        return self.classes_[np.argmax(self._code_logits(Z), axis=1)]
+        logits = self._code_logits(Z)   # first: it checks that the model is fitted
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def _code_logits(self, Z):
         check_is_fitted(self)
-        return self.head_(tf.constant(np.asarray(Z, np.float64), _DTYPE)).numpy()
+        kernel, bias = (np.asarray(w, np.float64) for w in self.head_.get_weights())
+        return np.asarray(Z, np.float64) @ kernel + bias
 
     def reconstruct(self, X):
         """g(z*): the generator's drawing of each image (n, m)."""

@@ -136,7 +136,7 @@ def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel=
                              sharey=True, squeeze=False)
     grid = np.asarray(grid, dtype=float)
     top = float(np.max(loss(grid)))
-    for ax, (label, path) in zip(axes.flat, runs):
+    for ax, (label, path) in zip(axes.flat, runs, strict=False):   # spare panels hidden below
         plot_loss_landscape(loss, grid, path, ax=ax, title=label, xlabel=xlabel,
                             ylabel="loss" if ax in axes[:, 0] else "")
         ax.set_xlim(grid[0], grid[-1])
@@ -292,7 +292,8 @@ def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, class
     log_likelihoods = np.asarray(log_likelihoods, dtype=float)
     classes = list(range(len(log_likelihoods))) if classes is None else list(classes)
     best = int(np.argmax(log_likelihoods))
-    titles = ["observed"] + [f"{c}: {ll:.0f}" for c, ll in zip(classes, log_likelihoods)]
+    titles = ["observed"] + [f"{c}: {ll:.0f}"
+                             for c, ll in zip(classes, log_likelihoods, strict=True)]
     images = np.concatenate([np.asarray(image, float)[None],
                              np.clip(np.asarray(reconstructions, float), 0, 1)])
     fig = plot_digits(images, ncols=len(images), titles=titles, suptitle=suptitle, size=size)
@@ -378,7 +379,7 @@ def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder"):
         z = model.invert(x, n_steps=k, start=start)
         pictures.append(model.decode(z)[0])
         predictions.append(model.classify_codes(z)[0])
-    titles = ["image"] + [f"{k} steps: {p}" for k, p in zip(steps, predictions)]
+    titles = ["image"] + [f"{k} steps: {p}" for k, p in zip(steps, predictions, strict=True)]
     fig = plot_digits(np.stack(pictures), ncols=len(pictures), titles=titles, size=1.6)
     return fig, predictions
 

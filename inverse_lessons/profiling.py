@@ -21,7 +21,8 @@ import ctypes
 import ctypes.util
 import threading
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import psutil
 

@@ -14,12 +14,19 @@ parameters): this is what "training through the inversion" means in chapter 2.
 
 The sum runs over every element, so when ``x`` holds a batch of independent
 observations each one gets its own gradient, unaffected by the batch size.
+
+:func:`gradient_descent` is the loop itself, a few lines that every solver of
+the book runs (this module's :func:`invert`, the linear generator's
+:func:`~inverse_lessons.linear_inversion.unrolled_inversion`, the Keras
+decoder's :func:`~inverse_lessons.nonlinear.invert_decoder`); :func:`invert`
+adds the checks, divergence detection and the recorded path on top.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,8 +111,8 @@ class Inversion(NamedTuple):
     """
 
     estimate: tf.Tensor
-    path: Optional[np.ndarray]
-    losses: Optional[np.ndarray]
+    path: np.ndarray | None
+    losses: np.ndarray | None
 
 
 def _as_tensor(value, name, dtype=None):
@@ -298,7 +305,7 @@ class DescentPath(NamedTuple):
 
     path: np.ndarray
     losses: np.ndarray
-    diverged: Optional[str]
+    diverged: str | None
 
 
 def descent_path(forward: Callable, observation, initial, *, step_size, n_steps) -> DescentPath:

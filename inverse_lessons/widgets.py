@@ -15,7 +15,13 @@ import numpy as np
 from sklearn.base import clone
 
 from .linear_inversion import generator_step_size_bound
-from .plotting import draw_class_inversions, draw_descent, draw_digit_inversion, draw_fill_in, draw_refinement
+from .plotting import (
+    draw_class_inversions,
+    draw_descent,
+    draw_digit_inversion,
+    draw_fill_in,
+    draw_refinement,
+)
 
 __all__ = [
     "damage_explorer",
@@ -52,12 +58,13 @@ def _pattern_slider():
 
 
 def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_steps=10,
-                       grid=np.linspace(-4.0, 8.0, 241)):
+                       grid=None):
     """Sliders for the step size and the starting point of a 1-d inversion.
 
+    grid : the x range of the landscape, array (n,); by default -4 to 8 in 241 points.
     Returns an ``ipywidgets.interactive``; display it in a notebook.
     """
-    grid = np.asarray(grid, dtype=float)
+    grid = np.linspace(-4.0, 8.0, 241) if grid is None else np.asarray(grid, dtype=float)
 
     def show(step_size, start):
         fig, run = draw_descent(forward, observation, step_size=step_size, start=start,

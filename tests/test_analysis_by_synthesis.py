@@ -275,8 +275,11 @@ def test_chapter_figures_and_explorer(model):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inverse_lessons.plotting import plot_class_generators, plot_class_reconstructions
-    from inverse_lessons.plotting import draw_class_inversions
+    from inverse_lessons.plotting import (
+        draw_class_inversions,
+        plot_class_generators,
+        plot_class_reconstructions,
+    )
     from inverse_lessons.widgets import damage_explorer
 
     fig = plot_class_generators(model.means_[:, 0], model.components_[:, 0, :, :3]

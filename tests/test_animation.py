@@ -81,7 +81,8 @@ def test_bad_input():
 
 
 def test_unknown_template_is_reported_not_left_broken():
-    page = '<div class="animation"><button title="Rewind" onclick="x()"><i class="fa fa-x"></i></button>'
+    page = ('<div class="animation"><button title="Rewind" onclick="x()">'
+            '<i class="fa fa-x"></i></button>')
     with pytest.raises(ValueError, match="matplotlib changed its template"):
         offline_jshtml(page, alt=ALT)
 

@@ -38,8 +38,8 @@ def test_there_are_chapters():
 
 
 EXERCISE = re.compile(r"^:::\{exercise\} (Pen and paper|Code)\n:label: (ex-\d+-\d+)\n", re.M)
-SOLUTION = re.compile(r"^```\{solution-start\} (ex-\d+-\d+)\n:label: sol-\d+-\d+\n:class: dropdown\n```",
-                      re.M)
+SOLUTION = re.compile(
+    r"^```\{solution-start\} (ex-\d+-\d+)\n:label: sol-\d+-\d+\n:class: dropdown\n```", re.M)
 SOLUTION_END = re.compile(r"^```\{solution-end\}\n```", re.M)
 PROSE_SOLUTION = re.compile(r"^:::\{solution\}", re.M)
 

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.damage import fill_missing
-from inverse_lessons.damage import add_noise, drop_block, drop_pixels, with_damaged_copies
+from inverse_lessons.damage import (
+    add_noise,
+    drop_block,
+    drop_pixels,
+    fill_missing,
+    with_damaged_copies,
+)
 from inverse_lessons.data import load_digits_split
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()

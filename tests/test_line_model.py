@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from inverse_lessons import tf
-from inverse_lessons.solver import DivergenceError
 from inverse_lessons.line_model import (
     exact_fit,
     exact_fit_slopes,
@@ -15,6 +14,7 @@ from inverse_lessons.line_model import (
     training_loss,
     training_pairs,
 )
+from inverse_lessons.solver import DivergenceError
 
 X, Y = training_pairs()
 

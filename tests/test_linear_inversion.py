@@ -6,9 +6,9 @@ import pytest
 from inverse_lessons import tf
 from inverse_lessons.linear_inversion import (
     closed_form_inversion,
+    generator_step_size_bound,
     least_squares_inversion,
     observed_mask,
-    generator_step_size_bound,
     unrolled_inversion,
 )
 from inverse_lessons.solver import step_size_bound

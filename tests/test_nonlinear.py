@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import tf
 from inverse_lessons.data import load_digits_split
@@ -17,6 +17,16 @@ from inverse_lessons.nonlinear import (
 )
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
+
+
+# All of scikit-learn's estimator checks, on a small and quick model (the array-API
+# check is skipped by scikit-learn itself, as for InverseNet).
+@parametrize_with_checks(
+    [NonlinearInverseNet(n_latent=2, hidden=8, inner_steps=3, max_iter=100, learning_rate=0.05,
+                         reconstruction_weight=0.0, random_state=0)],
+)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
 
 
 def test_inversion_lowers_the_loss_and_is_differentiable():
@@ -69,7 +79,6 @@ def test_multi_start_keeps_the_best_start():
 
 def test_estimator_contract():
     model = NonlinearInverseNet(max_iter=30, random_state=0)
-    assert clone(model).get_params() == model.get_params()
     model.fit(X_TRAIN[:300], Y_TRAIN[:300])
     assert len(model.loss_curve_) == 30 and model.loss_curve_[-1] < model.loss_curve_[0]
     assert model.invert(X_TEST[:5]).shape == (5, 10)

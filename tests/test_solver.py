@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from inverse_lessons import DivergenceError, descent_path, invert, step_size_bound, toy_forward
-from inverse_lessons import tf
+from inverse_lessons import DivergenceError, descent_path, invert, step_size_bound, tf, toy_forward
 from inverse_lessons.forward_models import line_forward, square_forward
 
 
@@ -143,6 +142,7 @@ def test_works_inside_tf_function():
 def test_bad_input_is_named(kwargs, error, pattern):
     args = dict(forward=toy_forward, observation=0.0, initial=-3.0, step_size=0.05, n_steps=10)
     args.update(kwargs)
-    forward, observation, initial = args.pop("forward"), args.pop("observation"), args.pop("initial")
+    forward, observation = args.pop("forward"), args.pop("observation")
+    initial = args.pop("initial")
     with pytest.raises(error, match=pattern):
         invert(forward, observation, initial, **args)
