@@ -43,12 +43,11 @@ import numpy as np
 from scipy.special import logsumexp, ndtr
 from sklearn.cluster import KMeans
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._estimator import encode_labels
 from ._tf import tf
 from ._validation import check_int, check_positive
 
@@ -343,13 +342,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                              ensure_all_finite="allow-nan")
         k, noise = self._check_params(X.shape[1])
         J = int(self.n_components)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError("AnalysisBySynthesis needs at least two classes in y; got one "
-                             f"class: {self.classes_[0]!r}")
-        codes = encoder.transform(y)
+        codes = encode_labels(self, y)
         counts = np.bincount(codes, minlength=len(self.classes_))
         needed = J * (k + 1)
         for label, count in zip(self.classes_, counts):

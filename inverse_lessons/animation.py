@@ -109,9 +109,9 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
 def step_size_animation(forward, observation, step_sizes, *, start, n_steps, grid, alt):
     """The step-size slider's effect as a scrubbable animation, for the rendered book.
 
-    One frame of :func:`draw_descent` per value of ``step_sizes`` (a sequence of
-    at least two positive floats); ``alt`` describes the frames for someone who
-    cannot see them. Returns an ``IPython.display.HTML`` (see
+    One frame of :func:`~inverse_lessons.plotting.draw_descent` per value of
+    ``step_sizes`` (a sequence of at least two positive floats); ``alt`` describes
+    the frames for someone who cannot see them. Returns an ``IPython.display.HTML`` (see
     :func:`inverse_lessons.animation.scrubbable`).
     """
     grid = np.asarray(grid, dtype=float)
@@ -128,7 +128,8 @@ def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
     """The steps slider's effect as a scrubbable animation, for the rendered book.
 
     One frame per number of gradient steps in ``step_counts`` (at least two): the
-    picture of :func:`draw_digit_inversion`, with the latent axis the same in every frame.
+    picture of :func:`~inverse_lessons.plotting.draw_digit_inversion`, with the
+    latent axis the same in every frame.
     G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
     ``IPython.display.HTML`` (see :func:`inverse_lessons.animation.scrubbable`).
     """

@@ -176,3 +176,53 @@ def test_analysis_helpers_reject_bad_input():
     one_layer = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(64)])
     with pytest.raises(ValueError, match="made by make_decoder"):
         inversion_derivatives(one_layer, X_TEST[:2], np.zeros((2, 3)))
+
+
+def test_repeated_fits_reuse_one_trace_and_start_afresh():
+    from inverse_lessons.nonlinear import _trainer
+
+    kw = dict(n_latent=3, hidden=8, inner_steps=2, max_iter=15)
+    first = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    trainer = _trainer(3, 8, 64, 10, 2, "encoder")
+    traces = trainer.update.experimental_get_tracing_count()
+    NonlinearInverseNet(random_state=1, **kw).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
+    again = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    assert trainer.update.experimental_get_tracing_count() == traces == 1
+    # nothing of the fit in between (weights, Adam's moments and step count) leaks into it
+    np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
+    for a, b in zip(again.decoder_.get_weights(), first.decoder_.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and the fitted models do not share weights with the trainer or with each other
+    assert again.decoder_ is not first.decoder_ is not trainer.decoder
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return NonlinearInverseNet(n_latent=4, hidden=16, max_iter=30, random_state=0).fit(
+        X_TRAIN[:300], Y_TRAIN[:300])
+
+
+def test_invert_takes_the_models_own_steps(fitted):
+    X = X_TEST[:6]
+    guess = fitted.invert(X, n_steps=0)
+    # from the encoder's guess, inner_steps steps of the model's step size, in float64
+    weights = [w.astype(np.float64) for w in fitted.decoder_.get_weights()]
+    decoder = make_decoder(4, hidden=16, dtype="float64")
+    decoder.set_weights(weights)
+    expected = invert_decoder(decoder, tf.constant(X), tf.constant(guess),
+                              n_steps=fitted.inner_steps, step_size=fitted.inner_step_size)
+    np.testing.assert_allclose(fitted.invert(X), expected.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(fitted.invert(X, n_steps=0, start="zero"), np.zeros((6, 4)))
+    np.testing.assert_allclose(fitted.invert(X, n_steps=3, start=guess),
+                               fitted.invert(X, n_steps=3), rtol=1e-12)
+    # predictions are the head's classes of those codes; drawings are g of them
+    np.testing.assert_array_equal(fitted.classify_codes(fitted.invert(X)), fitted.predict(X))
+    np.testing.assert_allclose(fitted.decode(fitted.invert(X)), fitted.reconstruct(X))
+    with pytest.raises(ValueError, match=r"start must have shape \(6, 4\)"):
+        fitted.invert(X, start=np.zeros((6, 3)))
+    with pytest.raises(ValueError, match="n_steps must be >= 0"):
+        fitted.invert(X, n_steps=-1)
+    zero_model = NonlinearInverseNet(n_latent=4, hidden=16, max_iter=2, start="zero",
+                                     random_state=0).fit(X_TRAIN[:50], Y_TRAIN[:50])
+    with pytest.raises(ValueError, match="start='encoder' needs a model fitted"):
+        zero_model.invert(X, start="encoder")

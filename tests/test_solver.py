@@ -146,3 +146,15 @@ def test_bad_input_is_named(kwargs, error, pattern):
     initial = args.pop("initial")
     with pytest.raises(error, match=pattern):
         invert(forward, observation, initial, **args)
+
+
+def test_gradient_descent_is_the_plain_iteration():
+    # on L(z) = (z - 3)^2 each step contracts the error by 1 - 2 eta, exactly
+    from inverse_lessons.solver import gradient_descent, gradient_of
+
+    gradient = gradient_of(lambda z: tf.reduce_sum((z - 3.0) ** 2))
+    z = gradient_descent(gradient, tf.constant([0.0, 5.0], tf.float64), step_size=0.1,
+                         n_steps=7)
+    np.testing.assert_allclose(z.numpy(), 3.0 + 0.8**7 * np.array([-3.0, 2.0]), rtol=1e-13)
+    same = gradient_descent(gradient, tf.constant(1.5, tf.float64), step_size=0.1, n_steps=0)
+    assert float(same) == 1.5
