@@ -14,6 +14,8 @@ decoder), as in chapter 4.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -202,7 +204,8 @@ class _Trainer:
     the head and an Adam optimiser; a fit loads its own initial weights into
     them (:meth:`load`), trains, and copies the result back (:meth:`store`).
     The data and the settings that are numbers enter as arguments, so they
-    trigger no new trace.
+    trigger no new trace. ``lock`` keeps two fits of one shape (in threads,
+    as in a parallel grid search) from sharing the working copies at once.
     """
 
     def __init__(self, n_latent, hidden, n_pixels, n_classes, inner_steps, start):
@@ -234,6 +237,7 @@ class _Trainer:
             return loss
 
         self.update = update
+        self.lock = threading.Lock()
 
     def load(self, models, learning_rate):
         """Start from the weights of ``models`` (decoder, encoder, head), Adam from scratch."""
@@ -252,11 +256,15 @@ class _Trainer:
 _TRAINERS = {}
 
 
+_TRAINERS_LOCK = threading.Lock()
+
+
 def _trainer(*shape):
     """The :class:`_Trainer` of a model shape, made on first use."""
-    if shape not in _TRAINERS:
-        _TRAINERS[shape] = _Trainer(*shape)
-    return _TRAINERS[shape]
+    with _TRAINERS_LOCK:
+        if shape not in _TRAINERS:
+            _TRAINERS[shape] = _Trainer(*shape)
+        return _TRAINERS[shape]
 
 
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
@@ -312,7 +320,6 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         models = [m for m in (self.decoder_, self.encoder_, self.head_) if m is not None]
         trainer = _trainer(self.n_latent, self.hidden, X.shape[1], len(self.classes_),
                            self.inner_steps, self.start)
-        trainer.load(models, self.learning_rate)
         X_t, labels = tf.constant(X, _DTYPE), tf.constant(codes, tf.int32)
         settings = [tf.constant(float(v), _DTYPE) for v in
                     (self.inner_step_size, self.reconstruction_weight, self.alpha)]
@@ -325,8 +332,10 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 i, loss, f"lower inner_step_size (now {self.inner_step_size:g}) or "
                 "learning_rate", step_size=self.inner_step_size)
 
-        run_iterations(self, iteration, diverged)
-        trainer.store(models)
+        with trainer.lock:
+            trainer.load(models, self.learning_rate)
+            run_iterations(self, iteration, diverged)
+            trainer.store(models)
         return self
 
     def _build_models(self, n_pixels):
