@@ -61,3 +61,21 @@ def test_known_answers_from_the_chapters():
     assert check("2.1", np.sqrt(20.0))              # |1 - 0.1 a^2| < 1
     assert check("1.1", lambda c: 1 / c**2)
     assert not check("1.1", lambda c: 2 / c**2)     # the bound on the curvature, not eta
+
+
+# Chapter 5 and 6
+def _implicit_formula(G, x, g):
+    """Exercise 5.1's formula, from numpy alone: (x - G z) v^T - G v z^T."""
+    z = np.linalg.lstsq(G, x, rcond=None)[0]
+    v = np.linalg.solve(G.T @ G, g)
+    return np.outer(x - G @ z, v) - np.outer(G @ v, z)
+
+
+def test_known_answers_chapters_5_and_6():
+    """Independent of the package's reference code: the chapters' formulas."""
+    assert check("5.1", _implicit_formula)
+    assert not check("5.1", lambda G, x, g: -_implicit_formula(G, x, g))
+    assert check("5.2", 0.5) and not check("5.2", 1.0)   # halves, does not stay
+    assert check("6.1", lambda G, d: 2 * G.T @ (d[:, None] * G))
+    assert not check("6.1", lambda G, d: 2 * G.T @ G)    # the unmasked curvature
+    assert not check("6.1", lambda G, d: G.T @ (d[:, None] * G))   # the factor 2
