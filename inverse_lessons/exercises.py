@@ -470,3 +470,163 @@ _register(Exercise(
     hint="For each seed draw add_noise(X_test, 0.3, seed=seed) and fit the three models with "
          "random_state=seed: noise_std=None, noise_std=0.3 with pixel_range=None, and "
          "noise_std=0.3; average each model's five scores."))
+
+
+# Chapter 7
+# --------------------------------------------------------------------------- chapter 7
+
+class _LazyProbes:
+    """Probe arguments built on first use: they need TensorFlow or a short fit."""
+
+    def __init__(self, build):
+        self._build = functools.lru_cache(maxsize=None)(build)
+
+    def __iter__(self):
+        return iter(self._build())
+
+
+def _refinement_gain(model, X, y, n_steps):
+    """Accuracy after n_steps decoder-inversion steps from the encoder's guess, minus the
+    accuracy on the guess alone, for a fitted NonlinearInverseNet: a float."""
+    from ._tf import tf
+    from .nonlinear import invert_decoder
+
+    X = tf.constant(np.asarray(X, dtype=np.float32))
+    guess = model.encoder_(X)
+    refined = invert_decoder(model.decoder_, X, guess, n_steps=n_steps,
+                             step_size=model.inner_step_size)
+
+    def accuracy(Z):
+        return float(np.mean(model.classes_[model.head_(Z).numpy().argmax(1)] == np.asarray(y)))
+
+    return accuracy(refined) - accuracy(guess)
+
+
+def _small_encoder_model():
+    """A small, fast NonlinearInverseNet (5 inner steps, 10 iterations, 300 images) and 200
+    clean and noisy test images to probe a reader's gain function with (its gains there
+    are not zero, so a function that always says "no gain" fails)."""
+    from .damage import add_noise
+    from .data import load_digits_split
+    from .nonlinear import NonlinearInverseNet
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    model = NonlinearInverseNet(inner_steps=5, max_iter=10, random_state=0, progress=False)
+    model.fit(X_train[:300], y_train[:300])
+    clean, y = X_test[:200], y_test[:200]
+    noisy = add_noise(clean, 0.3, seed=0)
+    return ((model, clean, y, 50), (model, noisy, y, 5), (model, noisy, y, 50))
+
+
+def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
+    """Masked inversion through the package's invert_decoder: the 0/1 mask multiplies both
+    the image and the drawing, so ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2."""
+    from ._tf import tf
+    from .nonlinear import invert_decoder
+
+    mask = tf.convert_to_tensor(mask, tf.float32)
+    return invert_decoder(lambda codes: mask * decoder(codes),
+                          mask * tf.convert_to_tensor(X, tf.float32), Z,
+                          n_steps=n_steps, step_size=step_size).numpy()
+
+
+def _small_decoders():
+    """Untrained decoders with images, 0/1 masks and starts to probe masked inversion."""
+    from ._tf import tf
+    from .nonlinear import make_decoder
+
+    probes = []
+    for seed, n_steps in ((0, 3), (1, 10)):
+        rng = np.random.default_rng(seed)
+        probes.append((make_decoder(10, seed=seed),
+                       tf.constant(rng.random((6, 64)), tf.float32),
+                       tf.constant(rng.random((6, 64)) < 0.5, tf.float32),
+                       tf.constant(rng.standard_normal((6, 10)), tf.float32),
+                       n_steps, 0.05))
+    return tuple(probes)
+
+
+_register(Exercise(
+    "7.1", "a function z_star(x, w): where L(z) = (x - sigmoid(w z))^2 has its minimum, "
+           "for 0 < x < 1 and w > 0",
+    lambda: (lambda x, w: np.log(x / (1 - x)) / w),
+    probes=((0.3, 2.0), (0.8, 0.5), (0.05, 3.0)), rtol=1e-9, atol=1e-12,
+    hint="L'(z) vanishes only where sigmoid(w z) = x; solve that for z."))
+_register(Exercise(
+    "7.2", "a function gain(m, X, y, n_steps): the accuracy of m's head on the codes after "
+           "n_steps inversion steps from the encoder's guess, minus its accuracy on the "
+           "guess alone",
+    lambda: _refinement_gain, probes=_LazyProbes(_small_encoder_model), rtol=0, atol=1e-9,
+    hint="Start from z0 = m.encoder_(X), take n_steps steps with invert_decoder(m.decoder_, "
+         "X, z0, n_steps=..., step_size=m.inner_step_size), and score m.head_ on both "
+         "codes (argmax, mapped through m.classes_)."))
+_register(Exercise(
+    "7.3", "a function masked_inversion(decoder, X, mask, Z, n_steps, step_size): n_steps "
+           "gradient steps on ||mask (X - decoder(Z))||^2 from Z, for a 0/1 float mask",
+    lambda: _masked_decoder_inversion, probes=_LazyProbes(_small_decoders),
+    rtol=1e-4, atol=1e-5,
+    hint="Inside tf.GradientTape, watch Z, sum the squared masked residual over every "
+         "image and pixel, and step against its gradient; the mask multiplies the "
+         "residual before it is squared."))
+
+
+# Chapter 8
+# --------------------------------------------------------------------------- chapter 8
+
+def _single_generator_choice():
+    from sklearn.model_selection import GridSearchCV
+
+    from .analysis_by_synthesis import AnalysisBySynthesis
+    from .data import load_digits_split
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    search = GridSearchCV(AnalysisBySynthesis(n_components=1),
+                          {"n_latent": [4, 8, 12, 16, 24, 32]}, cv=5).fit(X_train, y_train)
+    return (search.best_params_["n_latent"],
+            float(search.best_estimator_.score(X_test, y_test)))
+
+
+def _noise_model_accuracies():
+    from .analysis_by_synthesis import AnalysisBySynthesis
+    from .damage import add_noise
+    from .data import load_digits_split
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    settings = (dict(noise_std=None), dict(noise_std=0.3, pixel_range=None),
+                dict(noise_std=0.3))
+    scores = np.zeros((len(settings), 5))
+    for seed in range(5):
+        X = add_noise(X_test, 0.3, seed=seed)
+        for i, setting in enumerate(settings):
+            model = AnalysisBySynthesis(random_state=seed, **setting).fit(X_train, y_train)
+            scores[i, seed] = model.score(X, y_test)
+    return tuple(float(s) for s in scores.mean(axis=1))
+
+
+def _ill_posed_problem(seed, rows):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((rows, 5)), rng.standard_normal(rows)
+
+
+_register(Exercise(
+    "8.1", "a function z_limit(G_O, r_O): the limit of z_y as s_y^2 -> 0, for any G_O "
+           "(|O| x k, also with fewer observed pixels than latents) and r_O (|O|,)",
+    lambda: (lambda G, r: np.linalg.pinv(G) @ r),
+    probes=tuple(_ill_posed_problem(s, rows) for s, rows in ((0, 30), (1, 3), (2, 5))),
+    rtol=1e-5, atol=1e-8,
+    hint="With full column rank the limit solves the normal equations; with fewer rows "
+         "than columns ask which of the many least-squares solutions the prior favours."))
+_register(Exercise(
+    "8.2", "(k, accuracy): the cross-validated n_latent of one generator per class (over "
+           "the stub's grid) and that model's accuracy on the clean test split",
+    _single_generator_choice, rtol=0, atol=1e-6,
+    hint="Search the stub's grid of n_latent with GridSearchCV(AnalysisBySynthesis("
+         "n_components=1), ..., cv=5) on the training split only; then score "
+         "best_estimator_ on the test split."))
+_register(Exercise(
+    "8.3", "(no noise model, Gaussian noise, clipped noise): the three mean accuracies on "
+           "the noisy test images over seeds 0-4",
+    _noise_model_accuracies, rtol=0, atol=1e-3,
+    hint="For each seed draw add_noise(X_test, 0.3, seed=seed) and fit the three models with "
+         "random_state=seed: noise_std=None, noise_std=0.3 with pixel_range=None, and "
+         "noise_std=0.3; average each model's five scores."))

@@ -79,3 +79,33 @@ def test_known_answers_chapters_5_and_6():
     assert check("6.1", lambda G, d: 2 * G.T @ (d[:, None] * G))
     assert not check("6.1", lambda G, d: 2 * G.T @ G)    # the unmasked curvature
     assert not check("6.1", lambda G, d: G.T @ (d[:, None] * G))   # the factor 2
+
+
+# Chapters 7 and 8
+
+def test_chapters_7_and_8_have_checks():
+    assert {"7.1", "7.2", "7.3", "8.1", "8.2", "8.3"} <= set(NUMBERS)
+
+
+def test_chapter_7_and_8_function_checks_catch_plausible_slips():
+    """Answers a reader would write, independent of the reference code."""
+    import tensorflow as tf
+
+    assert check("7.1", lambda x, w: np.log(x / (1 - x)) / w)
+    assert not check("7.1", lambda x, w: np.log(x / (1 - x)))      # w forgotten
+    assert check("8.1", lambda G, r: np.linalg.lstsq(G, r, rcond=None)[0])
+    assert not check("8.1", lambda G, r: np.linalg.solve(          # the prior kept
+        G.T @ G + np.eye(G.shape[1]), G.T @ r))
+    assert not check("7.2", lambda m, X, y, n_steps: 0.0)          # "no gain", untested
+
+    def masked(decoder, X, mask, Z, n_steps, step_size, use_mask=True):
+        for _ in range(n_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(Z)
+                residual = X - decoder(Z)
+                loss = tf.reduce_sum(tf.square(mask * residual if use_mask else residual))
+            Z = Z - step_size * tape.gradient(loss, Z)
+        return Z
+
+    assert check("7.3", masked)
+    assert not check("7.3", lambda *args: masked(*args, use_mask=False))
