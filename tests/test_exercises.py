@@ -109,3 +109,25 @@ def test_chapter_7_and_8_function_checks_catch_plausible_slips():
 
     assert check("7.3", masked)
     assert not check("7.3", lambda *args: masked(*args, use_mask=False))
+
+
+# Chapter 4
+
+def test_chapter_4_answers_from_the_book_and_plausible_slips():
+    eta_image = 0.01 / (64 * 1000)          # the batch mean's step, on one image
+    assert check("4.1", np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
+    per_image_only = 0.01 / 1000            # dividing by n but not by the 64 pixels
+    assert not check("4.1", np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * per_image_only)))
+    assert not check("4.1", np.sqrt(1 / (2 * eta_image)))   # one step, not 250
+
+
+def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
+    from inverse_lessons import InverseNet, load_digits_split
+
+    X_train, y_train, _, _ = load_digits_split()
+    bound = _reference("4.2")
+    with pytest.raises(ValueError, match="inner_step_size"):
+        InverseNet(inner_step_size=1.01 * bound, random_state=0,
+                   progress=False).fit(X_train, y_train)
+    assert check("4.2", 0.98 * bound)       # just under the bound: trains
+    assert not check("4.2", 0.5 * bound)    # the automatic step, half the bound
