@@ -220,3 +220,296 @@ _register(Exercise(
     _half_fitted_directions, rtol=0, atol=0,
     hint="Take the eigenvalues of G^T G for the chapter's template generator and count the "
          "filter factors 1 - (1 - 2 eta sigma^2)^15 below one half."))
+
+
+# Chapter 5
+# --------------------------------------------------------------------------- chapter 5
+
+def _implicit_gradient(G, x, g):
+    """dl/dG through the package's implicit_inversion, for dl/dz* = g: (m, k)."""
+    from ._tf import tf
+    from .linear_inversion import implicit_inversion
+
+    G = tf.Variable(np.asarray(G, dtype=np.float64))
+    with tf.GradientTape() as tape:
+        z = implicit_inversion(G, np.asarray(x, dtype=np.float64)[None, :])
+        ell = tf.reduce_sum(z * np.asarray(g, dtype=np.float64)[None, :])
+    return tape.gradient(ell, G).numpy()
+
+
+def _random_problem(seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(8, 3)), rng.normal(size=8), rng.normal(size=3)
+
+
+_register(Exercise(
+    "5.1", "a function dl_dG(G, x, g): the implicit gradient for G (m, k), x (m,) and "
+           "g = dl/dz* (k,), with z* the least-squares code",
+    lambda: _implicit_gradient, probes=tuple(_random_problem(s) for s in range(3)),
+    rtol=1e-6, atol=1e-9,
+    hint="Solve G^T G v = g, compute z* from the normal equations, and combine the residual "
+         "x - G z* and G v with outer products; compare with automatic differentiation "
+         "through tf.linalg.solve on a small random problem."))
+_register(Exercise(
+    "5.2", "the ratio of the unrolled gradient's memory for 250 images to that for 500 "
+           "(N = 300)",
+    lambda: 250 / 500, rtol=0, atol=0.06,
+    hint="The tape keeps every iterate of every image: ask how that count changes when the "
+         "batch does, and compare peak_mib of the two measurements."))
+
+
+# Chapter 6
+# --------------------------------------------------------------------------- chapter 6
+
+def _masked_curvature(G, d):
+    """The Hessian of ||D (x - G z)||^2 in z, by automatic differentiation: (k, k)."""
+    from ._tf import tf
+
+    G = tf.constant(np.asarray(G, dtype=np.float64))
+    d = tf.constant(np.asarray(d, dtype=np.float64))
+    x = tf.ones(G.shape[0], tf.float64)
+    z = tf.Variable(tf.zeros(G.shape[1], tf.float64))
+    with tf.GradientTape(persistent=True) as outer:
+        with tf.GradientTape() as inner:
+            loss = tf.reduce_sum((d * (x - tf.linalg.matvec(G, z))) ** 2)
+        gradient = inner.gradient(loss, z)
+    return outer.jacobian(gradient, z, experimental_use_pfor=False).numpy()
+
+
+def _knn_on_damaged_copies():
+    from sklearn.neighbors import KNeighborsClassifier
+    from threadpoolctl import threadpool_limits
+
+    from .baselines import baseline_models, fill_missing
+    from .damage import drop_pixels, with_damaged_copies
+    from .data import load_digits_split
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    mean_pixel = X_train.mean(axis=0)
+    X_mixed, y_mixed = with_damaged_copies(X_train, y_train,
+                                           fractions=(0.0, 0.25, 0.5, 0.5, 0.75))
+    with threadpool_limits(limits=1):
+        k = baseline_models()["k-NN (tuned k)"].fit(X_train, y_train).best_params_["n_neighbors"]
+        knn = KNeighborsClassifier(n_neighbors=k).fit(fill_missing(X_mixed, mean_pixel), y_mixed)
+        return float(np.mean([knn.score(fill_missing(drop_pixels(X_test, 0.5, seed=s),
+                                                     mean_pixel), y_test)
+                              for s in range(5)]))
+
+
+def _generator_and_mask(seed):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(64, 5)), (rng.random(64) < 0.5).astype(float)
+
+
+_register(Exercise(
+    "6.1", "a function curvature(G, d): the Hessian in z of ||D (x - G z)||^2 for G (64, k) "
+           "and the mask's diagonal d (64,) of 0s and 1s",
+    lambda: _masked_curvature, probes=tuple(_generator_and_mask(s) for s in range(3)),
+    rtol=1e-9, atol=1e-9,
+    hint="Differentiate the gradient -2 G^T D^T D (x - G z) once more in z, and use that a "
+         "diagonal matrix of 0s and 1s satisfies D^T D = D."))
+_register(Exercise(
+    "6.2", "the mean accuracy over the five half-missing test sets (seeds 0-4) of k-NN "
+           "trained on the mean-filled damaged copies, with the cross-validated k",
+    _knn_on_damaged_copies, rtol=0, atol=1e-3,
+    hint="Fit KNeighborsClassifier(n_neighbors=k) on fill_missing(X_mixed, mean_pixel) and "
+         "score it on each mean-filled damaged[\"50% missing\"] set; average the five."))
+
+
+# Chapter 7
+# --------------------------------------------------------------------------- chapter 7
+
+class _LazyProbes:
+    """Probe arguments built on first use: they need TensorFlow or a short fit."""
+
+    def __init__(self, build):
+        self._build = functools.lru_cache(maxsize=None)(build)
+
+    def __iter__(self):
+        return iter(self._build())
+
+
+def _refinement_gain(model, X, y, n_steps):
+    """Accuracy after n_steps decoder-inversion steps from the encoder's guess, minus the
+    accuracy on the guess alone, for a fitted NonlinearInverseNet: a float."""
+    from ._tf import tf
+    from .nonlinear import invert_decoder
+
+    X = tf.constant(np.asarray(X, dtype=np.float32))
+    guess = model.encoder_(X)
+    refined = invert_decoder(model.decoder_, X, guess, n_steps=n_steps,
+                             step_size=model.inner_step_size)
+
+    def accuracy(Z):
+        return float(np.mean(model.classes_[model.head_(Z).numpy().argmax(1)] == np.asarray(y)))
+
+    return accuracy(refined) - accuracy(guess)
+
+
+def _small_encoder_model():
+    """A small, fast NonlinearInverseNet (5 inner steps, 10 iterations, 300 images) and 200
+    clean and noisy test images to probe a reader's gain function with (its gains there
+    are not zero, so a function that always says "no gain" fails)."""
+    from .damage import add_noise
+    from .data import load_digits_split
+    from .nonlinear import NonlinearInverseNet
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    model = NonlinearInverseNet(inner_steps=5, max_iter=10, random_state=0, progress=False)
+    model.fit(X_train[:300], y_train[:300])
+    clean, y = X_test[:200], y_test[:200]
+    noisy = add_noise(clean, 0.3, seed=0)
+    return ((model, clean, y, 50), (model, noisy, y, 5), (model, noisy, y, 50))
+
+
+def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
+    """Masked inversion through the package's invert_decoder: the 0/1 mask multiplies both
+    the image and the drawing, so ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2."""
+    from ._tf import tf
+    from .nonlinear import invert_decoder
+
+    mask = tf.convert_to_tensor(mask, tf.float32)
+    return invert_decoder(lambda codes: mask * decoder(codes),
+                          mask * tf.convert_to_tensor(X, tf.float32), Z,
+                          n_steps=n_steps, step_size=step_size).numpy()
+
+
+def _small_decoders():
+    """Untrained decoders with images, 0/1 masks and starts to probe masked inversion."""
+    from ._tf import tf
+    from .nonlinear import make_decoder
+
+    probes = []
+    for seed, n_steps in ((0, 3), (1, 10)):
+        rng = np.random.default_rng(seed)
+        probes.append((make_decoder(10, seed=seed),
+                       tf.constant(rng.random((6, 64)), tf.float32),
+                       tf.constant(rng.random((6, 64)) < 0.5, tf.float32),
+                       tf.constant(rng.standard_normal((6, 10)), tf.float32),
+                       n_steps, 0.05))
+    return tuple(probes)
+
+
+_register(Exercise(
+    "7.1", "a function z_star(x, w): where L(z) = (x - sigmoid(w z))^2 has its minimum, "
+           "for 0 < x < 1 and w > 0",
+    lambda: (lambda x, w: np.log(x / (1 - x)) / w),
+    probes=((0.3, 2.0), (0.8, 0.5), (0.05, 3.0)), rtol=1e-9, atol=1e-12,
+    hint="L'(z) vanishes only where sigmoid(w z) = x; solve that for z."))
+_register(Exercise(
+    "7.2", "a function gain(m, X, y, n_steps): the accuracy of m's head on the codes after "
+           "n_steps inversion steps from the encoder's guess, minus its accuracy on the "
+           "guess alone",
+    lambda: _refinement_gain, probes=_LazyProbes(_small_encoder_model), rtol=0, atol=1e-9,
+    hint="Start from z0 = m.encoder_(X), take n_steps steps with invert_decoder(m.decoder_, "
+         "X, z0, n_steps=..., step_size=m.inner_step_size), and score m.head_ on both "
+         "codes (argmax, mapped through m.classes_)."))
+_register(Exercise(
+    "7.3", "a function masked_inversion(decoder, X, mask, Z, n_steps, step_size): n_steps "
+           "gradient steps on ||mask (X - decoder(Z))||^2 from Z, for a 0/1 float mask",
+    lambda: _masked_decoder_inversion, probes=_LazyProbes(_small_decoders),
+    rtol=1e-4, atol=1e-5,
+    hint="Inside tf.GradientTape, watch Z, sum the squared masked residual over every "
+         "image and pixel, and step against its gradient; the mask multiplies the "
+         "residual before it is squared."))
+
+
+# Chapter 8
+# --------------------------------------------------------------------------- chapter 8
+
+def _single_generator_choice():
+    from sklearn.model_selection import GridSearchCV
+
+    from .analysis_by_synthesis import AnalysisBySynthesis
+    from .data import load_digits_split
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    search = GridSearchCV(AnalysisBySynthesis(n_components=1),
+                          {"n_latent": [4, 8, 12, 16, 24, 32]}, cv=5).fit(X_train, y_train)
+    return (search.best_params_["n_latent"],
+            float(search.best_estimator_.score(X_test, y_test)))
+
+
+def _noise_model_accuracies():
+    from .analysis_by_synthesis import AnalysisBySynthesis
+    from .damage import add_noise
+    from .data import load_digits_split
+
+    X_train, y_train, X_test, y_test = load_digits_split()
+    settings = (dict(noise_std=None), dict(noise_std=0.3, pixel_range=None),
+                dict(noise_std=0.3))
+    scores = np.zeros((len(settings), 5))
+    for seed in range(5):
+        X = add_noise(X_test, 0.3, seed=seed)
+        for i, setting in enumerate(settings):
+            model = AnalysisBySynthesis(random_state=seed, **setting).fit(X_train, y_train)
+            scores[i, seed] = model.score(X, y_test)
+    return tuple(float(s) for s in scores.mean(axis=1))
+
+
+def _ill_posed_problem(seed, rows):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((rows, 5)), rng.standard_normal(rows)
+
+
+_register(Exercise(
+    "8.1", "a function z_limit(G_O, r_O): the limit of z_y as s_y^2 -> 0, for any G_O "
+           "(|O| x k, also with fewer observed pixels than latents) and r_O (|O|,)",
+    lambda: (lambda G, r: np.linalg.pinv(G) @ r),
+    probes=tuple(_ill_posed_problem(s, rows) for s, rows in ((0, 30), (1, 3), (2, 5))),
+    rtol=1e-5, atol=1e-8,
+    hint="With full column rank the limit solves the normal equations; with fewer rows "
+         "than columns ask which of the many least-squares solutions the prior favours."))
+_register(Exercise(
+    "8.2", "(k, accuracy): the cross-validated n_latent of one generator per class (over "
+           "the stub's grid) and that model's accuracy on the clean test split",
+    _single_generator_choice, rtol=0, atol=1e-6,
+    hint="Search the stub's grid of n_latent with GridSearchCV(AnalysisBySynthesis("
+         "n_components=1), ..., cv=5) on the training split only; then score "
+         "best_estimator_ on the test split."))
+_register(Exercise(
+    "8.3", "(no noise model, Gaussian noise, clipped noise): the three mean accuracies on "
+           "the noisy test images over seeds 0-4",
+    _noise_model_accuracies, rtol=0, atol=1e-3,
+    hint="For each seed draw add_noise(X_test, 0.3, seed=seed) and fit the three models with "
+         "random_state=seed: noise_std=None, noise_std=0.3 with pixel_range=None, and "
+         "noise_std=0.3; average each model's five scores."))
+
+
+# Chapter 4
+# --------------------------------------------------------------------------- chapter 4
+
+def _halfway_sigma():
+    """The smallest sigma_max(G) for which 250 steps of the original's batch-mean inner
+    loss (step 0.01, 1000 images) remove half the error in the stiffest direction."""
+    from .original import batch_mean_step
+
+    eta_image = batch_mean_step(0.01, 1000)
+    return float(np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
+
+
+def _fixed_step_bound():
+    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
+    book's training split: fixed inner steps at or above it are refused, those just under it
+    train (one outer iteration suffices to read G_0, about half a second)."""
+    from .data import load_digits_split
+    from .inverse_net import InverseNet
+
+    X_train, y_train, _, _ = load_digits_split()
+    model = InverseNet(random_state=0, max_iter=1, progress=False).fit(X_train, y_train)
+    return float(1.0 / np.linalg.norm(model.initial_generator_, 2) ** 2)
+
+
+_register(Exercise(
+    "4.1", "sigma_min: the smallest sigma_max(G) for which the original's inner loop (step 0.01 "
+           "on the batch mean over 1000 images, 250 steps) gets halfway in the stiffest direction",
+    _halfway_sigma, rtol=1e-3,
+    hint="Turn the batch step into the step on one image's own loss (divide by 64 n), write the "
+         "stiffest direction's factor per step as 1 - 2 eta' sigma^2, and ask when its 250th "
+         "power is one half."))
+_register(Exercise(
+    "4.2", "step: the largest fixed inner_step_size with which InverseNet(random_state=0) "
+           "trains on the training split (within 3 %)",
+    _fixed_step_bound, rtol=0.03, atol=0,
+    hint="Read the bound in the ValueError that fit raises for a step that is too large, or "
+         "compute it from initial_generator_; then try steps just under it."))

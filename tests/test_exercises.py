@@ -61,3 +61,73 @@ def test_known_answers_from_the_chapters():
     assert check("2.1", np.sqrt(20.0))              # |1 - 0.1 a^2| < 1
     assert check("1.1", lambda c: 1 / c**2)
     assert not check("1.1", lambda c: 2 / c**2)     # the bound on the curvature, not eta
+
+
+# Chapter 5 and 6
+def _implicit_formula(G, x, g):
+    """Exercise 5.1's formula, from numpy alone: (x - G z) v^T - G v z^T."""
+    z = np.linalg.lstsq(G, x, rcond=None)[0]
+    v = np.linalg.solve(G.T @ G, g)
+    return np.outer(x - G @ z, v) - np.outer(G @ v, z)
+
+
+def test_known_answers_chapters_5_and_6():
+    """Independent of the package's reference code: the chapters' formulas."""
+    assert check("5.1", _implicit_formula)
+    assert not check("5.1", lambda G, x, g: -_implicit_formula(G, x, g))
+    assert check("5.2", 0.5) and not check("5.2", 1.0)   # halves, does not stay
+    assert check("6.1", lambda G, d: 2 * G.T @ (d[:, None] * G))
+    assert not check("6.1", lambda G, d: 2 * G.T @ G)    # the unmasked curvature
+    assert not check("6.1", lambda G, d: G.T @ (d[:, None] * G))   # the factor 2
+
+
+# Chapters 7 and 8
+
+def test_chapters_7_and_8_have_checks():
+    assert {"7.1", "7.2", "7.3", "8.1", "8.2", "8.3"} <= set(NUMBERS)
+
+
+def test_chapter_7_and_8_function_checks_catch_plausible_slips():
+    """Answers a reader would write, independent of the reference code."""
+    import tensorflow as tf
+
+    assert check("7.1", lambda x, w: np.log(x / (1 - x)) / w)
+    assert not check("7.1", lambda x, w: np.log(x / (1 - x)))      # w forgotten
+    assert check("8.1", lambda G, r: np.linalg.lstsq(G, r, rcond=None)[0])
+    assert not check("8.1", lambda G, r: np.linalg.solve(          # the prior kept
+        G.T @ G + np.eye(G.shape[1]), G.T @ r))
+    assert not check("7.2", lambda m, X, y, n_steps: 0.0)          # "no gain", untested
+
+    def masked(decoder, X, mask, Z, n_steps, step_size, use_mask=True):
+        for _ in range(n_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(Z)
+                residual = X - decoder(Z)
+                loss = tf.reduce_sum(tf.square(mask * residual if use_mask else residual))
+            Z = Z - step_size * tape.gradient(loss, Z)
+        return Z
+
+    assert check("7.3", masked)
+    assert not check("7.3", lambda *args: masked(*args, use_mask=False))
+
+
+# Chapter 4
+
+def test_chapter_4_answers_from_the_book_and_plausible_slips():
+    eta_image = 0.01 / (64 * 1000)          # the batch mean's step, on one image
+    assert check("4.1", np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
+    per_image_only = 0.01 / 1000            # dividing by n but not by the 64 pixels
+    assert not check("4.1", np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * per_image_only)))
+    assert not check("4.1", np.sqrt(1 / (2 * eta_image)))   # one step, not 250
+
+
+def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
+    from inverse_lessons import InverseNet, load_digits_split
+
+    X_train, y_train, _, _ = load_digits_split()
+    bound = _reference("4.2")
+    with pytest.raises(ValueError, match="inner_step_size"):
+        InverseNet(inner_step_size=1.01 * bound, random_state=0,
+                   progress=False).fit(X_train, y_train)
+    assert check("4.2", 0.98 * bound)       # just under the bound: trains
+    assert not check("4.2", 0.5 * bound)    # the automatic step, half the bound

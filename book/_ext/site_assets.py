@@ -13,6 +13,8 @@ Book loads (sphinx-togglebutton, sphinx-thebe) register inline scripts that Sphi
 7 then writes twice, and a repeated ``const`` declaration is a console error on
 every page.
 
+And it serves the book's own style sheet, ``book/_static/book.css``.
+
 Icon fonts: the theme (pydata-sphinx-theme) serves its own Font Awesome, and the
 book's scrubbable animations use plain characters instead of matplotlib's CDN
 icon font (see ``inverse_lessons.animation``).
@@ -153,8 +155,16 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree):
         context["script_files"] = unique_scripts(context["script_files"])
 
 
+def add_book_styles(app, config):
+    """Serve book/_static/book.css (the book's own styles) on every page."""
+    static = Path(app.confdir) / "book" / "_static"
+    config.html_static_path = [*config.html_static_path, str(static)]
+    app.add_css_file("book.css")
+
+
 def setup(app):
     app.connect("config-inited", use_local_assets)
+    app.connect("config-inited", add_book_styles)
     app.connect("builder-inited", install_assets)
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

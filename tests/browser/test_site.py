@@ -21,6 +21,24 @@ PAGES = toc_pages()
 
 #: What a page holds once loaded and typeset: run in the page.
 INSPECT = r"""() => {
+  // lines of any code block or printed output (also those in closed dropdowns,
+  // measured in the block's own font) wider than a visible block's text width
+  const scrolling = (article) => {
+    const blocks = [...article.querySelectorAll("pre")];
+    const shown = blocks.find(p => p.offsetParent !== null && p.clientWidth > 0);
+    if (!shown) return [];
+    const style = getComputedStyle(shown);
+    const room = shown.clientWidth - parseFloat(style.paddingLeft)
+      - parseFloat(style.paddingRight);
+    const context = document.createElement("canvas").getContext("2d");
+    return blocks.flatMap(p => {
+      const font = getComputedStyle(p);
+      context.font = `${font.fontSize} ${font.fontFamily}`;
+      return p.textContent.split("\n")
+        .filter(line => context.measureText(line).width > room + 0.5)
+        .map(line => line.slice(0, 100));
+    });
+  };
   const article = document.querySelector("article") || document.body;
   const missingAlt = [...document.querySelectorAll("img")]
     .filter(img => !(img.getAttribute("alt") || "").trim())
@@ -38,6 +56,7 @@ INSPECT = r"""() => {
     ids: [...document.querySelectorAll("[id]")].map(e => e.id)
       .concat([...document.querySelectorAll("a[name]")].map(a => a.name)),
     animations: document.querySelectorAll(".animation").length,
+    scrolling: scrolling(article),
   };
 }"""
 
@@ -100,6 +119,12 @@ def test_page_loads_without_errors_or_other_hosts(visit, path):
 @pytest.mark.parametrize("path", PAGES)
 def test_every_image_has_alt_text(visit, path):
     assert not visit(path)["missingAlt"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_code_or_output_line_scrolls(visit, path):
+    """Every visible code block and printed output fits the column (1280 px window)."""
+    assert visit(path)["scrolling"] == [], "these lines scroll sideways (longest shown)"
 
 
 @pytest.mark.parametrize("path", PAGES)
