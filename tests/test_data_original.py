@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.data import load_digits_split
+from inverse_lessons.data import IMAGE_SHAPE, N_CLASSES, N_PIXELS, load_digits_split
 from inverse_lessons.original import batch_mean_step, predict_original, train_original
 
 
@@ -14,6 +14,9 @@ def test_canonical_split():
     assert X_train.min() == 0.0 and X_train.max() == 1.0
     assert list(y_train[:10]) == list(range(10))  # the first ten are one per class
     assert y_test[0] == 1  # image 1000 of the bundled set
+    # the constants the package uses instead of literals describe this data
+    assert N_PIXELS == X_train.shape[1] == IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    assert N_CLASSES == len(np.unique(y_train))
 
 
 def test_batch_mean_step_shrinks_with_batch():
