@@ -21,6 +21,8 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -210,17 +212,35 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         codes = encode_labels(self, y)
         self._check_head(len(self.classes_))
         rng = check_random_state(self.random_state)
-        G, W, c = self._initial_parameters(X, len(self.classes_), rng)
-        self._check_inner_stable(G)
-        self.initial_generator_ = G.numpy()
-        update = self._update_function(G, W, c)
-        with quiet_retracing():
-            self._train(update, X, codes, rng)
-        self.generator_ = G.numpy()
-        self.coef_ = np.asarray(W)
-        self.intercept_ = np.asarray(c)
-        self.inner_step_size_ = float(self._inner_step(G))
+        G0, W0, c0 = self._initial_parameters(X, len(self.classes_), rng)
+        trainer = self._trainer(X.shape[1], len(self.classes_))
+        with trainer.lock:
+            G, W, c = trainer.load(G0, W0, c0, self.learning_rate)
+            self._check_inner_stable(G)
+            self.initial_generator_ = G.numpy().copy()
+            with quiet_retracing():
+                self._train(trainer.update, X, codes, rng)
+            self.generator_ = G.numpy().copy()
+            self.coef_ = W.numpy().copy()
+            self.intercept_ = c.numpy().copy()
+            self.inner_step_size_ = float(self._inner_step(G))
         return self
+
+    def _trainer(self, n_features, n_classes):
+        """The :class:`_Trainer` for this model's settings and data shape, made on first use.
+
+        Everything its compiled step reads from the settings is in the key, so fits that
+        differ only in ``random_state``, ``max_iter``, ``batch_size`` or
+        ``learning_rate`` (an argument of the optimiser) share one.
+        """
+        params = self.get_params()
+        for name in ("random_state", "max_iter", "progress", "batch_size", "learning_rate"):
+            params.pop(name)
+        key = (tuple(sorted(params.items())), n_features, n_classes)
+        with _TRAINERS_LOCK:
+            if key not in _TRAINERS:
+                _TRAINERS[key] = _Trainer(type(self)(**params), n_features, n_classes)
+            return _TRAINERS[key]
 
     def _check_head(self, n_classes):
         if self.head == "identity" and self.n_latent != n_classes:
@@ -230,8 +250,8 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             )
 
     def _initial_parameters(self, X, n_classes, rng):
-        """The generator G (a variable), and the head's W and c (variables, or constants
-        for the identity head).
+        """The starting generator G (m, k), and the head's W (k, C) and c (C,), float32 arrays
+        (for the identity head, W = I and c = 0).
 
         G starts from randomly chosen training images (missing pixels replaced by
         the pixel mean), slightly perturbed: sensible shapes and scale.
@@ -242,14 +262,12 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         picks = rng.choice(n, size=self.n_latent, replace=self.n_latent > n)
         scale = max(float(np.abs(filled).mean()), 1e-3)
         G0 = filled[picks].T + 0.1 * scale * rng.standard_normal((m, self.n_latent))
-        G = tf.Variable(G0, dtype=_DTYPE, name="generator")
         if self.head == "linear":
-            W = tf.Variable(0.01 * rng.standard_normal((self.n_latent, n_classes)), dtype=_DTYPE)
-            c = tf.Variable(np.zeros(n_classes), dtype=_DTYPE)
+            W0 = 0.01 * rng.standard_normal((self.n_latent, n_classes))
         else:
-            W = tf.constant(np.eye(n_classes), dtype=_DTYPE)
-            c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
-        return G, W, c
+            W0 = np.eye(n_classes)
+        return (np.asarray(G0, np.float32), np.asarray(W0, np.float32),
+                np.zeros(n_classes, np.float32))
 
     def _outer_loss(self, G, W, c, X, mask, labels, step):
         """Cross-entropy of the logits of z*(X), the head's penalty and the
@@ -269,24 +287,6 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 observed = tf.reduce_sum(mask)
             loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
         return loss
-
-    def _update_function(self, G, W, c):
-        """One compiled optimiser step on a batch: returns (loss, inner step, its bound)."""
-        variables = [v for v in (G, W, c) if isinstance(v, tf.Variable)]
-        optimizer = (tf.keras.optimizers.Adam(self.learning_rate) if self.optimizer == "adam"
-                     else tf.keras.optimizers.SGD(self.learning_rate))
-
-        @tf.function
-        def update(X_batch, mask_batch, labels_batch):
-            bound = generator_step_size_bound(G)   # the inner loop's stability limit
-            with tf.GradientTape() as tape:
-                step = self._inner_step(G)
-                loss = self._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, step)
-            grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return loss, tf.stop_gradient(step), bound
-
-        return update
 
     def _train(self, update, X, codes, rng):
         """The outer iterations, on the whole set or a fresh random mini-batch each."""
@@ -338,3 +338,62 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         return self.invert(X) @ self.coef_ + self.intercept_
+
+
+class _Trainer:
+    """The compiled outer step of one InverseNet configuration, traced once and reused.
+
+    ``model`` holds the settings the step reads while it is traced (everything but
+    the seed, the number of iterations, the batch size and the learning rate). The
+    trainer owns G, W and c and the optimiser; a fit loads its starting values
+    (:meth:`load`), resets the optimiser, and reads the results off the variables.
+    Tracing costs about a third of a default fit; seeds and repeated fits no longer
+    pay it. A new data shape (a mini-batch, another training set size, missing
+    pixels or none) is one more trace, as before. ``lock`` keeps fits of one
+    configuration in threads from sharing the variables at once.
+    """
+
+    def __init__(self, model, n_features, n_classes):
+        k = model.n_latent
+        self.G = tf.Variable(tf.zeros((n_features, k), _DTYPE), name="generator")
+        if model.head == "linear":
+            self.W = tf.Variable(tf.zeros((k, n_classes), _DTYPE))
+            self.c = tf.Variable(tf.zeros(n_classes, _DTYPE))
+            variables = [self.G, self.W, self.c]
+        else:
+            self.W = tf.constant(np.eye(n_classes), dtype=_DTYPE)
+            self.c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
+            variables = [self.G]
+        self.optimizer = (tf.keras.optimizers.Adam() if model.optimizer == "adam"
+                          else tf.keras.optimizers.SGD())
+        self.optimizer.build(variables)
+        self.lock = threading.Lock()
+        G, W, c, optimizer = self.G, self.W, self.c, self.optimizer
+
+        @tf.function
+        def update(X_batch, mask_batch, labels_batch):
+            """One optimiser step on a batch: returns (loss, inner step, its bound)."""
+            bound = generator_step_size_bound(G)   # the inner loop's stability limit
+            with tf.GradientTape() as tape:
+                step = model._inner_step(G)
+                loss = model._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, step)
+            grads = tape.gradient(loss, variables)
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
+            return loss, tf.stop_gradient(step), bound
+
+        self.update = update
+
+    def load(self, G0, W0, c0, learning_rate):
+        """Start from G0, W0, c0 with a fresh optimiser; returns the variables (G, W, c)."""
+        self.G.assign(G0)
+        if isinstance(self.W, tf.Variable):
+            self.W.assign(W0)
+            self.c.assign(c0)
+        for variable in self.optimizer.variables:
+            variable.assign(tf.zeros_like(variable))
+        self.optimizer.learning_rate.assign(learning_rate)
+        return self.G, self.W, self.c
+
+
+_TRAINERS = {}
+_TRAINERS_LOCK = threading.Lock()

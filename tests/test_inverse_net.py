@@ -251,3 +251,22 @@ def test_many_fits_print_no_retracing_notice(capfd, tf_log_messages):
                                                                     Y_TRAIN[:50])
     assert not [m for m in tf_log_messages if "retracing" in m]
     assert "retracing" not in capfd.readouterr().err
+
+
+def test_repeated_fits_share_one_trace_and_keep_their_own_results():
+    from inverse_lessons.inverse_net import _TRAINERS
+
+    kw = dict(FAST, max_iter=5, n_latent=7)
+    first = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    kept = first.generator_.copy(), first.coef_.copy()
+    [trainer] = [t for key, t in _TRAINERS.items() if dict(key[0])["n_latent"] == 7]
+    traces = trainer.update.experimental_get_tracing_count()
+    InverseNet(**dict(kw, random_state=1)).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
+    again = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    assert trainer.update.experimental_get_tracing_count() == traces
+    # the fit in between leaks nothing into the next (optimiser state included) ...
+    np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
+    np.testing.assert_array_equal(again.generator_, first.generator_)
+    # ... and the shared variables are not the fitted model's arrays
+    np.testing.assert_array_equal(first.generator_, kept[0])
+    np.testing.assert_array_equal(first.coef_, kept[1])
