@@ -213,7 +213,7 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
 
 def plot_inversion(observation, reconstruction, latents, *, labels=None, title=None, fig=None,
                    latent_range=None):
-    """One inverted image: observation, reconstruction G z, difference, latent bars.
+    """One inverted image: observation, reconstruction G z and difference above, latent bars below.
 
     observation, reconstruction : arrays (64,); latents : (k,).
     fig : a figure to clear and draw on (an animation's frames); by default a new one.
@@ -223,11 +223,13 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     observation = np.asarray(observation, dtype=float)
     reconstruction = np.asarray(reconstruction, dtype=float)
     latents = np.asarray(latents, dtype=float)
+    # 6.6 in wide: the book's text column shows it at full size, so text keeps its size
     if fig is None:
-        fig = plt.figure(figsize=(11, 2.9))
+        fig = plt.figure(figsize=(6.6, 4.6))
     else:
         fig.clear()
-    grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.15, 2.4])
+        fig.set_size_inches(6.6, 4.6)
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
     panels = [("observation x", observation, "gray_r", 0, 1),
               ("reconstruction G z", reconstruction, "gray_r", 0, 1),
               ("difference x - G z", observation - reconstruction, "PuOr", -1, 1)]
@@ -236,7 +238,7 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
         ax.imshow(image.reshape(IMAGE_SHAPE), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(name, fontsize=10)
         ax.axis("off")
-    ax = fig.add_subplot(grid[0, 4])
+    ax = fig.add_subplot(grid[1, :])
     positions = np.arange(len(latents))
     colors = [PALETTE["vermillion"] if i == np.argmax(latents) else PALETTE["blue"]
               for i in positions]
