@@ -150,11 +150,12 @@ def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
     every = np.concatenate(list(latents.values()))
     pad = 0.05 * (every.max() - every.min())
     latent_range = (min(0.0, every.min()) - pad, every.max() + pad)
-    fig = plt.figure(figsize=(11, 2.9))
+    fig = plt.figure()          # plot_inversion sizes it (the text column's width)
 
     def draw(n_steps):
         z = latents[n_steps]
         plot_inversion(observation, G @ z, z, fig=fig, latent_range=latent_range,
-                       title=f"After {n_steps} steps: predicts {int(np.argmax(z))}")
+                       title=f"After {n_steps} step{'s' * (n_steps != 1)}: "
+                       f"predicts {int(np.argmax(z))}")
 
     return scrubbable(fig, draw, step_counts, alt=alt, slider_label="number of steps")

@@ -186,7 +186,8 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     colormap = mpl.colormaps["PuOr" if symmetric else cmap].with_extremes(bad=PALETTE["vermillion"])
     images = np.asarray(images, dtype=float).reshape(len(images), *IMAGE_SHAPE)
     nrows = int(np.ceil(len(images) / ncols))
-    figsize = (size * ncols, size * nrows + 0.4)
+    # each row of titled images needs room for its titles above it
+    figsize = (size * ncols, (size + (0.3 if titles is not None else 0.0)) * nrows + 0.4)
     if fig is None:
         fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
     else:
