@@ -335,12 +335,19 @@ class DescentFigure:
         observation; the loss is L(x) = (observation - forward(x))^2.
     grid : array (n,), the x range of the landscape.
     figsize : inches; 6.6 wide fits the book's text column at full size.
+    axes : optional pair of empty axes to draw on instead of a new figure (say,
+        one above the other); figsize is then ignored.
     """
 
-    def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x"):
+    def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x",
+                 axes=None):
         grid = np.asarray(grid, dtype=float)
         self.loss = loss = _numpy_loss(forward, observation)
-        self.fig, (self.left, self.right) = plt.subplots(1, 2, figsize=figsize)
+        if axes is None:
+            self.fig, (self.left, self.right) = plt.subplots(1, 2, figsize=figsize)
+        else:
+            self.left, self.right = axes
+            self.fig = self.left.figure
         landscape = loss(grid)
         top = float(np.max(landscape))
         left = self.left
@@ -377,16 +384,17 @@ class DescentFigure:
         return self.fig
 
 
-def draw_descent(forward, observation, *, step_size, start, n_steps, grid):
+def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
     """Figure of one descent: landscape with path (left), loss per step (right).
 
     forward, observation : a scalar forward model and its observation.
     grid : array of shape (n,), the x range of the landscape.
+    axes : optional pair of empty axes to draw on (see :class:`DescentFigure`).
     Returns (figure, DescentPath); a diverged run says so in the title. Sliders
     and animations that redraw it keep a :class:`DescentFigure` instead.
     """
     run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
-    figure = DescentFigure(forward, observation, grid)
+    figure = DescentFigure(forward, observation, grid, axes=axes)
     return figure.show(run, step_size), run
 
 

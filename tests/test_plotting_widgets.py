@@ -53,6 +53,14 @@ def test_draw_descent_labels_every_axis():
     plt.close(fig)
 
 
+def test_draw_descent_on_given_axes_draws_there():
+    fig, axes = plt.subplots(2, 1)
+    drawn, _ = draw_descent(toy_forward, 0.0, step_size=0.05, start=-3.0, n_steps=10,
+                            grid=np.linspace(-4, 8, 50), axes=axes)
+    assert drawn is fig and len(fig.axes) == 2 and axes[1].get_yscale() == "log"
+    plt.close(fig)
+
+
 def test_draw_descent_reports_divergence_in_title():
     fig, run = draw_descent(toy_forward, 0.0, step_size=0.3, start=-3.0, n_steps=10,
                             grid=np.linspace(-4, 8, 50))
