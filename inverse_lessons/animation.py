@@ -1,9 +1,11 @@
 """Scrubbable animations: a slider's effect shown without a Python kernel.
 
 The rendered book has no kernel behind it, so an ipywidgets slider there would
-be dead. :func:`scrubbable` draws one frame per parameter value with matplotlib's
-``to_jshtml`` and returns self-contained HTML: the frames are embedded as PNG
-data, and a plain HTML range input and buttons step through them in any browser.
+be dead. :func:`scrubbable` draws one frame per parameter value and returns
+self-contained HTML in the format of matplotlib's ``to_jshtml``: the frames are
+embedded as PNG data, and a plain HTML range input and buttons step through them
+in any browser. Each frame is drawn once (``FuncAnimation.to_jshtml`` draws
+every frame three times), and the figures here redraw only what changes.
 
 matplotlib's template loads an icon font from a CDN for its buttons; here the
 buttons are labelled with ordinary characters instead (each keeps its title and
@@ -15,15 +17,19 @@ from __future__ import annotations
 
 import html
 import re
+import tempfile
+from pathlib import Path
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML
-from matplotlib.animation import FuncAnimation
+from matplotlib.animation import HTMLWriter
 
 from ._validation import check_positive
 from .linear_inversion import closed_form_inversion
-from .plotting import draw_descent, plot_inversion
+from .plotting import DescentFigure, plot_inversion
+from .solver import descent_path
 
 __all__ = ["scrubbable", "offline_jshtml", "step_size_animation", "inversion_steps_animation"]
 
@@ -76,7 +82,7 @@ def offline_jshtml(jshtml, *, alt, slider_label="frame"):
     return out
 
 
-def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=600, dpi=72):
+def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=600, dpi=100):
     """An animation over parameter values that the reader scrubs with a slider.
 
     fig : the matplotlib figure every frame is drawn on.
@@ -85,7 +91,8 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
     values : sequence of the parameter values, one frame each (at least two).
     alt : alt text for the frames, written for someone who cannot see them.
     slider_label : accessible name of the slider, the parameter it moves.
-    interval : milliseconds per frame when played; dpi : resolution of the frames.
+    interval : milliseconds per frame when played; dpi : resolution of the frames
+        (the book's figures are drawn at 100 dpi, so text keeps its point size).
     Returns an ``IPython.display.HTML`` that needs no kernel and no network. The
     figure is closed, so it is not shown a second time.
     """
@@ -96,11 +103,15 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
         raise TypeError("draw_frame must be callable as draw_frame(value)")
     check_positive("interval", interval)
     check_positive("dpi", dpi)
+    writer = HTMLWriter(fps=1000.0 / interval, embed_frames=True, default_mode="once")
     try:
-        fig.set_dpi(dpi)
-        animation = FuncAnimation(fig, lambda i: draw_frame(values[i]), frames=len(values),
-                                  interval=interval, repeat=False)
-        jshtml = animation.to_jshtml(default_mode="once")
+        with tempfile.TemporaryDirectory() as folder, mpl.rc_context({"savefig.bbox": None}):
+            page = Path(folder) / "animation.html"
+            with writer.saving(fig, page, dpi):
+                for value in values:
+                    draw_frame(value)
+                    writer.grab_frame()          # one draw per frame
+            jshtml = page.read_text()
     finally:
         plt.close(fig)
     return HTML(offline_jshtml(jshtml, alt=alt, slider_label=slider_label))
@@ -109,19 +120,19 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
 def step_size_animation(forward, observation, step_sizes, *, start, n_steps, grid, alt):
     """The step-size slider's effect as a scrubbable animation, for the rendered book.
 
-    One frame of :func:`~inverse_lessons.plotting.draw_descent` per value of
-    ``step_sizes`` (a sequence of at least two positive floats); ``alt`` describes
-    the frames for someone who cannot see them. Returns an ``IPython.display.HTML`` (see
-    :func:`inverse_lessons.animation.scrubbable`).
+    One frame per value of ``step_sizes`` (a sequence of at least two positive
+    floats), the picture of :func:`~inverse_lessons.plotting.draw_descent` drawn
+    on one :class:`~inverse_lessons.plotting.DescentFigure` whose landscape is
+    drawn once; ``alt`` describes the frames for someone who cannot see them.
+    Returns an ``IPython.display.HTML`` (see :func:`scrubbable`).
     """
-    grid = np.asarray(grid, dtype=float)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = DescentFigure(forward, observation, grid)
 
     def draw(step_size):
-        draw_descent(forward, observation, step_size=step_size, start=start, n_steps=n_steps,
-                     grid=grid, axes=axes)
+        run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
+        figure.show(run, step_size)
 
-    return scrubbable(fig, draw, step_sizes, alt=alt, slider_label="step size")
+    return scrubbable(figure.fig, draw, step_sizes, alt=alt, slider_label="step size")
 
 
 def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
@@ -140,11 +151,12 @@ def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
     every = np.concatenate(list(latents.values()))
     pad = 0.05 * (every.max() - every.min())
     latent_range = (min(0.0, every.min()) - pad, every.max() + pad)
-    fig = plt.figure(figsize=(11, 2.9))
+    fig = plt.figure()          # plot_inversion sizes it (the text column's width)
 
     def draw(n_steps):
         z = latents[n_steps]
         plot_inversion(observation, G @ z, z, fig=fig, latent_range=latent_range,
-                       title=f"After {n_steps} steps: predicts {int(np.argmax(z))}")
+                       title=f"After {n_steps} step{'s' * (n_steps != 1)}: "
+                       f"predicts {int(np.argmax(z))}")
 
     return scrubbable(fig, draw, step_counts, alt=alt, slider_label="number of steps")

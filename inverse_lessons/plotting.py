@@ -34,6 +34,7 @@ __all__ = [
     "plot_inversion",
     "plot_class_generators",
     "plot_class_reconstructions",
+    "DescentFigure",
     "draw_descent",
     "draw_digit_inversion",
     "draw_fill_in",
@@ -172,19 +173,27 @@ def plot_parameter_path(path, *, ax=None, target=None, title="Training path",
 
 
 def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap="gray_r",
-                symmetric=False):
+                symmetric=False, fig=None):
     """A grid of 8x8 images.
 
     images : array (n, 64) or (n, 8, 8). titles : n strings or None.
     symmetric : colour scale centred on zero (for generator columns or
     differences, which can be negative); then a diverging colour map is used.
-    Missing pixels (NaN) are drawn in vermillion. Returns the figure.
+    Missing pixels (NaN) are drawn in vermillion. fig : a figure to clear,
+    resize and draw on (a live explorer's one figure); by default a new one.
+    Returns the figure.
     """
     colormap = mpl.colormaps["PuOr" if symmetric else cmap].with_extremes(bad=PALETTE["vermillion"])
     images = np.asarray(images, dtype=float).reshape(len(images), *IMAGE_SHAPE)
     nrows = int(np.ceil(len(images) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    # each row of titled images needs room for its titles above it
+    figsize = (size * ncols, (size + (0.3 if titles is not None else 0.0)) * nrows + 0.4)
+    if fig is None:
+        fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    else:
+        fig.clear()
+        fig.set_size_inches(*figsize)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -205,7 +214,7 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
 
 def plot_inversion(observation, reconstruction, latents, *, labels=None, title=None, fig=None,
                    latent_range=None):
-    """One inverted image: observation, reconstruction G z, difference, latent bars.
+    """One inverted image: observation, reconstruction G z and difference above, latent bars below.
 
     observation, reconstruction : arrays (64,); latents : (k,).
     fig : a figure to clear and draw on (an animation's frames); by default a new one.
@@ -215,11 +224,13 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     observation = np.asarray(observation, dtype=float)
     reconstruction = np.asarray(reconstruction, dtype=float)
     latents = np.asarray(latents, dtype=float)
+    # 6.6 in wide: the book's text column shows it at full size, so text keeps its size
     if fig is None:
-        fig = plt.figure(figsize=(11, 2.9))
+        fig = plt.figure(figsize=(6.6, 4.6))
     else:
         fig.clear()
-    grid = fig.add_gridspec(1, 5, width_ratios=[1, 1, 1, 0.15, 2.4])
+        fig.set_size_inches(6.6, 4.6)
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
     panels = [("observation x", observation, "gray_r", 0, 1),
               ("reconstruction G z", reconstruction, "gray_r", 0, 1),
               ("difference x - G z", observation - reconstruction, "PuOr", -1, 1)]
@@ -228,7 +239,7 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
         ax.imshow(image.reshape(IMAGE_SHAPE), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(name, fontsize=10)
         ax.axis("off")
-    ax = fig.add_subplot(grid[0, 4])
+    ax = fig.add_subplot(grid[1, :])
     positions = np.arange(len(latents))
     colors = [PALETTE["vermillion"] if i == np.argmax(latents) else PALETTE["blue"]
               for i in positions]
@@ -281,13 +292,13 @@ def plot_class_generators(means, directions, *, classes=None, suptitle=None, siz
 
 
 def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, classes=None,
-                               suptitle=None, size=1.1):
+                               suptitle=None, size=1.1, fig=None):
     """One observed image and every class's drawing of it, with its log-likelihood.
 
     image : (64,), NaN for missing pixels (drawn in vermillion);
     reconstructions : (C, 64) each class's drawing; log_likelihoods : (C,) in
-    nats. The best-explaining class's title is drawn in vermillion. Returns the
-    figure.
+    nats. The best-explaining class's title is drawn in vermillion. fig : a
+    figure to redraw (see :func:`plot_digits`). Returns the figure.
     """
     log_likelihoods = np.asarray(log_likelihoods, dtype=float)
     classes = list(range(len(log_likelihoods))) if classes is None else list(classes)
@@ -296,7 +307,8 @@ def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, class
                              for c, ll in zip(classes, log_likelihoods, strict=True)]
     images = np.concatenate([np.asarray(image, float)[None],
                              np.clip(np.asarray(reconstructions, float), 0, 1)])
-    fig = plot_digits(images, ncols=len(images), titles=titles, suptitle=suptitle, size=size)
+    fig = plot_digits(images, ncols=len(images), titles=titles, suptitle=suptitle, size=size,
+                      fig=fig)
     fig.axes[best + 1].title.set_color(PALETTE["vermillion"])
     fig.axes[best + 1].title.set_fontweight("bold")
     return fig
@@ -310,68 +322,118 @@ def _numpy_loss(forward, observation):
     return loss
 
 
+class DescentFigure:
+    """The figure of a 1-d descent, drawn once and then updated in place.
+
+    Left: the loss landscape (drawn once) with the descent path on it; right:
+    the loss per step on a log scale. :meth:`show` changes only what a new run
+    changes (the path, its markers, the loss curve, the titles): no new figure,
+    axes or layout per update, which is what keeps a slider and an animation's
+    frames quick. The layout is fixed once, so every update has the same size.
+
+    forward, observation : a scalar, element-wise forward model and its
+        observation; the loss is L(x) = (observation - forward(x))^2.
+    grid : array (n,), the x range of the landscape.
+    figsize : inches; 6.6 wide fits the book's text column at full size.
+    axes : optional pair of empty axes to draw on instead of a new figure (say,
+        one above the other); figsize is then ignored.
+    """
+
+    def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x",
+                 axes=None):
+        grid = np.asarray(grid, dtype=float)
+        self.loss = loss = _numpy_loss(forward, observation)
+        if axes is None:
+            self.fig, (self.left, self.right) = plt.subplots(1, 2, figsize=figsize)
+        else:
+            self.left, self.right = axes
+            self.fig = self.left.figure
+        landscape = loss(grid)
+        top = float(np.max(landscape))
+        left = self.left
+        left.plot(grid, landscape, color=PALETTE["blue"], label="loss")
+        self.path_line, = left.plot([], [], "-o", color=PALETTE["vermillion"], markersize=4,
+                                    linewidth=1, label="descent path")
+        self.start_marker, = left.plot([], [], "s", color=PALETTE["black"], label="start")
+        self.end_marker, = left.plot([], [], "*", color=PALETTE["green"], markersize=12,
+                                     label="end")
+        # head room above the landscape for the legend, so it never covers the path
+        left.set(xlim=(grid[0], grid[-1]), ylim=(-0.05 * top, 1.5 * top),
+                 xlabel=xlabel, ylabel=f"loss L({xlabel})", title="Descent path")
+        left.legend(loc="upper center", ncols=2, fontsize=9, handlelength=1.5,
+                    columnspacing=1.0)
+        self.loss_curve, = self.right.plot([], [], "-o", markersize=3)
+        self.right.set(xlabel="step", ylabel="loss", yscale="log", title="Loss per step")
+        self.fig.tight_layout()
+
+    def show(self, run, step_size):
+        """Draw ``run`` (a :class:`~inverse_lessons.solver.DescentPath`); returns the figure."""
+        path = np.asarray(run.path, dtype=float)
+        losses = np.asarray(run.losses, dtype=float)
+        path_losses = self.loss(path)
+        self.path_line.set_data(path, path_losses)
+        self.start_marker.set_data(path[:1], path_losses[:1])
+        self.end_marker.set_data(path[-1:], path_losses[-1:])
+        self.loss_curve.set_data(np.arange(len(losses)), losses)
+        positive = losses[losses > 0]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        self.right.set_xlim(-0.5, max(len(losses) - 0.5, 1.5))
+        self.right.set_ylim(low / 2, high * 2)
+        self.left.set_title(f"Descent path, step size {step_size:.3g}")
+        self.right.set_title("Loss per step" + (" (diverged)" if run.diverged else ""))
+        return self.fig
+
+
 def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
     """Figure of one descent: landscape with path (left), loss per step (right).
 
     forward, observation : a scalar forward model and its observation.
     grid : array of shape (n,), the x range of the landscape.
-    axes : optional pair of axes to clear and draw on (an animation's frames);
-        by default a new figure.
-    Returns (figure, DescentPath); a diverged run says so in the title.
+    axes : optional pair of empty axes to draw on (see :class:`DescentFigure`).
+    Returns (figure, DescentPath); a diverged run says so in the title. Sliders
+    and animations that redraw it keep a :class:`DescentFigure` instead.
     """
     run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
-    if axes is None:
-        fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    else:
-        left, right = axes
-        fig = left.figure
-        left.clear()
-        right.clear()
-    loss = _numpy_loss(forward, observation)
-    plot_loss_landscape(loss, grid, run.path, ax=left,
-                        title=f"Descent path, step size {step_size:.3g}")
-    top = float(np.max(loss(np.asarray(grid))))
-    left.set_ylim(-0.05 * top, 1.05 * top)
-    left.set_xlim(grid[0], grid[-1])
-    plot_losses(run.losses, ax=right,
-                title="Loss per step" + (" (diverged)" if run.diverged else ""))
-    fig.tight_layout()
-    return fig, run
+    figure = DescentFigure(forward, observation, grid, axes=axes)
+    return figure.show(run, step_size), run
 
 
-def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None):
+def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None, fig=None):
     """Invert one image with a linear generator and draw it (plain function).
 
-    G : (64, k); observation : (64,). Returns (figure, latents (k,)).
+    G : (64, k); observation : (64,); fig : a figure to redraw (default: a new
+    one). Returns (figure, latents (k,)).
     """
     latents = closed_form_inversion(np.asarray(G, float), np.asarray(observation, float)[None],
                                     n_steps=n_steps, step_size=step_size).numpy()[0]
-    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title)
+    fig = plot_inversion(observation, np.asarray(G) @ latents, latents, title=title, fig=fig)
     return fig, latents
 
 
-def draw_fill_in(model, image, *, fraction, seed=0):
+def draw_fill_in(model, image, *, fraction, seed=0, fig=None):
     """One image with a fraction of its pixels removed, and the model's filling-in.
 
     model : a fitted InverseNet; image : (64,). Returns (figure, predicted label).
     Panels: the image, the damaged image (missing pixels in vermillion), and
-    the generator's drawing G z* from the observed pixels.
+    the generator's drawing G z* from the observed pixels. fig : a figure to
+    redraw (default: a new one).
     """
     damaged = drop_pixels(np.asarray(image, float)[None], fraction, seed=seed)
     filled = np.clip(model.reconstruct(damaged), 0, 1)
     label = model.predict(damaged)[0]
     fig = plot_digits(np.concatenate([np.asarray(image, float)[None], damaged, filled]),
-                      ncols=3, size=2.0,
+                      ncols=3, size=2.0, fig=fig,
                       titles=["image", f"{fraction:.0%} missing", f"G z*: predicted {label}"])
     return fig, label
 
 
-def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder"):
+def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder", fig=None):
     """A fitted NonlinearInverseNet's drawing g(z_k) of one image after k inversion steps.
 
     The steps are the model's own (its ``inner_step_size``), from ``start``:
     "encoder" (the amortised guess) or "zero". Returns (figure, predicted
-    labels, one per entry of ``steps``).
+    labels, one per entry of ``steps``). fig : a figure to redraw (default: a
+    new one).
     """
     x = np.asarray(image, float)[None]
     pictures, predictions = [np.asarray(image, float)], []
@@ -380,21 +442,24 @@ def draw_refinement(model, image, *, steps=(0, 5, 20, 100), start="encoder"):
         pictures.append(model.decode(z)[0])
         predictions.append(model.classify_codes(z)[0])
     titles = ["image"] + [f"{k} steps: {p}" for k, p in zip(steps, predictions, strict=True)]
-    fig = plot_digits(np.stack(pictures), ncols=len(pictures), titles=titles, size=1.6)
+    fig = plot_digits(np.stack(pictures), ncols=len(pictures), titles=titles, size=1.6,
+                      fig=fig)
     return fig, predictions
 
 
-def draw_class_inversions(model, image, *, fraction=0.0, sigma=0.0, seed=0):
+def draw_class_inversions(model, image, *, fraction=0.0, sigma=0.0, seed=0, fig=None):
     """One image, damaged, and every class's drawing of it (chapter 8).
 
     model : a fitted ``AnalysisBySynthesis`` (fitted with ``noise_std=sigma``
     for a fair noise model); image : (64,). A ``fraction`` of the pixels goes
     missing and Gaussian noise of standard deviation ``sigma`` (clipped to
-    [0, 1]) is added, both drawn with ``seed``. Returns (figure, predicted label).
+    [0, 1]) is added, both drawn with ``seed``. fig : a figure to redraw
+    (default: a new one). Returns (figure, predicted label).
     """
     damaged = drop_pixels(add_noise(np.asarray(image, float)[None], sigma, seed=seed),
                           fraction, seed=seed)
     label = model.predict(damaged)[0]
     fig = plot_class_reconstructions(damaged[0], model.reconstruct(damaged)[0],
-                                     model.log_likelihoods(damaged)[0], classes=model.classes_)
+                                     model.log_likelihoods(damaged)[0], classes=model.classes_,
+                                     fig=fig)
     return fig, label

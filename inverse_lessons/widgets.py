@@ -5,23 +5,33 @@ Each explorer is a thin layer of sliders over a ``draw_*`` function of
 rendered book call too. The rendered site has no kernel, so the chapters show
 the same effect as a static sweep next to each explorer, or as a scrubbable
 animation that needs no kernel (:mod:`inverse_lessons.animation`).
+
+An explorer keeps one figure and redraws it on every move of a slider (the
+step-size explorer changes only the artists that move), then shows it as a
+PNG drawn at the figure's own size: no new figure per move and no second
+layout pass, so the sliders update while they are dragged
+(``continuous_update=True``).
 """
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Image, display
 from sklearn.base import clone
 
 from .linear_inversion import generator_step_size_bound
 from .plotting import (
+    DescentFigure,
     draw_class_inversions,
-    draw_descent,
     draw_digit_inversion,
     draw_fill_in,
     draw_refinement,
 )
+from .solver import descent_path
 
 __all__ = [
     "damage_explorer",
@@ -32,29 +42,39 @@ __all__ = [
 ]
 
 
-def _show_titled(fig, title):
-    """Give an explorer's figure its title and show it."""
-    fig.suptitle(title, fontweight="bold")
-    fig.tight_layout()
-    plt.show()
+def _one_figure():
+    """The figure an explorer redraws on every move (closed: shown only as a PNG)."""
+    fig = plt.figure()
+    plt.close(fig)
+    return fig
+
+
+def _show(fig, title=None):
+    """Show ``fig`` in the explorer's output as a PNG at its own size (one draw)."""
+    if title is not None:
+        fig.suptitle(title, fontweight="bold")
+        fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    display(Image(data=png.getvalue(), format="png"))
 
 
 def _image_slider(images):
-    """A slider over the rows of ``images``, updating when released."""
+    """A slider over the rows of ``images``."""
     return widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
-                             continuous_update=False)
+                             continuous_update=True)
 
 
 def _missing_slider():
     """The fraction of missing pixels, 0 to 95% (chapters 6 and 8)."""
     return widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05, description="missing",
-                               readout_format=".0%", continuous_update=False)
+                               readout_format=".0%", continuous_update=True)
 
 
 def _pattern_slider():
     """The seed of the random pattern of missing pixels."""
     return widgets.IntSlider(value=0, min=0, max=20, description="pattern",
-                             continuous_update=False)
+                             continuous_update=True)
 
 
 def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_steps=10,
@@ -62,27 +82,31 @@ def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_st
     """Sliders for the step size and the starting point of a 1-d inversion.
 
     grid : the x range of the landscape, array (n,); by default -4 to 8 in 241 points.
-    Returns an ``ipywidgets.interactive``; display it in a notebook.
+    Returns an ``ipywidgets.interactive``; display it in a notebook. Its
+    ``figure`` attribute is the one figure every move redraws.
     """
     grid = np.linspace(-4.0, 8.0, 241) if grid is None else np.asarray(grid, dtype=float)
+    figure = DescentFigure(forward, observation, grid)
+    plt.close(figure.fig)
 
     def show(step_size, start):
-        fig, run = draw_descent(forward, observation, step_size=step_size, start=start,
-                                n_steps=n_steps, grid=grid)
-        plt.show()
+        run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
+        _show(figure.show(run, step_size))
         print(f"after {len(run.path) - 1} steps: x = {float(run.path[-1]):.6g}")
         if run.diverged:
             print(run.diverged)
 
-    return widgets.interactive(
+    explorer = widgets.interactive(
         show,
         step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-3, max=-0.5,
                                          step=0.02, description="step size",
-                                         readout_format=".3f", continuous_update=False),
+                                         readout_format=".3f", continuous_update=True),
         start=widgets.FloatSlider(value=start, min=float(grid[0]), max=float(grid[-1]),
                                   step=0.25, description="start x",
-                                  continuous_update=False),
+                                  continuous_update=True),
     )
+    explorer.figure = figure.fig   # the one figure it redraws
+    return explorer
 
 
 def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
@@ -92,26 +116,29 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
     logarithmic (1 to 10 000). Returns an ``ipywidgets.interactive``.
     """
     stable = float(generator_step_size_bound(np.asarray(G, float)))   # 1 / sigma_max^2
+    fig = _one_figure()
 
     def show(index, log_steps, step_size):
         steps = int(round(10 ** log_steps))
-        fig, latents = draw_digit_inversion(G, images[index], n_steps=steps,
-                                            step_size=step_size)
-        _show_titled(fig, f"test image {index} (a {labels[index]}): {steps} steps of size "
-                     f"{step_size:.2g}, predicted {int(np.argmax(latents))}")
+        _, latents = draw_digit_inversion(G, images[index], n_steps=steps,
+                                          step_size=step_size, fig=fig)
+        _show(fig, f"test image {index} (a {labels[index]}): {steps} steps of size "
+              f"{step_size:.2g}, predicted {int(np.argmax(latents))}")
         if step_size >= stable:
             print(f"step size above the stable bound {stable:.3g}: the inversion diverges")
 
-    return widgets.interactive(
+    explorer = widgets.interactive(
         show,
         index=_image_slider(images),
         log_steps=widgets.FloatSlider(value=float(np.log10(n_steps)), min=0, max=4, step=0.25,
-                                      description="log10 steps", continuous_update=False),
+                                      description="log10 steps", continuous_update=True),
         step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-4,
                                          max=float(np.log10(stable)), step=0.1,
                                          description="step size", readout_format=".2g",
-                                         continuous_update=False),
+                                         continuous_update=True),
     )
+    explorer.figure = fig   # the one figure it redraws
+    return explorer
 
 
 def missing_pixels_explorer(model, images, labels):
@@ -120,16 +147,20 @@ def missing_pixels_explorer(model, images, labels):
     Returns an ``ipywidgets.interactive`` over :func:`draw_fill_in`.
     """
 
-    def show(index, fraction, pattern):
-        fig, label = draw_fill_in(model, images[index], fraction=fraction, seed=pattern)
-        _show_titled(fig, f"test image {index}, a {labels[index]}")
+    fig = _one_figure()
 
-    return widgets.interactive(
+    def show(index, fraction, pattern):
+        draw_fill_in(model, images[index], fraction=fraction, seed=pattern, fig=fig)
+        _show(fig, f"test image {index}, a {labels[index]}")
+
+    explorer = widgets.interactive(
         show,
         index=_image_slider(images),
         fraction=_missing_slider(),
         pattern=_pattern_slider(),
     )
+    explorer.figure = fig   # the one figure it redraws
+    return explorer
 
 
 def refinement_explorer(model, images, labels):
@@ -138,17 +169,21 @@ def refinement_explorer(model, images, labels):
     Returns an ``ipywidgets.interactive`` over :func:`draw_refinement`.
     """
 
-    def show(index, steps, start):
-        fig, _ = draw_refinement(model, images[index], steps=(0, steps), start=start)
-        _show_titled(fig, f"test image {index}, a {labels[index]}: start {start}")
+    fig = _one_figure()
 
-    return widgets.interactive(
+    def show(index, steps, start):
+        draw_refinement(model, images[index], steps=(0, steps), start=start, fig=fig)
+        _show(fig, f"test image {index}, a {labels[index]}: start {start}")
+
+    explorer = widgets.interactive(
         show,
         index=_image_slider(images),
         steps=widgets.IntSlider(value=20, min=0, max=200, step=5, description="steps",
-                                continuous_update=False),
+                                continuous_update=True),
         start=widgets.ToggleButtons(options=["encoder", "zero"], description="start"),
     )
+    explorer.figure = fig   # the one figure it redraws
+    return explorer
 
 
 def damage_explorer(model, X_train, y_train, images, labels):
@@ -160,19 +195,22 @@ def damage_explorer(model, X_train, y_train, images, labels):
     :func:`draw_class_inversions`.
     """
     fitted = {}
+    fig = _one_figure()
 
     def show(index, fraction, sigma, pattern):
         if sigma not in fitted:
             fitted[sigma] = clone(model).set_params(noise_std=sigma or None).fit(X_train, y_train)
-        fig, label = draw_class_inversions(fitted[sigma], images[index], fraction=fraction,
-                                           sigma=sigma, seed=pattern)
-        _show_titled(fig, f"test image {index}, a {labels[index]}: predicted {label}")
+        _, label = draw_class_inversions(fitted[sigma], images[index], fraction=fraction,
+                                         sigma=sigma, seed=pattern, fig=fig)
+        _show(fig, f"test image {index}, a {labels[index]}: predicted {label}")
 
-    return widgets.interactive(
+    explorer = widgets.interactive(
         show,
         index=_image_slider(images),
         fraction=_missing_slider(),
         sigma=widgets.FloatSlider(value=0.0, min=0.0, max=0.6, step=0.1, description="noise σ",
-                                  continuous_update=False),
+                                  continuous_update=True),
         pattern=_pattern_slider(),
     )
+    explorer.figure = fig   # the one figure it redraws
+    return explorer

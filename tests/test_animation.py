@@ -58,6 +58,38 @@ def test_figure_is_closed():
     assert plt.get_fignums() == before
 
 
+def test_each_frame_is_drawn_once_in_order():
+    # FuncAnimation.to_jshtml drew every frame three times (and frame 0 once more)
+    fig, ax = plt.subplots(figsize=(3, 2))
+    calls, draws = [], []
+    fig.canvas.mpl_connect("draw_event", lambda event: draws.append(calls[-1]))
+
+    def draw(value):
+        calls.append(value)
+        ax.set_title(f"value {value}")
+
+    scrubbable(fig, draw, [3, 1, 2], alt=ALT)
+    assert calls == [3, 1, 2] and draws == [3, 1, 2]
+
+
+def test_a_step_size_frame_is_the_figure_a_fresh_drawing_gives():
+    # the frames redraw one figure in place; each must look as if drawn afresh
+    import io
+
+    from inverse_lessons.plotting import DescentFigure
+    from inverse_lessons.solver import descent_path
+
+    grid = np.linspace(-4, 8, 41)
+    page = step_size_animation(toy_forward, 0.0, [0.27, 0.05], start=-3.0, n_steps=10,
+                               grid=grid, alt=ALT).data
+    fresh = DescentFigure(toy_forward, 0.0, grid)
+    fresh.show(descent_path(toy_forward, 0.0, -3.0, step_size=0.05, n_steps=10), 0.05)
+    buffer = io.BytesIO()
+    fresh.fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fresh.fig)
+    assert base64.b64decode(frames(page)[1]) == buffer.getvalue()
+
+
 def test_step_size_animation_titles_each_frame_with_its_step_size():
     grid = np.linspace(-4, 8, 41)
     page = step_size_animation(toy_forward, 0.0, [0.05, 0.27], start=-3.0, n_steps=10,

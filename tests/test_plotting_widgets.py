@@ -7,8 +7,26 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.plotting import draw_descent, plot_step_size_sweep, use_book_style
+from inverse_lessons.plotting import (
+    DescentFigure,
+    draw_descent,
+    plot_digits,
+    plot_step_size_sweep,
+    use_book_style,
+)
+from inverse_lessons.solver import descent_path
 from inverse_lessons.widgets import step_size_explorer
+
+
+def png(fig):
+    """The figure drawn to PNG at its own size: the bytes the reader sees."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def sliders(explorer):
+    return [c for c in explorer.children if hasattr(c, "continuous_update")]
 
 
 def test_book_style_saves_an_opaque_white_figure():
@@ -35,11 +53,47 @@ def test_draw_descent_labels_every_axis():
     plt.close(fig)
 
 
+def test_draw_descent_on_given_axes_draws_there():
+    fig, axes = plt.subplots(2, 1)
+    drawn, _ = draw_descent(toy_forward, 0.0, step_size=0.05, start=-3.0, n_steps=10,
+                            grid=np.linspace(-4, 8, 50), axes=axes)
+    assert drawn is fig and len(fig.axes) == 2 and axes[1].get_yscale() == "log"
+    plt.close(fig)
+
+
 def test_draw_descent_reports_divergence_in_title():
     fig, run = draw_descent(toy_forward, 0.0, step_size=0.3, start=-3.0, n_steps=10,
                             grid=np.linspace(-4, 8, 50))
     assert run.diverged and "diverged" in fig.axes[1].get_title()
     plt.close(fig)
+
+
+def test_descent_figure_updated_in_place_draws_what_a_fresh_one_draws():
+    # a stale artist or limit left from the previous run would change the picture
+    use_book_style()
+    grid = np.linspace(-4, 8, 60)
+    runs = {s: descent_path(toy_forward, 0.0, -3.0, step_size=s, n_steps=10)
+            for s in (0.3, 0.05)}                       # a diverging run, then a good one
+    reused = DescentFigure(toy_forward, 0.0, grid)
+    reused.show(runs[0.3], 0.3)
+    before = png(reused.fig)
+    reused.show(runs[0.05], 0.05)
+    fresh = DescentFigure(toy_forward, 0.0, grid)
+    fresh.show(runs[0.05], 0.05)
+    assert png(reused.fig) == png(fresh.fig) != before
+    plt.close("all")
+
+
+def test_plot_digits_redraws_a_given_figure_like_a_new_one():
+    use_book_style()
+    rng = np.random.default_rng(0)
+    fig = plot_digits(rng.random((10, 64)), ncols=10, titles=list("abcdefghij"))
+    again = plot_digits(rng.random((3, 64)), ncols=3, titles=list("xyz"), size=2.0, fig=fig)
+    fresh = plot_digits(np.random.default_rng(0).random((13, 64))[10:], ncols=3,
+                        titles=list("xyz"), size=2.0)
+    assert again is fig and len(fig.axes) == 3
+    assert png(fig) == png(fresh)
+    plt.close("all")
 
 
 def test_sweep_has_a_panel_per_run():
@@ -51,12 +105,19 @@ def test_sweep_has_a_panel_per_run():
     plt.close(fig)
 
 
-def test_explorer_has_the_two_sliders():
+def test_explorer_has_two_live_sliders_and_redraws_one_figure():
+    before = plt.get_fignums()
     w = step_size_explorer(toy_forward, 0.0)
-    names = [c.description for c in w.children if hasattr(c, "value")]
-    assert "step size" in names and "start x" in names
+    assert [c.description for c in sliders(w)] == ["step size", "start x"]
+    assert all(c.continuous_update for c in sliders(w))     # updates while dragged
+    figure, lines = w.figure, list(w.figure.axes[0].lines)
     w.f(step_size=0.3, start=1.0)      # a diverging setting is drawn, not raised
-    plt.close("all")
+    assert "diverged" in figure.axes[1].get_title()
+    w.f(step_size=0.05, start=-3.0)
+    assert w.figure is figure and list(figure.axes[0].lines) == lines   # same artists
+    np.testing.assert_allclose(figure.axes[0].lines[1].get_xdata()[-1],
+                               2 - 5 * 0.6**10, rtol=1e-12)
+    assert plt.get_fignums() == before                       # no figure left open
 
 
 def test_digit_explorer_draws_and_predicts():
@@ -71,13 +132,15 @@ def test_digit_explorer_draws_and_predicts():
     for ax in fig.axes:
         assert ax.get_title()
     plt.close(fig)
+    before = plt.get_fignums()
     w = digit_inversion_explorer(G, X_test, y_test)
-    names = [c.description for c in w.children if hasattr(c, "value")]
-    assert names[:3] == ["test image", "log10 steps", "step size"]
+    assert [c.description for c in sliders(w)] == ["test image", "log10 steps", "step size"]
+    assert all(c.continuous_update for c in sliders(w))
     # what a slider move runs (it raised before a fix: nbval caught it, the book did not)
+    figure = w.figure
     w.f(index=3, log_steps=2.0, step_size=2e-3)
-    assert plt.gcf().get_suptitle().startswith("test image 3")
-    plt.close("all")
+    assert w.figure is figure and figure.get_suptitle().startswith("test image 3")
+    assert plt.get_fignums() == before
 
 
 def test_missing_pixels_explorer_draws_the_fill_in():
@@ -91,12 +154,13 @@ def test_missing_pixels_explorer_draws_the_fill_in():
     fig, label = draw_fill_in(model, X_test[0], fraction=0.5, seed=1)
     assert label in model.classes_ and len([a for a in fig.axes if a.get_title()]) == 3
     plt.close(fig)
+    before = plt.get_fignums()
     w = missing_pixels_explorer(model, X_test, y_test)
-    names = [c.description for c in w.children if hasattr(c, "value")]
-    assert names[:3] == ["test image", "missing", "pattern"]
+    assert [c.description for c in sliders(w)] == ["test image", "missing", "pattern"]
+    figure = w.figure
     w.f(index=2, fraction=0.75, pattern=3)
-    assert plt.gcf().get_suptitle().startswith("test image 2")
-    plt.close("all")
+    assert w.figure is figure and figure.get_suptitle().startswith("test image 2")
+    assert plt.get_fignums() == before
 
 
 def test_refinement_explorer_draws_each_step_count():
@@ -111,7 +175,9 @@ def test_refinement_explorer_draws_each_step_count():
     fig, predictions = draw_refinement(model, X_test[0], steps=(0, 3), start="zero")
     assert len(predictions) == 2 and len([a for a in fig.axes if a.get_title()]) == 3
     plt.close(fig)
+    before = plt.get_fignums()
     w = refinement_explorer(model, X_test, y_test)
+    figure = w.figure
     w.f(index=1, steps=10, start="encoder")
-    assert plt.gcf().get_suptitle().startswith("test image 1")
-    plt.close("all")
+    assert w.figure is figure and figure.get_suptitle().startswith("test image 1")
+    assert plt.get_fignums() == before
