@@ -41,11 +41,11 @@ import numbers
 
 import numpy as np
 from scipy.special import logsumexp, ndtr
-from sklearn.cluster import KMeans
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ._estimator import encode_labels
 from ._tf import tf
@@ -146,7 +146,7 @@ def _ppca(X, n_latent, min_variance, weights=None):
 def _complete_log_likelihoods(X, means, components, s2):
     """log N(x; mu_j, W_j W_j^T + s2_j I) for complete rows X (n, d): (n, J), numpy."""
     out = np.empty((len(X), len(means)))
-    for j, (mu, W, v) in enumerate(zip(means, components, s2)):
+    for j, (mu, W, v) in enumerate(zip(means, components, s2, strict=True)):
         L = np.linalg.cholesky(W @ W.T + v * np.eye(X.shape[1]))
         r = np.linalg.solve(L, (X - mu).T)
         out[:, j] = -0.5 * (X.shape[1] * _LOG_2PI + 2 * np.log(np.diag(L)).sum()
@@ -167,10 +167,10 @@ def _mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
     labels = KMeans(n_components, n_init=4, random_state=rng).fit_predict(X)
     R = np.eye(n_components)[labels]
     previous = -np.inf
-    for iteration in range(1, max_iter + 1):
+    for iteration in range(1, max_iter + 1):  # noqa: B007 (returned: EM steps run)
         fits = [_ppca(X, n_latent, min_variance, R[:, j] + 1e-12)
                 for j in range(n_components)]
-        means, W, s2 = (np.stack(v) for v in zip(*fits))
+        means, W, s2 = (np.stack(v) for v in zip(*fits, strict=True))
         log_weights = np.log(R.sum(axis=0) / len(X) + 1e-12)
         joint = _complete_log_likelihoods(X, means, W, s2) + log_weights
         total = logsumexp(joint, axis=1, keepdims=True)
@@ -345,7 +345,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         codes = encode_labels(self, y)
         counts = np.bincount(codes, minlength=len(self.classes_))
         needed = J * (k + 1)
-        for label, count in zip(self.classes_, counts):
+        for label, count in zip(self.classes_, counts, strict=True):
             if count < needed:
                 raise ValueError(
                     f"class {label} has {count} training images; {J} generator(s) with "
@@ -370,7 +370,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                                                 int(self.max_iter), rng)
             fits.append(fit)
             n_iter.append(iterations)
-        log_weights, means, components, iso = (np.stack(v) for v in zip(*fits))
+        log_weights, means, components, iso = (np.stack(v) for v in zip(*fits, strict=True))
         self.class_log_prior_ = np.log(counts / counts.sum())
         self.log_weights_, self.means_, self.components_ = log_weights, means, components
         self.isotropic_variances_ = iso
@@ -403,7 +403,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
             loss, grads = _fine_tune_loss_and_gradients(
                 tf.gather(X_t, rows), mask, tf.gather(labels, rows), prior, extra, floor_t,
                 [v.read_value() for v in variables])
-            optimizer.apply_gradients(zip(grads, variables))
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
             return loss
 
         observed = (~np.isnan(X)).astype(np.float64)

@@ -89,10 +89,10 @@ def draw_unrolled_graph(n_shown=3, *, ax=None):
             _box(ax, centre, row, text, width=w, height=0.75, colour=colour, fontsize=size)
         centres.append((centre, w))
         x += w + gap
-    for (xa, wa), (xb, wb) in zip(centres[:-1], centres[1:]):
+    for (xa, wa), (xb, wb) in zip(centres[:-1], centres[1:], strict=True):
         _arrow(ax, (xa + wa / 2, row), (xb - wb / 2, row))
         _arrow(ax, (xb, row - 0.95), (xa, row - 0.95), colour=BACKWARD, dashed=True)
-    steps = [c for (c, _), (text, *_rest) in zip(centres, chain)
+    steps = [c for (c, _), (text, *_rest) in zip(centres, chain, strict=True)
              if text is not None and text.startswith("step")]
     observed = _box(ax, width * 0.22, 4.8, "observation $x$", width=2.3, colour=INPUT)
     theta = _box(ax, width * 0.62, 4.8, r"$\theta = (a, b)$", width=2.0, colour=INPUT)

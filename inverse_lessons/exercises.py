@@ -15,8 +15,9 @@ Exercise 1.2: correct.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def _register(exercise):
     return exercise
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reference(number):
     return _EXERCISES[number].reference()
 
@@ -112,7 +113,7 @@ def check(number, answer):
         right = [np.asarray(reference(*args), dtype=np.float64) for args in exercise.probes]
         ok = all(m.shape == r.shape and np.allclose(m, r, rtol=exercise.rtol,
                                                     atol=exercise.atol)
-                 for m, r in zip(mine, right))
+                 for m, r in zip(mine, right, strict=True))
     else:
         mine, right = _as_numbers(answer), np.asarray(reference, dtype=np.float64)
         if mine is None or mine.shape != right.shape:
@@ -355,7 +356,7 @@ def _small_encoder_model():
     from .nonlinear import NonlinearInverseNet
 
     X_train, y_train, X_test, y_test = load_digits_split()
-    model = NonlinearInverseNet(inner_steps=5, max_iter=10, random_state=0, progress=False)
+    model = NonlinearInverseNet(inner_steps=5, max_iter=10, random_state=0)
     model.fit(X_train[:300], y_train[:300])
     clean, y = X_test[:200], y_test[:200]
     noisy = add_noise(clean, 0.3, seed=0)
@@ -496,7 +497,7 @@ def _fixed_step_bound():
     from .inverse_net import InverseNet
 
     X_train, y_train, _, _ = load_digits_split()
-    model = InverseNet(random_state=0, max_iter=1, progress=False).fit(X_train, y_train)
+    model = InverseNet(random_state=0, max_iter=1).fit(X_train, y_train)
     return float(1.0 / np.linalg.norm(model.initial_generator_, 2) ** 2)
 
 

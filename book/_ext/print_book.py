@@ -195,7 +195,7 @@ def build_pdf(site, out, chromium=CHROMIUM):
                 page += len(reader.pages)
             contents = PdfReader(io.BytesIO(print_html(browser, contents_html(
                 config["title"], [(title, start) for (title, _), start in
-                                  zip(printed, starts)]), **PAPER)))
+                                  zip(printed, starts, strict=True)]), **PAPER)))
             total = page - 1
             numbers = PdfReader(io.BytesIO(print_html(browser, numbers_html(total),
                                                       prefer_css_page_size=True)))
@@ -211,7 +211,7 @@ def build_pdf(site, out, chromium=CHROMIUM):
     for index, sheet in enumerate(writer.pages):
         if index >= front:                       # the contents page stays unnumbered
             sheet.merge_page(numbers.pages[index])
-    for (title, _), start in zip(printed, starts):
+    for (title, _), start in zip(printed, starts, strict=True):
         writer.add_outline_item(title, start - 1)
     writer.add_metadata({"/Title": config["title"], "/Author": config.get("author", "")})
     out.parent.mkdir(parents=True, exist_ok=True)

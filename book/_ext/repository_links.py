@@ -43,7 +43,10 @@ def github_https(address):
 
 
 def origin_address(folder):
-    """The ``origin`` remote of the git clone at ``folder``, or None (no git, no clone, no origin)."""
+    """The ``origin`` remote of the git clone at ``folder``.
+
+    None when there is no git, no clone or no origin.
+    """
     try:
         result = subprocess.run(["git", "remote", "get-url", "origin"], cwd=folder,
                                 capture_output=True, text=True, timeout=10)

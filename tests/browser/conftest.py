@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SITE, measurements
 
 

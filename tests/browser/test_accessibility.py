@@ -8,7 +8,6 @@ axe-playwright-python package and is injected into the page; nothing is fetched.
 from __future__ import annotations
 
 import pytest
-
 from browser_support import toc_pages
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,6 @@ goal is lower (every chapter in 30 s or less); tighten the limit as the chapters
 from __future__ import annotations
 
 import pytest
-
 from browser_support import ROOT, report, toc_pages
 
 pytestmark = pytest.mark.browser

@@ -16,10 +16,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-
 from browser_support import ROOT, report
 
 pytestmark = pytest.mark.browser
@@ -77,7 +75,8 @@ def lab(tmp_path):
 
 def end_line(explorer):
     """The explorer's printed result, 'after N steps: x = ...'."""
-    match = re.search(r"after \d+ steps: x = \S+", explorer.locator(".widget-output").text_content())
+    printed = explorer.locator(".widget-output").text_content()
+    match = re.search(r"after \d+ steps: x = \S+", printed)
     assert match, "the explorer prints where the descent ended"
     return match.group(0)
 
@@ -137,5 +136,6 @@ def test_chapter_1_runs_and_its_step_size_slider_redraws(lab, browser, artifacts
         """old => (document.querySelector(".widget-interact .widget-output").textContent
                     .match(/after \\d+ steps: x = \\S+/) || [old])[0] !== old""",
         arg=before_end, timeout=30_000)
-    assert end_line(explorer).startswith("after 10 steps: x = ") and end_line(explorer) != before_end
+    after_end = end_line(explorer)
+    assert after_end.startswith("after 10 steps: x = ") and after_end != before_end
     page.close()

@@ -11,7 +11,6 @@ import re
 import unicodedata
 
 import pytest
-
 from browser_support import SITE, toc_pages
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-
 from browser_support import ROOT, toc_pages
 
 pytestmark = pytest.mark.browser

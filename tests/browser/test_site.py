@@ -12,7 +12,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-
 from browser_support import toc_pages
 
 pytestmark = pytest.mark.browser
@@ -85,7 +84,8 @@ def visit(browser, site_url, artifacts):
         page.on("requestfailed", lambda r: record["failed"].append(f"{r.url} ({r.failure})"))
         page.on("response", lambda r: r.status >= 400 and record["failed"].append(
             f"{r.url} (HTTP {r.status})"))
-        page.on("request", lambda r: not is_local(r.url, site_url) and record["foreign"].append(r.url))
+        page.on("request", lambda r: not is_local(r.url, site_url)
+                and record["foreign"].append(r.url))
         response = page.goto(site_url + path, wait_until="load")
         record["status"] = response.status
         record["mathjax"] = page.evaluate(TYPESET)
