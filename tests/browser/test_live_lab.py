@@ -73,6 +73,10 @@ def lab(tmp_path):
         log.close()
 
 
+#: Seconds from a slider move to its new figure that the live test accepts.
+REDRAW_LIMIT = 1.0
+
+
 def end_line(explorer):
     """The explorer's printed result, 'after N steps: x = ...'."""
     printed = explorer.locator(".widget-output").text_content()
@@ -127,6 +131,9 @@ def test_chapter_1_runs_and_its_step_size_slider_redraws(lab, browser, artifacts
     redraw = time.monotonic() - moved
     page.screenshot(path=str(artifacts / "screenshots" / "jupyterlab_chapter_1_slider.png"))
     report(f"JupyterLab, chapter 1, step-size slider to new figure: {redraw * 1000:.0f} ms")
+    # generous: about 0.3 s here on 2 cores, of which the kernel's redraw is under 0.1 s
+    # (benchmarks/bench_live_figures.py); the goal is 0.15 s
+    assert redraw < REDRAW_LIMIT, f"the slider took {redraw:.2f} s to redraw its figure"
 
     after_value = readout.text_content()
     assert after_value != before_value, "the slider did not move"
