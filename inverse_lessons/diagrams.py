@@ -6,7 +6,9 @@
   training loop, with the gradient running back through the unrolled steps.
 
 Both draw on an opaque white background in the book's colour-blind-safe palette, so
-they read the same on a light or a dark page, and return the axes.
+they read the same on a light or a dark page, and return the axes. Both fit the
+book's text column (about 6.7 in at 100 dpi) at full size, so no text is shrunk below
+the 9 pt it is drawn at.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def _arrow(ax, start, end, *, colour=FORWARD, dashed=False, rad=0.0, label=None,
     return arrow
 
 
-def draw_unrolled_graph(n_shown=3, *, ax=None):
+def draw_unrolled_graph(n_shown=2, *, ax=None):
     """Chapter 2's computation graph: ``h(x)`` is ``N`` gradient steps on ``(x - f_θ(y))²``.
 
     Forward (solid, blue): from the start ``y_0`` each step uses the observation
@@ -79,7 +81,8 @@ def draw_unrolled_graph(n_shown=3, *, ax=None):
               ("$T = (y - h(x))^2$", 2.25, BACKWARD, 10)]
     gap, row = 0.45, 2.6
     width = sum(w for _, w, _, _ in chain) + gap * (len(chain) + 1)
-    ax = _canvas(ax, width, 5.6, (min(0.75 * width, 11.0), 0.75 * 5.6))
+    scale = min(0.68, 8.4 / width)   # inches per unit: cropped, at most the text column
+    ax = _canvas(ax, width, 5.6, (scale * width, scale * 5.6))
     centres, x = [], gap
     for text, w, colour, size in chain:
         centre = x + w / 2
@@ -99,12 +102,12 @@ def draw_unrolled_graph(n_shown=3, *, ax=None):
     for centre in steps:
         _arrow(ax, (observed[0], observed[1] - 0.4), (centre - 0.2, row + 0.4), colour=INPUT)
         _arrow(ax, (theta[0], theta[1] - 0.4), (centre + 0.2, row + 0.4), colour=INPUT)
-    ax.text(width / 2, row - 1.4, r"backward: $\partial T / \partial y_n$ runs back through "
-            "every step (chapter 2's recursion, or the tape); each step adds a term to "
-            r"$\partial T / \partial \theta$", ha="center", va="top", fontsize=9,
-            color=BACKWARD)
-    ax.set_ylim(0.9, 5.6)
-    ax.set_title("A prediction is N unrolled steps; training runs back through them")
+    ax.text(width / 2, row - 1.35, r"backward: $\partial T / \partial y_n$ runs back through "
+            "every step (chapter 2's recursion, or the tape);\n"
+            r"each step adds a term to $\partial T / \partial \theta$", ha="center",
+            va="top", fontsize=9, color=BACKWARD, linespacing=1.5)
+    ax.set_ylim(0.4, 5.6)
+    ax.set_title("A prediction is N unrolled steps;\ntraining runs back through them")
     return ax
 
 
@@ -119,28 +122,28 @@ def draw_bilevel_loop(*, ax=None):
     ``c``, and the loop repeats.
     Returns the axes.
     """
-    ax = _canvas(ax, 13.0, 7.0, (10.0, 5.4))
-    ax.add_patch(FancyBboxPatch((2.55, 2.35), 5.1, 2.3, boxstyle="round,pad=0.1",
+    ax = _canvas(ax, 13.0, 7.0, (8.5, 4.6))    # cropped, about the text column's width
+    ax.add_patch(FancyBboxPatch((2.1, 2.35), 5.75, 2.3, boxstyle="round,pad=0.1",
                                 facecolor="#F2F7FB", edgecolor=FORWARD, linewidth=1.2,
                                 linestyle=(0, (2, 2))))
-    ax.text(5.1, 4.45, "inner problem: invert the generator", ha="center", fontsize=9,
+    ax.text(3.7, 4.45, "inner problem: invert the generator", ha="left", fontsize=9,
             color=FORWARD)
-    image = _box(ax, 1.2, 3.3, "image $x$", width=1.6, colour=INPUT)
-    z0 = _box(ax, 3.25, 3.3, "$z_0 = 0$", width=1.2)
+    image = _box(ax, 1.0, 3.3, "image $x$", width=1.6, colour=INPUT)
+    z0 = _box(ax, 2.9, 3.3, "$z_0 = 0$", width=1.3)
     steps = _box(ax, 5.2, 3.3, "$N$ steps\n" r"$z \leftarrow z + 2\eta G^\top(x - Gz)$",
-                 width=2.5, height=1.0, fontsize=9)
-    zstar = _box(ax, 7.1, 3.3, "$z^\\star$", width=0.8)
-    head = _box(ax, 8.9, 3.3, "head\n$W z^\\star + c$", width=1.6, height=1.0)
-    loss = _box(ax, 11.3, 3.3, "cross-entropy\nwith label $y$", width=2.0, height=1.0,
+                 width=2.9, height=1.0, fontsize=9)
+    zstar = _box(ax, 7.2, 3.3, "$z^\\star$", width=0.7)
+    head = _box(ax, 8.85, 3.3, "head\n$W z^\\star + c$", width=1.6, height=1.0)
+    loss = _box(ax, 11.5, 3.3, "cross-entropy\nwith label $y$", width=2.4, height=1.0,
                 colour=BACKWARD)
-    generator = _box(ax, 5.1, 6.1, "generator $G$", width=2.0, colour=INPUT)
-    _arrow(ax, (image[0] + 0.8, 3.3), (z0[0] - 0.6, 3.3))
-    _arrow(ax, (z0[0] + 0.6, 3.3), (steps[0] - 1.25, 3.3))
-    _arrow(ax, (steps[0] + 1.25, 3.3), (zstar[0] - 0.4, 3.3))
-    _arrow(ax, (zstar[0] + 0.4, 3.3), (head[0] - 0.8, 3.3))
-    _arrow(ax, (head[0] + 0.8, 3.3), (loss[0] - 1.0, 3.3))
+    generator = _box(ax, 5.2, 6.1, "generator $G$", width=2.0, colour=INPUT)
+    _arrow(ax, (image[0] + 0.8, 3.3), (z0[0] - 0.65, 3.3))
+    _arrow(ax, (z0[0] + 0.65, 3.3), (steps[0] - 1.45, 3.3))
+    _arrow(ax, (steps[0] + 1.45, 3.3), (zstar[0] - 0.35, 3.3))
+    _arrow(ax, (zstar[0] + 0.35, 3.3), (head[0] - 0.8, 3.3))
+    _arrow(ax, (head[0] + 0.8, 3.3), (loss[0] - 1.2, 3.3))
     _arrow(ax, (generator[0], generator[1] - 0.4), (steps[0], steps[1] + 0.5), colour=INPUT)
-    ax.text(5.3, 5.15, "used in every step", fontsize=8, color=INPUT, ha="left")
+    ax.text(5.3, 5.15, "used in every step", fontsize=9, color=INPUT, ha="left")
     # backward
     _arrow(ax, (loss[0], 2.75), (head[0] + 0.2, 2.75), colour=BACKWARD, dashed=True,
            rad=-0.35)
