@@ -65,7 +65,9 @@ def _logged_print_figure(self, *args, **kwargs):
         dpi = fig.dpi if dpi == "figure" else float(dpi)
         renderer = fig.canvas.get_renderer()
         if kwargs.get("bbox_inches") == "tight":
-            width_in = fig.get_tightbbox(renderer).width
+            pad = kwargs.get("pad_inches")
+            pad = matplotlib.rcParams["savefig.pad_inches"] if pad in (None, "layout") else pad
+            width_in = fig.get_tightbbox(renderer).width + 2 * float(pad)
         else:
             width_in = fig.get_figwidth()
         texts = [t for t in fig.findobj(Text)

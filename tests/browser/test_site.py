@@ -56,6 +56,12 @@ INSPECT = r"""() => {
       .concat([...document.querySelectorAll("a[name]")].map(a => a.name)),
     animations: document.querySelectorAll(".animation").length,
     scrolling: scrolling(article),
+    // figures the column shows smaller than drawn, their text shrunk with them
+    shrunk: [...article.querySelectorAll("img")]
+      .filter(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null
+                   && i.getBoundingClientRect().width < 0.96 * i.naturalWidth)
+      .map(i => `${(i.getAttribute("alt") || "").slice(0, 60)} (drawn ${i.naturalWidth} px, `
+                + `shown ${Math.round(i.getBoundingClientRect().width)} px)`),
   };
 }"""
 
@@ -125,6 +131,13 @@ def test_every_image_has_alt_text(visit, path):
 def test_no_code_or_output_line_scrolls(visit, path):
     """Every visible code block and printed output fits the column (1280 px window)."""
     assert visit(path)["scrolling"] == [], "these lines scroll sideways (longest shown)"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_figures_are_shown_at_the_size_they_were_drawn(visit, path):
+    """No figure is wider than the column: scaled down, its text would read below the
+    9 pt it is drawn at (benchmarks/figure_legibility.py measures every figure's text)."""
+    assert visit(path)["shrunk"] == []
 
 
 @pytest.mark.parametrize("path", PAGES)
