@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .data import N_CLASSES, N_PIXELS
+
 __all__ = ["Check", "Exercise", "check", "exercises"]
 
 
@@ -184,7 +186,7 @@ def _template_generator():
     from .data import load_digits_split
 
     X_train, y_train, _, _ = load_digits_split()
-    return np.stack([X_train[np.flatnonzero(y_train == c)[0]] for c in range(10)], axis=1)
+    return np.stack([X_train[np.flatnonzero(y_train == c)[0]] for c in range(N_CLASSES)], axis=1)
 
 
 def _class_mean_accuracies():
@@ -192,7 +194,7 @@ def _class_mean_accuracies():
     from .linear_inversion import closed_form_inversion, least_squares_inversion
 
     X_train, y_train, X_test, y_test = load_digits_split()
-    G = np.stack([X_train[y_train == c].mean(axis=0) for c in range(10)], axis=1)
+    G = np.stack([X_train[y_train == c].mean(axis=0) for c in range(N_CLASSES)], axis=1)
     gd = closed_form_inversion(G, X_test, n_steps=100, step_size=2e-3).numpy()
     ls = least_squares_inversion(G, X_test).numpy()
     return (float(np.mean(gd.argmax(1) == y_test)), float(np.mean(ls.argmax(1) == y_test)))
@@ -207,8 +209,8 @@ def _half_fitted_directions():
 _register(Exercise(
     "3.1", "a function first_step(G, x, eta): z_1 after one step from z = 0",
     lambda: (lambda G, x, eta: 2 * eta * np.asarray(G).T @ np.asarray(x)),
-    probes=tuple((np.random.default_rng(s).random((64, 10)),
-                  np.random.default_rng(s + 9).random(64), 0.01) for s in range(3)),
+    probes=tuple((np.random.default_rng(s).random((N_PIXELS, N_CLASSES)),
+                  np.random.default_rng(s + 9).random(N_PIXELS), 0.01) for s in range(3)),
     rtol=1e-9, hint="Differentiate ||x - G z||^2 with respect to z, evaluate at z = 0, "
                     "and take one step of size eta against it."))
 _register(Exercise(
