@@ -225,7 +225,44 @@ _register(Exercise(
          "filter factors 1 - (1 - 2 eta sigma^2)^15 below one half."))
 
 
-# Chapter 5
+# --------------------------------------------------------------------------- chapter 4
+
+def _halfway_sigma():
+    """The smallest sigma_max(G) for which 250 steps of the original's batch-mean inner
+    loss (step 0.01, 1000 images) remove half the error in the stiffest direction."""
+    from .original import batch_mean_step
+
+    eta_image = batch_mean_step(0.01, 1000)
+    return float(np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
+
+
+def _fixed_step_bound():
+    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
+    book's training split: fixed inner steps at or above it are refused, those just under it
+    train (one outer iteration suffices to read G_0, about half a second)."""
+    from .data import load_digits_split
+    from .inverse_net import InverseNet
+
+    X_train, y_train, _, _ = load_digits_split()
+    model = InverseNet(random_state=0, max_iter=1).fit(X_train, y_train)
+    return float(1.0 / np.linalg.norm(model.initial_generator_, 2) ** 2)
+
+
+_register(Exercise(
+    "4.1", "sigma_min: the smallest sigma_max(G) for which the original's inner loop (step 0.01 "
+           "on the batch mean over 1000 images, 250 steps) gets halfway in the stiffest direction",
+    _halfway_sigma, rtol=1e-3,
+    hint="Turn the batch step into the step on one image's own loss (divide by 64 n), write the "
+         "stiffest direction's factor per step as 1 - 2 eta' sigma^2, and ask when its 250th "
+         "power is one half."))
+_register(Exercise(
+    "4.2", "step: the largest fixed inner_step_size with which InverseNet(random_state=0) "
+           "trains on the training split (within 3 %)",
+    _fixed_step_bound, rtol=0.03, atol=0,
+    hint="Read the bound in the ValueError that fit raises for a step that is too large, or "
+         "compute it from initial_generator_; then try steps just under it."))
+
+
 # --------------------------------------------------------------------------- chapter 5
 
 def _implicit_gradient(G, x, g):
@@ -261,7 +298,6 @@ _register(Exercise(
          "batch does, and compare peak_mib of the two measurements."))
 
 
-# Chapter 6
 # --------------------------------------------------------------------------- chapter 6
 
 def _masked_curvature(G, d):
@@ -301,7 +337,7 @@ def _knn_on_damaged_copies():
 
 def _generator_and_mask(seed):
     rng = np.random.default_rng(seed)
-    return rng.normal(size=(64, 5)), (rng.random(64) < 0.5).astype(float)
+    return rng.normal(size=(N_PIXELS, 5)), (rng.random(N_PIXELS) < 0.5).astype(float)
 
 
 _register(Exercise(
@@ -319,7 +355,6 @@ _register(Exercise(
          "score it on each mean-filled damaged[\"50% missing\"] set; average the five."))
 
 
-# Chapter 7
 # --------------------------------------------------------------------------- chapter 7
 
 class _LazyProbes:
@@ -413,7 +448,6 @@ _register(Exercise(
          "residual before it is squared."))
 
 
-# Chapter 8
 # --------------------------------------------------------------------------- chapter 8
 
 def _single_generator_choice():
@@ -473,42 +507,3 @@ _register(Exercise(
     hint="For each seed draw add_noise(X_test, 0.3, seed=seed) and fit the three models with "
          "random_state=seed: noise_std=None, noise_std=0.3 with pixel_range=None, and "
          "noise_std=0.3; average each model's five scores."))
-
-
-# Chapter 4
-# --------------------------------------------------------------------------- chapter 4
-
-def _halfway_sigma():
-    """The smallest sigma_max(G) for which 250 steps of the original's batch-mean inner
-    loss (step 0.01, 1000 images) remove half the error in the stiffest direction."""
-    from .original import batch_mean_step
-
-    eta_image = batch_mean_step(0.01, 1000)
-    return float(np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
-
-
-def _fixed_step_bound():
-    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
-    book's training split: fixed inner steps at or above it are refused, those just under it
-    train (one outer iteration suffices to read G_0, about half a second)."""
-    from .data import load_digits_split
-    from .inverse_net import InverseNet
-
-    X_train, y_train, _, _ = load_digits_split()
-    model = InverseNet(random_state=0, max_iter=1).fit(X_train, y_train)
-    return float(1.0 / np.linalg.norm(model.initial_generator_, 2) ** 2)
-
-
-_register(Exercise(
-    "4.1", "sigma_min: the smallest sigma_max(G) for which the original's inner loop (step 0.01 "
-           "on the batch mean over 1000 images, 250 steps) gets halfway in the stiffest direction",
-    _halfway_sigma, rtol=1e-3,
-    hint="Turn the batch step into the step on one image's own loss (divide by 64 n), write the "
-         "stiffest direction's factor per step as 1 - 2 eta' sigma^2, and ask when its 250th "
-         "power is one half."))
-_register(Exercise(
-    "4.2", "step: the largest fixed inner_step_size with which InverseNet(random_state=0) "
-           "trains on the training split (within 3 %)",
-    _fixed_step_bound, rtol=0.03, atol=0,
-    hint="Read the bound in the ValueError that fit raises for a step that is too large, or "
-         "compute it from initial_generator_; then try steps just under it."))
