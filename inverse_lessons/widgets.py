@@ -59,6 +59,16 @@ def _show(fig, title=None):
     display(Image(data=png.getvalue(), format="png"))
 
 
+def _log_slider(value, *, low, high, step, description, readout_format):
+    """A base-10 log slider from 10**low to 10**high, starting at ``value`` moved onto its
+    grid of exponents (low + k step): the browser snaps an off-grid start to the grid at
+    the first touch, which would redraw the old setting before the new one."""
+    exponent = low + step * round((np.log10(value) - low) / step)
+    return widgets.FloatLogSlider(value=10 ** min(max(exponent, low), high), base=10,
+                                  min=low, max=high, step=step, description=description,
+                                  readout_format=readout_format, continuous_update=True)
+
+
 def _image_slider(images):
     """A slider over the rows of ``images``."""
     return widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
@@ -98,9 +108,8 @@ def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_st
 
     explorer = widgets.interactive(
         show,
-        step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-3, max=-0.5,
-                                         step=0.02, description="step size",
-                                         readout_format=".3f", continuous_update=True),
+        step_size=_log_slider(step_size, low=-3, high=-0.5, step=0.02,
+                              description="step size", readout_format=".3f"),
         start=widgets.FloatSlider(value=start, min=float(grid[0]), max=float(grid[-1]),
                                   step=0.25, description="start x",
                                   continuous_update=True),
@@ -132,10 +141,8 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
         index=_image_slider(images),
         log_steps=widgets.FloatSlider(value=float(np.log10(n_steps)), min=0, max=4, step=0.25,
                                       description="log10 steps", continuous_update=True),
-        step_size=widgets.FloatLogSlider(value=step_size, base=10, min=-4,
-                                         max=float(np.log10(stable)), step=0.1,
-                                         description="step size", readout_format=".2g",
-                                         continuous_update=True),
+        step_size=_log_slider(step_size, low=-4, high=float(np.log10(stable)), step=0.1,
+                              description="step size", readout_format=".2g"),
     )
     explorer.figure = fig   # the one figure it redraws
     return explorer

@@ -110,6 +110,10 @@ def test_explorer_has_two_live_sliders_and_redraws_one_figure():
     w = step_size_explorer(toy_forward, 0.0)
     assert [c.description for c in sliders(w)] == ["step size", "start x"]
     assert all(c.continuous_update for c in sliders(w))     # updates while dragged
+    # the log slider starts on its own grid (else the first touch redraws a snapped value)
+    exponent = np.log10(sliders(w)[0].value)
+    assert abs((exponent + 3) / 0.02 - round((exponent + 3) / 0.02)) < 1e-9
+    assert sliders(w)[0].value == pytest.approx(0.05, rel=0.01)
     figure, lines = w.figure, list(w.figure.axes[0].lines)
     w.f(step_size=0.3, start=1.0)      # a diverging setting is drawn, not raised
     assert "diverged" in figure.axes[1].get_title()
