@@ -38,6 +38,9 @@ class Exercise:
     hint : a nudge for a wrong answer that does not give the answer away.
     rtol, atol : the tolerance of the comparison (numpy.allclose).
     probes : for a callable answer, the argument tuples it is compared at.
+    judge : for an answer that is a procedure rather than a number (a fitted search, say):
+        a callable answer -> None if it is right, else what is wrong (a sentence); it
+        recomputes with the package what it needs. ``reference`` is then unused.
     """
 
     number: str
@@ -47,6 +50,7 @@ class Exercise:
     rtol: float = 1e-3
     atol: float = 1e-8
     probes: tuple = field(default=())
+    judge: Callable[[Any], str | None] | None = None
 
 
 class Check:
@@ -103,6 +107,11 @@ def check(number, answer):
         raise ValueError(f"number must name a checkable exercise, one of "
                          f"{list(exercises())}, got {number!r}")
     exercise = _EXERCISES[key]
+    if exercise.judge is not None:
+        wrong = exercise.judge(answer)
+        if wrong is None:
+            return Check(key, True, "correct.")
+        return Check(key, False, f"not yet: {wrong} {exercise.hint}")
     reference = _reference(key)
     if callable(reference):
         if not callable(answer):
@@ -236,16 +245,49 @@ def _halfway_sigma():
     return float(np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
 
 
-def _fixed_step_bound():
-    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
-    book's training split: fixed inner steps at or above it are refused, those just under it
-    train (one outer iteration suffices to read G_0, about half a second)."""
+@functools.cache
+def _initial_generator():
+    """G_0 of InverseNet(random_state=0) fitted on the book's training split (64, 10): drawn
+    from the training images, so it tells which images a model was fitted on (one outer
+    iteration suffices to read it, about half a second)."""
     from .data import load_digits_split
     from .inverse_net import InverseNet
 
     X_train, y_train, _, _ = load_digits_split()
-    model = InverseNet(random_state=0, max_iter=1).fit(X_train, y_train)
-    return float(1.0 / np.linalg.norm(model.initial_generator_, 2) ** 2)
+    return InverseNet(random_state=0, max_iter=1).fit(X_train, y_train).initial_generator_
+
+
+def _fixed_step_bound():
+    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
+    book's training split: fixed inner steps at or above it are refused, those just under it
+    train."""
+    return float(1.0 / np.linalg.norm(_initial_generator(), 2) ** 2)
+
+
+def _fair_steps_search(search):
+    """Exercise 4.3's judge: None if ``search`` is the fair search the exercise asks for,
+    else what differs. Its scores then follow: every fit in it is determined."""
+    from sklearn.model_selection import GridSearchCV
+
+    from .inverse_net import InverseNet
+
+    if not isinstance(search, GridSearchCV) or not hasattr(search, "cv_results_"):
+        return "pass your fitted GridSearchCV object."
+    if (not isinstance(search.estimator, InverseNet)
+            or search.estimator.get_params() != InverseNet(random_state=0).get_params()):
+        return "search over InverseNet(random_state=0) with its other settings as they are."
+    steps = sorted(int(v) for v in search.cv_results_["param_inner_steps"])
+    if steps != [100, 3000] or len(search.cv_results_["params"]) != 2:
+        return "try exactly inner_steps of 100 and 3000."
+    if search.n_splits_ != 3:
+        return f"use three folds (this search used {search.n_splits_})."
+    if not getattr(search, "refit", False) or not hasattr(search, "best_estimator_"):
+        return "let the search refit the chosen model (refit=True, the default)."
+    fitted = search.best_estimator_.initial_generator_
+    if fitted.shape != _initial_generator().shape or not np.array_equal(
+            fitted, _initial_generator()):
+        return "fit the search on the training split, X_train and y_train, and nothing else."
+    return None
 
 
 _register(Exercise(
@@ -261,6 +303,12 @@ _register(Exercise(
     _fixed_step_bound, rtol=0.03, atol=0,
     hint="Read the bound in the ValueError that fit raises for a step that is too large, or "
          "compute it from initial_generator_; then try steps just under it."))
+_register(Exercise(
+    "4.3", "search: your fitted GridSearchCV (InverseNet(random_state=0), inner_steps 100 "
+           "and 3000, three folds, on the training split)",
+    lambda: None, judge=_fair_steps_search,
+    hint="Its cv_results_ then hold the two cross-validated scores and their spread, and "
+         "search.score(X_test, y_test) the chosen model's test accuracy."))
 
 
 # --------------------------------------------------------------------------- chapter 5

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.exercises import _reference, check, exercises
+from inverse_lessons.exercises import _EXERCISES, _reference, check, exercises
 
-NUMBERS = list(exercises())
+#: The exercises whose answer is compared with a reference (the judged ones, whose answer is
+#: a procedure such as a fitted search, have tests of their own below).
+NUMBERS = [number for number in exercises() if _EXERCISES[number].judge is None]
 
 
 def _wrong(reference):
@@ -16,9 +18,9 @@ def _wrong(reference):
     return value * 1.1 + (value == 0) + (np.abs(value) < 1) * 0.05
 
 
-def test_every_chapter_so_far_has_checks():
-    chapters = {number.split(".")[0] for number in NUMBERS}
-    assert {"1", "2", "3"} <= chapters
+def test_every_chapter_has_checks():
+    chapters = {number.split(".")[0] for number in exercises()}
+    assert chapters == {str(c) for c in range(1, 9)}
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -131,3 +133,43 @@ def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
                    progress=False).fit(X_train, y_train)
     assert check("4.2", 0.98 * bound)       # just under the bound: trains
     assert not check("4.2", 0.5 * bound)    # the automatic step, half the bound
+
+
+# Chapter 4, exercise 4.3: the answer is the fair search itself
+@pytest.fixture(scope="module")
+def fair_search():
+    from sklearn.model_selection import GridSearchCV
+
+    from inverse_lessons import InverseNet, load_digits_split
+
+    X_train, y_train, _, _ = load_digits_split()
+    return GridSearchCV(InverseNet(random_state=0), {"inner_steps": [100, 3000]},
+                        cv=3).fit(X_train, y_train)
+
+
+def test_the_fair_search_is_confirmed(fair_search):
+    result = check("4.3", fair_search)
+    assert result and repr(result) == "Exercise 4.3: correct."
+
+
+def test_an_unfair_search_is_told_what_differs(fair_search):
+    import copy
+
+    from sklearn.model_selection import GridSearchCV
+
+    from inverse_lessons import InverseNet, load_digits_split
+
+    _, _, X_test, y_test = load_digits_split()
+    assert "pass your fitted GridSearchCV" in repr(check("4.3", (0.89, 0.89, 0.95)))
+    unfitted = GridSearchCV(InverseNet(random_state=0), {"inner_steps": [100, 3000]}, cv=3)
+    assert "pass your fitted GridSearchCV" in repr(check("4.3", unfitted))
+    five_folds = copy.deepcopy(fair_search)
+    five_folds.n_splits_ = 5
+    assert "three folds" in repr(check("4.3", five_folds))
+    other_seed = copy.deepcopy(fair_search)
+    other_seed.estimator = InverseNet(random_state=1)
+    assert "InverseNet(random_state=0)" in repr(check("4.3", other_seed))
+    on_test = copy.deepcopy(fair_search)    # as if the search had been fitted on the test set
+    on_test.best_estimator_ = InverseNet(random_state=0, max_iter=1).fit(X_test, y_test)
+    verdict = check("4.3", on_test)
+    assert not verdict and "training split" in repr(verdict)
