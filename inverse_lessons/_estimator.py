@@ -8,6 +8,7 @@ those steps is written once, here.
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
@@ -16,7 +17,13 @@ from tqdm.auto import tqdm
 
 from .solver import DivergenceError
 
-__all__ = ["SoftmaxPredictions", "encode_labels", "run_iterations", "training_diverged"]
+__all__ = [
+    "SoftmaxPredictions",
+    "encode_labels",
+    "run_iterations",
+    "shared_trainer",
+    "training_diverged",
+]
 
 
 class SoftmaxPredictions:
@@ -82,3 +89,21 @@ def run_iterations(estimator, update, diverged):
             raise diverged(i, loss, *details)
         estimator.loss_curve_.append(loss)
     estimator.n_iter_ = estimator.max_iter
+
+
+_TRAINERS = {}
+_TRAINERS_LOCK = threading.Lock()
+
+
+def shared_trainer(kind, key, build):
+    """The one trainer of ``kind`` for ``key`` in this process, made by ``build()`` first.
+
+    A trainer holds an estimator's traced training step and the variables it works
+    on, so every fit whose settings and data shape give the same key reuses one
+    trace. kind : the trainer's class (it keeps two estimators' keys apart);
+    key : hashable. Thread-safe.
+    """
+    with _TRAINERS_LOCK:
+        if (kind, key) not in _TRAINERS:
+            _TRAINERS[kind, key] = build()
+        return _TRAINERS[kind, key]

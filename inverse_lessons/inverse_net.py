@@ -28,7 +28,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import SoftmaxPredictions, encode_labels, run_iterations, training_diverged
+from ._estimator import (
+    SoftmaxPredictions,
+    encode_labels,
+    run_iterations,
+    shared_trainer,
+    training_diverged,
+)
 from ._tf import quiet_retracing, tf
 from ._validation import check_choice, check_int, check_positive
 from .linear_inversion import (
@@ -237,10 +243,8 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         for name in ("random_state", "max_iter", "progress", "batch_size", "learning_rate"):
             params.pop(name)
         key = (tuple(sorted(params.items())), n_features, n_classes)
-        with _TRAINERS_LOCK:
-            if key not in _TRAINERS:
-                _TRAINERS[key] = _Trainer(type(self)(**params), n_features, n_classes)
-            return _TRAINERS[key]
+        return shared_trainer(_Trainer, key, lambda: _Trainer(type(self)(**params),
+                                                               n_features, n_classes))
 
     def _check_head(self, n_classes):
         if self.head == "identity" and self.n_latent != n_classes:
@@ -394,6 +398,3 @@ class _Trainer:
         self.optimizer.learning_rate.assign(learning_rate)
         return self.G, self.W, self.c
 
-
-_TRAINERS = {}
-_TRAINERS_LOCK = threading.Lock()

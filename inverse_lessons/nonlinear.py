@@ -21,7 +21,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import SoftmaxPredictions, encode_labels, run_iterations, training_diverged
+from ._estimator import (
+    SoftmaxPredictions,
+    encode_labels,
+    run_iterations,
+    shared_trainer,
+    training_diverged,
+)
 from ._tf import tf
 from ._validation import check_choice, check_int, check_positive
 from .data import N_PIXELS
@@ -253,18 +259,9 @@ class _Trainer:
             theirs.set_weights(mine.get_weights())
 
 
-_TRAINERS = {}
-
-
-_TRAINERS_LOCK = threading.Lock()
-
-
 def _trainer(*shape):
     """The :class:`_Trainer` of a model shape, made on first use."""
-    with _TRAINERS_LOCK:
-        if shape not in _TRAINERS:
-            _TRAINERS[shape] = _Trainer(*shape)
-        return _TRAINERS[shape]
+    return shared_trainer(_Trainer, shape, lambda: _Trainer(*shape))
 
 
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):

@@ -254,12 +254,14 @@ def test_many_fits_print_no_retracing_notice(capfd, tf_log_messages):
 
 
 def test_repeated_fits_share_one_trace_and_keep_their_own_results():
-    from inverse_lessons.inverse_net import _TRAINERS
+    from inverse_lessons._estimator import _TRAINERS
+    from inverse_lessons.inverse_net import _Trainer
 
     kw = dict(FAST, max_iter=5, n_latent=7)
     first = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
     kept = first.generator_.copy(), first.coef_.copy()
-    [trainer] = [t for key, t in _TRAINERS.items() if dict(key[0])["n_latent"] == 7]
+    [trainer] = [t for (kind, key), t in _TRAINERS.items()
+                 if kind is _Trainer and dict(key[0])["n_latent"] == 7]
     traces = trainer.update.experimental_get_tracing_count()
     InverseNet(**dict(kw, random_state=1)).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
     again = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
