@@ -283,9 +283,8 @@ def _fair_steps_search(search):
         return f"use three folds (this search used {search.n_splits_})."
     if not getattr(search, "refit", False) or not hasattr(search, "best_estimator_"):
         return "let the search refit the chosen model (refit=True, the default)."
-    fitted = search.best_estimator_.initial_generator_
-    if fitted.shape != _initial_generator().shape or not np.array_equal(
-            fitted, _initial_generator()):
+    fitted, expected = search.best_estimator_.initial_generator_, _initial_generator()
+    if fitted.shape != expected.shape or not np.array_equal(fitted, expected):
         return "fit the search on the training split, X_train and y_train, and nothing else."
     return None
 

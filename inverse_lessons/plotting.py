@@ -188,12 +188,10 @@ def plot_digits(images, *, titles=None, ncols=10, suptitle=None, size=1.1, cmap=
     nrows = int(np.ceil(len(images) / ncols))
     # each row of titled images needs room for its titles above it
     figsize = (size * ncols, (size + (0.3 if titles is not None else 0.0)) * nrows + 0.4)
-    if fig is None:
-        fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
-    else:
-        fig.clear()
-        fig.set_size_inches(*figsize)
-        axes = fig.subplots(nrows, ncols, squeeze=False)
+    fig = plt.figure() if fig is None else fig
+    fig.clear()
+    fig.set_size_inches(*figsize)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= len(images):
@@ -225,11 +223,9 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     reconstruction = np.asarray(reconstruction, dtype=float)
     latents = np.asarray(latents, dtype=float)
     # 6.6 in wide: the book's text column shows it at full size, so text keeps its size
-    if fig is None:
-        fig = plt.figure(figsize=(6.6, 4.6))
-    else:
-        fig.clear()
-        fig.set_size_inches(6.6, 4.6)
+    fig = plt.figure() if fig is None else fig
+    fig.clear()
+    fig.set_size_inches(6.6, 4.6)
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.1])
     panels = [("observation x", observation, "gray_r", 0, 1),
               ("reconstruction G z", reconstruction, "gray_r", 0, 1),

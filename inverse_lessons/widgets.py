@@ -50,7 +50,7 @@ def _one_figure():
 
 
 def _show(fig, title=None):
-    """Show ``fig`` in the explorer's output as a PNG at its own size (one draw)."""
+    """Show ``fig`` in the explorer's output as a PNG at its own size (no tight crop)."""
     if title is not None:
         fig.suptitle(title, fontweight="bold")
         fig.tight_layout()
