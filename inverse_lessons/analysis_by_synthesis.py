@@ -225,7 +225,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_latent : int, default 8
+    n_latent : int, default 15
         Latent dimensions k of each generator (at most the number of pixels).
     n_components : int, default 3
         Generators per class: a mixture of PPCA fitted by EM (1: one PPCA per
@@ -240,7 +240,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         to this range, as :func:`inverse_lessons.damage.add_noise` does: the
         generators are fitted to the exact per-pixel mean of clip(x + e) and the
         noise variance is its exact variance. None: plain Gaussian noise.
-    min_variance : float, default 0.01
+    min_variance : float, default 0.02
         Floor on each generator's isotropic variance s^2 (pixel units squared).
     max_iter : int, default 50
         Largest number of EM iterations (for ``n_components`` > 1).
@@ -260,7 +260,9 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
 
     The defaults of ``n_latent``, ``n_components`` and ``min_variance`` were
     chosen by 5-fold cross-validation on the training split of
-    :func:`inverse_lessons.load_digits_split` (``benchmarks/bench_damage.py --cv``).
+    :func:`inverse_lessons.load_digits_split`, each validation fold a run of
+    consecutive images (handwriting the other folds have not seen, as for the
+    test split): ``benchmarks/bench_damage.py --cv``.
 
     Attributes (C classes, J = n_components, d pixels, k = n_latent)
     ----------
@@ -273,8 +275,8 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none).
     """
 
-    def __init__(self, n_latent=8, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
-                 min_variance=0.01, max_iter=50, fine_tune_steps=0,
+    def __init__(self, n_latent=15, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
+                 min_variance=0.02, max_iter=50, fine_tune_steps=0,
                  fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, fine_tune_batch_size=None,
                  random_state=None):
         self.n_latent = n_latent
