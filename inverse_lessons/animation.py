@@ -28,7 +28,7 @@ from matplotlib.animation import HTMLWriter
 
 from ._validation import check_positive
 from .linear_inversion import closed_form_inversion
-from .plotting import DescentFigure, plot_inversion
+from .plotting import DescentFigure, fix_layout, plot_inversion
 from .solver import descent_path
 
 __all__ = ["scrubbable", "offline_jshtml", "step_size_animation", "inversion_steps_animation"]
@@ -110,7 +110,8 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
             with writer.saving(fig, page, dpi):
                 for value in values:
                     draw_frame(value)
-                    writer.grab_frame()          # one draw per frame
+                    fix_layout(fig)
+                    writer.grab_frame()          # one draw per frame (fix_layout)
             jshtml = page.read_text()
     finally:
         plt.close(fig)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ._tf import tf
 from .damage import add_noise, drop_pixels
@@ -35,6 +36,7 @@ __all__ = [
     "plot_class_generators",
     "plot_class_reconstructions",
     "DescentFigure",
+    "fix_layout",
     "draw_descent",
     "draw_digit_inversion",
     "draw_fill_in",
@@ -318,6 +320,24 @@ def _numpy_loss(forward, observation):
     return loss
 
 
+def fix_layout(fig):
+    """Keep ``fig``'s layout as it is, so that saving it draws it once, not twice.
+
+    ``tight_layout`` places the axes once but leaves a placeholder layout engine
+    behind, and with any engine set ``savefig`` draws the whole figure an extra
+    time to lay it out again. Figures redrawn many times (a slider's, an
+    animation's frames) call this after laying themselves out. A figure with a
+    real layout engine (constrained layout) is left alone. Returns ``fig``.
+    """
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # None removes the engine ("none" would leave another placeholder) unless the
+        # rcParams ask for one
+        with mpl.rc_context({"figure.autolayout": False,
+                             "figure.constrained_layout.use": False}):
+            fig.set_layout_engine(None)
+    return fig
+
+
 class DescentFigure:
     """The figure of a 1-d descent, drawn once and then updated in place.
 
@@ -361,6 +381,7 @@ class DescentFigure:
         self.loss_curve, = self.right.plot([], [], "-o", markersize=3)
         self.right.set(xlabel="step", ylabel="loss", yscale="log", title="Loss per step")
         self.fig.tight_layout()
+        fix_layout(self.fig)
 
     def show(self, run, step_size):
         """Draw ``run`` (a :class:`~inverse_lessons.solver.DescentPath`); returns the figure."""

@@ -30,6 +30,7 @@ from .plotting import (
     draw_digit_inversion,
     draw_fill_in,
     draw_refinement,
+    fix_layout,
 )
 from .solver import descent_path
 
@@ -54,6 +55,7 @@ def _show(fig, title=None):
     if title is not None:
         fig.suptitle(title, fontweight="bold")
         fig.tight_layout()
+    fix_layout(fig)
     png = io.BytesIO()
     fig.savefig(png, format="png")
     display(Image(data=png.getvalue(), format="png"))

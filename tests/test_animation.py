@@ -72,6 +72,20 @@ def test_each_frame_is_drawn_once_in_order():
     assert calls == [3, 1, 2] and draws == [3, 1, 2]
 
 
+def test_frames_laid_out_by_tight_layout_are_drawn_once_each():
+    # tight_layout leaves a layout engine that makes every save draw the figure twice
+    fig, ax = plt.subplots(figsize=(3, 2))
+    draws = []
+    fig.canvas.mpl_connect("draw_event", lambda event: draws.append(1))
+
+    def draw(value):
+        ax.set_title(f"value {value}")
+        fig.tight_layout()
+
+    scrubbable(fig, draw, [3, 1, 2], alt=ALT)
+    assert len(draws) == 3
+
+
 def test_a_step_size_frame_is_the_figure_a_fresh_drawing_gives():
     # the frames redraw one figure in place; each must look as if drawn afresh
     import io

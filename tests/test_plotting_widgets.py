@@ -10,6 +10,7 @@ from inverse_lessons import toy_forward
 from inverse_lessons.plotting import (
     DescentFigure,
     draw_descent,
+    fix_layout,
     plot_digits,
     plot_step_size_sweep,
     use_book_style,
@@ -122,6 +123,39 @@ def test_explorer_has_two_live_sliders_and_redraws_one_figure():
     np.testing.assert_allclose(figure.axes[0].lines[1].get_xdata()[-1],
                                2 - 5 * 0.6**10, rtol=1e-12)
     assert plt.get_fignums() == before                       # no figure left open
+
+
+def count_draws(fig):
+    """A list that grows by one each time ``fig`` is drawn."""
+    draws = []
+    fig.canvas.mpl_connect("draw_event", lambda event: draws.append(1))
+    return draws
+
+
+def test_fix_layout_makes_a_tight_laid_out_figure_draw_once_per_save():
+    fig, ax = plt.subplots(1, 2, figsize=(4, 2))
+    ax[0].set(title="a title", xlabel="x", ylabel="y")
+    fig.tight_layout()
+    draws = count_draws(fig)
+    png(fig)
+    assert len(draws) == 2            # tight_layout's placeholder engine: one extra draw
+    box = ax[0].get_position().bounds
+    assert fix_layout(fig) is fig
+    png(fig)
+    assert len(draws) == 3 and ax[0].get_position().bounds == box   # once, same layout
+    constrained = plt.figure(layout="constrained")
+    fix_layout(constrained)           # a real layout engine is kept
+    assert constrained.get_constrained_layout()
+    plt.close(fig)
+    plt.close(constrained)
+
+
+def test_a_slider_move_draws_the_figure_once():
+    w = step_size_explorer(toy_forward, 0.0)
+    draws = count_draws(w.figure)
+    w.f(step_size=0.1, start=1.0)
+    w.f(step_size=0.2, start=1.0)
+    assert len(draws) == 2
 
 
 def test_digit_explorer_draws_and_predicts():
