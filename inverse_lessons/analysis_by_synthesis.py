@@ -494,52 +494,164 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(scores, axis=1)]
 
 
-def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02):
+def _complete_image_scores(model):
+    """Exact class scores and their gradients for complete images, as a function.
+
+    With every pixel observed, each generator's covariance C = W W^T + D is the
+    same for every image, so it is inverted once: the function returned maps
+    images ``X`` (n, d) to the class scores log p(x | c) + log p(c) (n, C),
+    each generator's term log w_cj + log N(x; mu_cj, C_cj) + log p(c)
+    (n, C, J), and (unless ``gradients=False``) their gradients in x,
+    (n, C, d) and (n, C, J, d), the gradient of a Gaussian log-density being
+    -C^-1 (x - mu). Used by
+    :func:`smallest_flip_l2`, which needs them for thousands of images at
+    each step (``model.log_likelihoods`` handles missing pixels and computes
+    the same scores per image).
+    """
+    C, J, d = model.means_.shape
+    k = model.components_.shape[-1]
+    W = model.components_.reshape(C * J, d, k)
+    cov = W @ W.transpose(0, 2, 1) + model.noise_variances_.reshape(C * J, d)[:, :, None] * (
+        np.eye(d)[None])
+    inverse = np.linalg.inv(cov)                                   # (CJ, d, d)
+    log_det = np.linalg.slogdet(cov)[1]
+    constant = (model.log_weights_ + model.class_log_prior_[:, None]).reshape(C * J) - 0.5 * (
+        d * _LOG_2PI + log_det)
+    means = model.means_.reshape(C * J, 1, d)
+
+    def scores(X, gradients=True):
+        r = X[None] - means                                        # (CJ, n, d)
+        pulled = r @ inverse                                       # C^-1 r (symmetric C)
+        joint = (constant[:, None] - 0.5 * np.sum(r * pulled, axis=2)).T.reshape(-1, C, J)
+        total = logsumexp(joint, axis=2)
+        if not gradients:
+            return total, joint
+        joint_gradients = -pulled.transpose(1, 0, 2).reshape(-1, C, J, d)
+        share = np.exp(joint - total[:, :, None])    # each generator's share of its class
+        return total, joint, np.einsum("ncj,ncjd->ncd", share, joint_gradients), joint_gradients
+
+    return scores
+
+
+def _first_flip(predict, X, directions, start, length, steps):
+    """Bisection for a short flipping change along each unit direction, at most ``length``.
+
+    ``predict`` maps images to labels. Returns the lengths (n,) of changes that
+    flip ``start``: the bisection keeps a flipping end, so each is at most
+    ``length`` (inf where ``length`` itself does not flip).
+    """
+    high = length.copy()
+    ok = predict(X + high[:, None] * directions) != start
+    low = np.zeros(len(X))
+    for _ in range(steps):
+        mid = (low + high) / 2
+        flips = predict(X + mid[:, None] * directions) != start
+        high, low = np.where(flips, mid, high), np.where(flips, low, mid)
+    return np.where(ok, high, np.inf)
+
+
+def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
+                     refine_steps=10, bisection_steps=20):
     """Small L2 changes that flip the prediction of a fitted ``AnalysisBySynthesis``.
 
-    A gradient attack (DeepFool, Moosavi-Dezfooli et al. 2016): at each step the
-    class scores log p(x | c) + log p(c) are linearised, and the image moves
-    straight to the nearest linearised boundary between its predicted class and
-    another, times ``1 + overshoot``, until the prediction changes. Pixels are
-    not clipped to [0, 1]. ``X`` (n, d) complete images.
+    A gradient attack, DeepFool (Moosavi-Dezfooli et al. 2016): at each step
+    the class scores log p(x | c) + log p(c) are linearised, and the image
+    moves straight to the nearest linearised boundary between its predicted
+    class and another, times ``1 + overshoot``, until the prediction changes.
+    The boundaries between mixtures of Gaussians are curved, so the smallest
+    change is a non-convex problem with several local minima, and one DeepFool
+    run finds the one its first linearisation points at. With ``multi_start``
+    DeepFool also runs once towards each generator of every other class (that
+    generator's term linearised instead of its class's score), and the
+    smallest flipping change of all the runs is kept. Then it is refined
+    (``bisection_steps`` halvings each): a bisection along its direction to the
+    boundary, and up to ``refine_steps`` times a bisection along the
+    boundary's normal at the point reached (at a locally smallest change, the
+    change is parallel to that normal), kept where shorter. The gradients are
+    exact (:func:`_complete_image_scores`). Pixels are not clipped to [0, 1].
+    ``multi_start=False, refine_steps=0, bisection_steps=1`` is plain DeepFool.
 
-    Returns (perturbations (n, d), flipped (n,) bool): X + perturbations is
-    predicted differently from X wherever ``flipped``; the norms are upper
-    bounds on the smallest such change.
+    ``X`` (n, d) complete images. Returns (perturbations (n, d), flipped (n,)
+    bool): ``model.predict`` labels X + perturbations differently from X
+    wherever ``flipped``; the norms (pixel units) are upper bounds on the
+    smallest such change.
     """
     check_is_fitted(model)
+    max_iter = check_int("max_iter", max_iter)
+    overshoot = check_positive("overshoot", overshoot, allow_zero=True)
+    refine_steps = check_int("refine_steps", refine_steps, minimum=0)
+    bisection_steps = check_int("bisection_steps", bisection_steps)
     X = np.asarray(X, dtype=np.float64)
-    start = model.predict(X)
-    codes = np.searchsorted(model.classes_, start)
-    parameters = [tf.constant(v) for v in (model.log_weights_, model.means_,
-                                           model.components_, model.noise_variances_)]
-    prior = tf.constant(model.class_log_prior_)
-    current = X.copy()
-    flipped = np.zeros(len(X), bool)
+    d = model.means_.shape[-1]
+    if X.ndim != 2 or X.shape[1] != d or not np.isfinite(X).all():
+        raise ValueError(f"X must hold complete, finite images, shape (n, {d}); got "
+                         f"shape {X.shape}" + ("" if X.ndim != 2 or X.shape[1] != d
+                                                 else " with NaN or inf"))
+    n, (C, J) = len(X), model.log_weights_.shape
+    scorer = _complete_image_scores(model)
+
+    def predict(images):
+        return scorer(images, gradients=False)[0].argmax(axis=1)   # class indices
+
+    own = predict(X)
+    # one run per image (untargeted, target -1), and with multi_start one per
+    # image and generator (c, j) of another class (target c * J + j)
+    image, target = np.arange(n), np.full(n, -1)
+    if multi_start:
+        image = np.concatenate([image, np.repeat(np.arange(n), C * J)])
+        target = np.concatenate([target, np.tile(np.arange(C * J), n)])
+        keep = (target < 0) | (target // J != own[image])
+        image, target = image[keep], target[keep]
+    current = X[image].copy()
+    flipped = np.zeros(len(image), bool)
     for _ in range(max_iter):
         active = np.flatnonzero(~flipped)
         if active.size == 0:
             break
-        x = tf.constant(current[active])
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch(x)
-            scores = _class_scores(x, tf.ones_like(x), *parameters)[0] + prior[None]
-            columns = tf.unstack(scores, axis=1)
-        # each image's scores depend on that image only: one gradient per class
-        jacobian = np.stack([tape.gradient(column, x).numpy() for column in columns],
-                            axis=1)                              # (m, C, d)
-        del tape
-        scores = scores.numpy()
-        rows = np.arange(active.size)
-        own = codes[active]
-        gap = scores[rows, own][:, None] - scores                # >= 0 while unflipped
-        direction = jacobian - jacobian[rows, own][:, None, :]   # grad of (s_j - s_own)
-        norm = np.linalg.norm(direction, axis=2) + 1e-12
-        distance = gap / norm
-        distance[rows, own] = np.inf
-        j = distance.argmin(axis=1)
-        step = (distance[rows, j] * (1 + overshoot))[:, None] * (
-            direction[rows, j] / norm[rows, j][:, None])
-        current[active] += step
-        flipped[active] = model.predict(current[active]) != start[active]
-    return current - X, flipped
+        scores, joint, grad, joint_grad = scorer(current[active])
+        rows, mine, goal = np.arange(active.size), own[image[active]], target[active]
+        # f_c = s_c - s_own (< 0 while unflipped) and its gradient, per class
+        f = scores - scores[rows, mine][:, None]
+        g = grad - grad[rows, mine][:, None]
+        distance = -f / (np.linalg.norm(g, axis=2) + 1e-12)
+        distance[rows, mine] = np.inf
+        nearest = distance.argmin(axis=1)
+        step_f, step_g = f[rows, nearest], g[rows, nearest]
+        aimed = np.flatnonzero(goal >= 0)   # towards one generator: joint_cj - s_own
+        c, j = goal[aimed] // J, goal[aimed] % J
+        step_f[aimed] = joint[aimed, c, j] - scores[aimed, mine[aimed]]
+        step_g[aimed] = joint_grad[aimed, c, j] - grad[aimed, mine[aimed]]
+        squared = np.sum(step_g ** 2, axis=1) + 1e-24
+        current[active] -= ((1 + overshoot) * step_f / squared)[:, None] * step_g
+        flipped[active] = predict(current[active]) != own[image[active]]
+    lengths = np.linalg.norm(current - X[image], axis=1)
+    lengths[~flipped] = np.inf
+    shortest = np.full(n, -1)
+    for row in np.argsort(-lengths):        # each image's shortest run comes last
+        if np.isfinite(lengths[row]):
+            shortest[image[row]] = row
+    found = np.flatnonzero(shortest >= 0)
+    delta = np.zeros_like(X)
+    if found.size:
+        # refine: bisection along the change, then along the boundary's normal
+        Xf, mine = X[found], own[found]
+        change = current[shortest[found]] - Xf
+        length = np.linalg.norm(change, axis=1)
+        unit = change / length[:, None]
+        length = _first_flip(predict, Xf, unit, mine, length, bisection_steps)
+        rows = np.arange(found.size)
+        for _ in range(refine_steps):
+            point = Xf + length[:, None] * unit
+            grad = scorer(point)[2]
+            normal = grad[rows, predict(point)] - grad[rows, mine]
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-24
+            shorter = _first_flip(predict, Xf, normal, mine, length, bisection_steps)
+            better = shorter < length
+            if not better.any():
+                break
+            length[better], unit[better] = shorter[better], normal[better]
+        delta[found] = length[:, None] * unit
+    # the model itself says what flips
+    flipped = np.zeros(n, bool)
+    flipped[found] = model.predict(X[found] + delta[found]) != model.predict(X[found])
+    return delta, flipped

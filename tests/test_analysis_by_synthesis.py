@@ -315,3 +315,71 @@ def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
     noise = np.random.default_rng(0).standard_normal(X.shape)
     noise *= (norms / np.linalg.norm(noise, axis=1))[:, None]
     assert np.mean(model.predict(X + noise) != before) <= 0.1
+
+
+def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixture):
+    from inverse_lessons import tf
+    from inverse_lessons.analysis_by_synthesis import _complete_image_scores
+
+    X = X_TEST[:6] + 0.1
+    scores, joint, grad, joint_grad = _complete_image_scores(mixture)(X)
+    np.testing.assert_allclose(scores, mixture.log_likelihoods(X) + mixture.class_log_prior_,
+                               rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(logsumexp(joint, axis=2), scores, rtol=1e-12)
+    # gradients against TensorFlow's autodiff through the package's likelihood
+    x = tf.constant(X)
+    C, J, d = mixture.means_.shape
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ll, _ = class_log_likelihoods(
+            x, tf.ones_like(x), mixture.means_.reshape(C * J, d),
+            mixture.components_.reshape(C * J, d, -1),
+            mixture.noise_variances_.reshape(C * J, d))
+        terms = tf.unstack(ll, axis=1)
+    expected = np.stack([tape.gradient(t, x).numpy() for t in terms], axis=1)
+    np.testing.assert_allclose(joint_grad.reshape(len(X), C * J, d), expected,
+                               rtol=1e-8, atol=1e-8)
+    share = np.exp(joint - scores[:, :, None])
+    np.testing.assert_allclose(grad, np.einsum("ncj,ncjd->ncd", share, joint_grad))
+
+
+def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfool(mixture):
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    X = X_TEST[:30]
+    before = mixture.predict(X)
+    plain, plain_flipped = smallest_flip_l2(mixture, X, multi_start=False, refine_steps=0,
+                                            bisection_steps=1)
+    strong, flipped = smallest_flip_l2(mixture, X)
+    assert plain_flipped.all() and flipped.all()
+    assert np.all(mixture.predict(X + strong) != before)
+    plain_norms, norms = np.linalg.norm(plain, axis=1), np.linalg.norm(strong, axis=1)
+    assert np.all(norms <= plain_norms + 1e-9)
+    assert np.median(norms) < np.median(plain_norms)
+    # no straight line to a training image the model calls different flips sooner
+    labels = mixture.predict(X_TRAIN)
+    for i in range(len(X)):
+        other = X_TRAIN[labels != before[i]]
+        nearest = other[np.argsort(np.linalg.norm(other - X[i], axis=1))[:5]]
+        for target in nearest:
+            t = np.linspace(0, 1, 257)[1:, None]
+            flips = mixture.predict(X[i] + t * (target - X[i])) != before[i]
+            assert norms[i] <= t[flips.argmax(), 0] * np.linalg.norm(target - X[i]) + 1e-9
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"max_iter": 0}, ValueError), ({"refine_steps": -1}, ValueError),
+    ({"overshoot": -0.1}, ValueError), ({"bisection_steps": 1.5}, TypeError)])
+def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    with pytest.raises(error, match=next(iter(kwargs))):
+        smallest_flip_l2(model, X_TEST[:2], **kwargs)
+
+
+@pytest.mark.parametrize("X", [X_TEST[:2, :60], damaged_rows(n=2)])
+def test_smallest_flip_l2_rejects_incomplete_images(model, X):
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    with pytest.raises(ValueError, match="complete"):
+        smallest_flip_l2(model, X)
