@@ -498,35 +498,44 @@ def _complete_image_scores(model):
     """Exact class scores and their gradients for complete images, as a function.
 
     With every pixel observed, each generator's covariance C = W W^T + D is the
-    same for every image, so it is inverted once: the function returned maps
-    images ``X`` (n, d) to the class scores log p(x | c) + log p(c) (n, C),
-    each generator's term log w_cj + log N(x; mu_cj, C_cj) + log p(c)
-    (n, C, J), and (unless ``gradients=False``) their gradients in x,
-    (n, C, d) and (n, C, J, d), the gradient of a Gaussian log-density being
-    -C^-1 (x - mu). Used by
-    :func:`smallest_flip_l2`, which needs them for thousands of images at
-    each step (``model.log_likelihoods`` handles missing pixels and computes
-    the same scores per image).
+    same for every image. By the Woodbury identity C^-1 = D^-1 - A^T A with
+    A = L^-1 W^T D^-1 (k, d), L the Cholesky factor of I + W^T D^-1 W, so
+    r^T C^-1 r = sum(r^2 / D) - |A r|^2 and the gradient of the Gaussian
+    log-density, -C^-1 r with r = x - mu, is -(r / D - A^T A r). The function
+    returned maps images ``X`` (n, d) to the class scores
+    log p(x | c) + log p(c) (n, C), each generator's term
+    log w_cj + log N(x; mu_cj, C_cj) + log p(c) (n, C, J), and (unless
+    ``gradients=False``) their gradients in x, (n, C, d) and (n, C, J, d).
+    Used by :func:`smallest_flip_l2`, which needs them for thousands of images
+    at each step (``model.log_likelihoods`` handles missing pixels and
+    computes the same scores image by image).
     """
     C, J, d = model.means_.shape
     k = model.components_.shape[-1]
     W = model.components_.reshape(C * J, d, k)
-    cov = W @ W.transpose(0, 2, 1) + model.noise_variances_.reshape(C * J, d)[:, :, None] * (
-        np.eye(d)[None])
-    inverse = np.linalg.inv(cov)                                   # (CJ, d, d)
-    log_det = np.linalg.slogdet(cov)[1]
+    inv_D = 1.0 / model.noise_variances_.reshape(C * J, d)
+    M = np.eye(k)[None] + np.einsum("gdk,gd,gdl->gkl", W, inv_D, W)
+    L = np.linalg.cholesky(M)
+    A = np.linalg.solve(L, W.transpose(0, 2, 1) * inv_D[:, None, :])    # (CJ, k, d)
+    log_det = np.sum(np.log(model.noise_variances_.reshape(C * J, d)), axis=1) + 2 * np.sum(
+        np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+    means = model.means_.reshape(C * J, d)
     constant = (model.log_weights_ + model.class_log_prior_[:, None]).reshape(C * J) - 0.5 * (
-        d * _LOG_2PI + log_det)
-    means = model.means_.reshape(C * J, 1, d)
+        d * _LOG_2PI + log_det + np.sum(means ** 2 * inv_D, axis=1))
+    A_flat, A_means = A.reshape(C * J * k, d), np.einsum("gkd,gd->gk", A, means)
 
     def scores(X, gradients=True):
-        r = X[None] - means                                        # (CJ, n, d)
-        pulled = r @ inverse                                       # C^-1 r (symmetric C)
-        joint = (constant[:, None] - 0.5 * np.sum(r * pulled, axis=2)).T.reshape(-1, C, J)
+        # sum(r^2 / D) and A r without forming r for every generator
+        weighted = (X ** 2) @ inv_D.T - 2 * X @ (means * inv_D).T            # (n, CJ)
+        pulled = (X @ A_flat.T).reshape(len(X), C * J, k) - A_means[None]   # A r
+        joint = constant[None] - 0.5 * (weighted - np.sum(pulled ** 2, axis=2))
+        joint = joint.reshape(-1, C, J)
         total = logsumexp(joint, axis=2)
         if not gradients:
             return total, joint
-        joint_gradients = -pulled.transpose(1, 0, 2).reshape(-1, C, J, d)
+        residual = (X[:, None, :] - means[None]) * inv_D[None]              # r / D
+        joint_gradients = -(residual - np.einsum("ngk,gkd->ngd", pulled, A))
+        joint_gradients = joint_gradients.reshape(-1, C, J, d)
         share = np.exp(joint - total[:, :, None])    # each generator's share of its class
         return total, joint, np.einsum("ncj,ncjd->ncd", share, joint_gradients), joint_gradients
 
@@ -587,6 +596,15 @@ def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
         raise ValueError(f"X must hold complete, finite images, shape (n, {d}); got "
                          f"shape {X.shape}" + ("" if X.ndim != 2 or X.shape[1] != d
                                                  else " with NaN or inf"))
+    # small matrices: one thread is fastest, above all on a busy machine
+    with threadpool_limits(limits=1):
+        return _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
+                                 bisection_steps)
+
+
+def _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
+                      bisection_steps):
+    """:func:`smallest_flip_l2` after its checks."""
     n, (C, J) = len(X), model.log_weights_.shape
     scorer = _complete_image_scores(model)
 
