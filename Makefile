@@ -63,7 +63,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory pdf && \
-	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser tests/browser; \
+	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser -n auto --dist loadgroup \
+	    tests/browser; \
 	else \
 	  echo "== SKIPPED the browser tests: no Chromium at $(CHROMIUM)."; \
 	  echo "   Install it (Debian/Ubuntu: sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium."; \

@@ -14,9 +14,16 @@ SITE = ROOT / "_build" / "html"
 #: Where a person finds the screenshots and the live-path timing after a run.
 ARTIFACTS = ROOT / "_build" / "browser"
 
-measurements: list[str] = []
+#: One file of measurements per test process (pytest-xdist runs the browser tests on every
+#: core); the run's summary gathers them.
+MEASUREMENTS = ARTIFACTS / "measurements"
 
 
 def report(line):
     """A measurement to print in the test run's summary."""
-    measurements.append(line)
+    import os
+
+    MEASUREMENTS.mkdir(parents=True, exist_ok=True)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(MEASUREMENTS / f"{worker}.txt", "a", encoding="utf-8") as f:
+        f.write(line + "\n")

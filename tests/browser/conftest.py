@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import functools
 import http.server
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, SITE, measurements
+from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MEASUREMENTS, SITE
 
 
-def pytest_terminal_summary(terminalreporter):
-    """Print the measurements, and keep them beside the screenshots."""
+def pytest_sessionstart(session):
+    """A fresh start for the measurements (in the main process, not in each xdist worker)."""
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(MEASUREMENTS, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print the measurements of every test process, and keep them beside the screenshots."""
+    if hasattr(config, "workerinput") or not MEASUREMENTS.exists():
+        return
+    measurements = [line for path in sorted(MEASUREMENTS.glob("*.txt"))
+                    for line in path.read_text(encoding="utf-8").splitlines()]
     if measurements:
         terminalreporter.section("browser measurements")
         for line in measurements:
             terminalreporter.write_line(line)
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "measurements.txt").write_text("\n".join(measurements) + "\n")
         terminalreporter.write_line(f"screenshots and measurements: {ARTIFACTS}")
 

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -73,8 +74,11 @@ def lab(tmp_path):
         log.close()
 
 
-#: Seconds from a slider move to its new figure that the live test accepts.
+#: Seconds from a slider move to its new figure that the live test accepts (the median of
+#: MOVES moves, each a page of the step-size slider down: smaller steps end the descent at
+#: visibly different x, larger ones converge to the same printed x = 2).
 REDRAW_LIMIT = 1.0
+MOVES = 5
 
 
 def end_line(explorer):
@@ -114,36 +118,37 @@ def test_chapter_1_runs_and_its_step_size_slider_redraws(lab, browser, artifacts
     output = explorer.locator(".jp-OutputArea-output")
     readout = explorer.locator(".widget-readout").first
     output.locator("img").first.wait_for()
-    before_figure = output.locator("img").first.get_attribute("src")
-    before_end, before_value = end_line(explorer), readout.text_content()
 
     # Move the handle from the keyboard, as a reader can: a mouse drag synthesised by
     # Playwright moved the handle here but never fired the slider's change event.
     handle = explorer.locator(".widget-hslider").first.locator(".noUi-handle")
     handle.focus()
-    handle.press("PageUp")
-    moved = time.monotonic()
-    # done when the output shows a new figure and the line printed after it for the new
-    # step size (a new image alone can be the old figure drawn again)
-    page.wait_for_function(
-        """([oldFigure, oldEnd]) => {
-             const out = document.querySelector(".widget-interact .widget-output");
-             const img = out && out.querySelector(".jp-OutputArea-output img");
-             const end = out && (out.textContent.match(/after \\d+ steps: x = \\S+/) || [])[0];
-             return img !== null && img.getAttribute("src") !== oldFigure
-                    && end !== undefined && end !== oldEnd;
-           }""", arg=[before_figure, before_end], timeout=30_000)
-    redraw = time.monotonic() - moved
+    redraws = []
+    for _ in range(MOVES):
+        figure, end, value = (output.locator("img").first.get_attribute("src"),
+                              end_line(explorer), readout.text_content())
+        handle.press("PageDown")
+        moved = time.monotonic()
+        # done when the output shows a new figure and the line printed after it for the
+        # new step size (a new image alone can be the old figure drawn again)
+        page.wait_for_function(
+            """([oldFigure, oldEnd]) => {
+                 const out = document.querySelector(".widget-interact .widget-output");
+                 const img = out && out.querySelector(".jp-OutputArea-output img");
+                 const end = out && (out.textContent.match(/after \\d+ steps: x = \\S+/)
+                                     || [])[0];
+                 return img !== null && img.getAttribute("src") !== oldFigure
+                        && end !== undefined && end !== oldEnd;
+               }""", arg=[figure, end], timeout=30_000)
+        redraws.append(time.monotonic() - moved)
+        assert float(readout.text_content()) < float(value), "moved down: a smaller step"
+        assert end_line(explorer).startswith("after 10 steps: x = ")
     page.screenshot(path=str(artifacts / "screenshots" / "jupyterlab_chapter_1_slider.png"))
-    report(f"JupyterLab, chapter 1, step-size slider to new figure: {redraw * 1000:.0f} ms")
-    # generous: about 0.3 s here on 2 cores, of which the kernel's redraw is under 0.1 s
-    # (benchmarks/bench_live_figures.py); the goal is 0.15 s
-    assert redraw < REDRAW_LIMIT, f"the slider took {redraw:.2f} s to redraw its figure"
-
-    after_value = readout.text_content()
-    assert after_value != before_value, "the slider did not move"
-    assert float(after_value) > float(before_value), "moved up: a larger step size"
-    assert output.locator("img").first.get_attribute("src") != before_figure
-    after_end = end_line(explorer)
-    assert after_end.startswith("after 10 steps: x = ") and after_end != before_end
+    median = statistics.median(redraws)
+    report(f"JupyterLab, chapter 1, step-size slider to new figure: median {median * 1000:.0f} "
+           f"ms over {MOVES} moves (fastest {min(redraws) * 1000:.0f}, slowest "
+           f"{max(redraws) * 1000:.0f})")
+    # generous: the goal is 0.15 s, the kernel's part (benchmarks/bench_live_figures.py)
+    # well under 0.1 s; the rest is the round trip through JupyterLab
+    assert median < REDRAW_LIMIT, f"the slider took {median:.2f} s to redraw its figure"
     page.close()

@@ -14,7 +14,9 @@ import urllib.request
 import pytest
 from browser_support import toc_pages
 
-pytestmark = pytest.mark.browser
+# one worker runs this file when the browser tests run in parallel (make test: pytest-xdist
+# with --dist loadgroup), so its page loads (or the PDF) are read once; the rest spread out
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
 PAGES = toc_pages()
 
