@@ -23,6 +23,7 @@ the site's download link serves it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import html
 import http.server
@@ -112,20 +113,29 @@ def serve(site):
     return f"http://127.0.0.1:{server.server_address[1]}/", server
 
 
-def print_page(browser, url):
-    """(page title, PDF bytes) of the page at ``url``, typeset and prepared for paper."""
-    page = browser.new_page(viewport={"width": 1000, "height": 1400})
-    page.emulate_media(color_scheme="light")
-    page.goto(url, wait_until="load")
-    page.evaluate(TYPESET)
-    page.wait_for_load_state("networkidle")
-    page.evaluate(PREPARE)
-    page.wait_for_timeout(200)
-    heading = page.locator("article h1").first
-    title = (heading.inner_text() if heading.count() else page.title()).strip().rstrip("#").strip()
-    pdf = page.pdf(print_background=True, **PAPER)
-    page.close()
-    return title, pdf
+#: Pages printed at once: Chromium lays out one page while another waits for its network.
+PARALLEL_PAGES = 3
+
+
+async def print_page(browser, url, slots):
+    """(page title, PDF bytes) of the page at ``url``, typeset and prepared for paper.
+
+    ``slots`` (an asyncio.Semaphore) bounds how many pages are printed at once.
+    """
+    async with slots:
+        page = await browser.new_page(viewport={"width": 1000, "height": 1400})
+        await page.emulate_media(color_scheme="light")
+        await page.goto(url, wait_until="load")
+        await page.evaluate(TYPESET)
+        await page.wait_for_load_state("networkidle")
+        await page.evaluate(PREPARE)
+        await page.wait_for_timeout(200)
+        heading = page.locator("article h1").first
+        title = (await heading.inner_text() if await heading.count()
+                 else await page.title()).strip().rstrip("#").strip()
+        pdf = await page.pdf(print_background=True, **PAPER)
+        await page.close()
+        return title, pdf
 
 
 def contents_html(book_title, entries):
@@ -160,17 +170,47 @@ def numbers_html(count):
     </style></head><body>{pages}</body></html>"""
 
 
-def print_html(browser, markup, **options):
-    page = browser.new_page()
-    page.set_content(markup, wait_until="load")
-    pdf = page.pdf(print_background=True, **options)
-    page.close()
+async def print_html(browser, markup, **options):
+    page = await browser.new_page()
+    await page.set_content(markup, wait_until="load")
+    pdf = await page.pdf(print_background=True, **options)
+    await page.close()
     return pdf
+
+
+async def print_pieces(base, chromium, book_title):
+    """Print every toc page (several at once) and the contents and page-number sheets.
+
+    Returns (printed [(title, pdf)], contents reader, numbers reader, first page
+    numbers of the toc pages, number of pages of the front matter, total pages).
+    """
+    from playwright.async_api import async_playwright
+    from pypdf import PdfReader
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium,
+                                                   args=CHROMIUM_ARGS)
+        slots = asyncio.Semaphore(PARALLEL_PAGES)
+        printed = await asyncio.gather(*(print_page(browser, base + path, slots)
+                                         for path in toc_pages()))
+        lengths = [len(PdfReader(io.BytesIO(pdf)).pages) for _, pdf in printed]
+        # the contents page's length does not depend on the numbers in it
+        draft = await print_html(browser, contents_html(book_title, [
+            (title, 0) for title, _ in printed]), **PAPER)
+        front = len(PdfReader(io.BytesIO(draft)).pages)
+        starts = [front + 1 + sum(lengths[:i]) for i in range(len(lengths))]
+        contents = PdfReader(io.BytesIO(await print_html(browser, contents_html(
+            book_title, [(title, start) for (title, _), start in
+                         zip(printed, starts, strict=True)]), **PAPER)))
+        total = front + sum(lengths)
+        numbers = PdfReader(io.BytesIO(await print_html(browser, numbers_html(total),
+                                                        prefer_css_page_size=True)))
+        await browser.close()
+    return printed, contents, numbers, starts, front, total
 
 
 def build_pdf(site, out, chromium=CHROMIUM):
     """Print every toc page of the built ``site`` and join them into the PDF ``out``."""
-    from playwright.sync_api import sync_playwright
     from pypdf import PdfReader, PdfWriter
 
     site, out = Path(site), Path(out)
@@ -181,28 +221,12 @@ def build_pdf(site, out, chromium=CHROMIUM):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     base, server = serve(site)
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            printed = [print_page(browser, base + path) for path in toc_pages()]
-            readers = [PdfReader(io.BytesIO(pdf)) for _, pdf in printed]
-            # the contents page's length does not depend on the numbers in it
-            draft = print_html(browser, contents_html(config["title"], [
-                (title, 0) for title, _ in printed]), **PAPER)
-            front = len(PdfReader(io.BytesIO(draft)).pages)
-            starts, page = [], front + 1
-            for reader in readers:
-                starts.append(page)
-                page += len(reader.pages)
-            contents = PdfReader(io.BytesIO(print_html(browser, contents_html(
-                config["title"], [(title, start) for (title, _), start in
-                                  zip(printed, starts, strict=True)]), **PAPER)))
-            total = page - 1
-            numbers = PdfReader(io.BytesIO(print_html(browser, numbers_html(total),
-                                                      prefer_css_page_size=True)))
-            browser.close()
+        printed, contents, numbers, starts, front, total = asyncio.run(
+            print_pieces(base, chromium, config["title"]))
     finally:
         server.shutdown()
         server.server_close()
+    readers = [PdfReader(io.BytesIO(pdf)) for _, pdf in printed]
     assert len(contents.pages) == front, "the contents page changed length"
     writer = PdfWriter()
     for reader in [contents, *readers]:
