@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from inverse_lessons import tf
+from inverse_lessons import nonlinear, tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.nonlinear import (
     NonlinearInverseNet,
@@ -15,6 +15,7 @@ from inverse_lessons.nonlinear import (
     make_decoder,
     multi_start_inversion,
 )
+from inverse_lessons.solver import DivergenceError
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
@@ -194,6 +195,39 @@ def test_repeated_fits_reuse_one_trace_and_start_afresh():
         np.testing.assert_array_equal(a, b)
     # and the fitted models do not share weights with the trainer or with each other
     assert again.decoder_ is not first.decoder_ is not trainer.decoder
+
+
+def test_large_fits_train_with_the_xla_step_and_agree_with_the_graph_step(monkeypatch):
+    from inverse_lessons.nonlinear import _trainer
+
+    kw = dict(n_latent=3, hidden=8, inner_steps=4, max_iter=20, random_state=0)
+    X, y = X_TRAIN[:100], Y_TRAIN[:100]
+    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20 + 1)   # one short of XLA
+    graph = NonlinearInverseNet(**kw).fit(X, y)
+    trainer = _trainer(3, 8, 64, len(graph.classes_), 4, "encoder")
+    assert trainer.update_xla.experimental_get_tracing_count() == 0
+    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20)       # just enough
+    xla = NonlinearInverseNet(**kw).fit(X, y)
+    assert trainer.update_xla.experimental_get_tracing_count() == 1
+    assert trainer.update.experimental_get_tracing_count() == 1
+    # the same training to float32 rounding: loss curve, weights and predictions
+    np.testing.assert_allclose(xla.loss_curve_, graph.loss_curve_, rtol=1e-5)
+    for a, b in zip(xla.decoder_.get_weights() + xla.head_.get_weights(),
+                    graph.decoder_.get_weights() + graph.head_.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(xla.predict(X_TEST[:50]), graph.predict(X_TEST[:50]))
+    again = NonlinearInverseNet(**kw).fit(X, y)                          # deterministic
+    np.testing.assert_array_equal(again.loss_curve_, xla.loss_curve_)
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_divergence_names_the_iteration(monkeypatch, xla):
+    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 0 if xla else 10**12)
+    model = NonlinearInverseNet(n_latent=3, hidden=8, inner_steps=2, max_iter=5,
+                                learning_rate=1e30, random_state=0)
+    with pytest.raises(DivergenceError, match="diverged at iteration 1: the loss is nan"):
+        model.fit(X_TRAIN[:60], Y_TRAIN[:60])
+    assert len(model.loss_curve_) == 1 and np.isfinite(model.loss_curve_[0])
 
 
 @pytest.fixture(scope="module")
