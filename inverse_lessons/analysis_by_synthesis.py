@@ -545,51 +545,70 @@ def _complete_image_scores(model):
 def _first_flip(predict, X, directions, start, length, steps):
     """Bisection for a short flipping change along each unit direction, at most ``length``.
 
-    ``predict`` maps images to labels. Returns the lengths (n,) of changes that
-    flip ``start``: the bisection keeps a flipping end, so each is at most
-    ``length`` (inf where ``length`` itself does not flip).
+    ``predict`` maps images (n, d) to labels; ``X`` (n, d) images,
+    ``directions`` (n, d) unit vectors, ``start`` (n,) their labels,
+    ``length`` (n,) the longest change tried, pixel units. Returns the lengths
+    (n,) of changes that flip ``start``: the bisection (``steps`` halvings)
+    keeps a flipping end, so each is at most ``length`` (inf where ``length``
+    itself does not flip).
     """
-    high = length.copy()
-    ok = predict(X + high[:, None] * directions) != start
-    low = np.zeros(len(X))
+    out = np.full(len(X), np.inf)
+    ok = np.flatnonzero(predict(X + length[:, None] * directions) != start)
+    X, directions, start = X[ok], directions[ok], start[ok]
+    low, high = np.zeros(ok.size), length[ok].copy()
     for _ in range(steps):
         mid = (low + high) / 2
         flips = predict(X + mid[:, None] * directions) != start
         high, low = np.where(flips, mid, high), np.where(flips, low, mid)
-    return np.where(ok, high, np.inf)
+    out[ok] = high
+    return out
 
 
 def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
-                     refine_steps=10, bisection_steps=20):
+                     refine_steps=10, bisection_steps=16):
     """Small L2 changes that flip the prediction of a fitted ``AnalysisBySynthesis``.
 
     A gradient attack, DeepFool (Moosavi-Dezfooli et al. 2016): at each step
     the class scores log p(x | c) + log p(c) are linearised, and the image
     moves straight to the nearest linearised boundary between its predicted
-    class and another, times ``1 + overshoot``, until the prediction changes.
-    The boundaries between mixtures of Gaussians are curved, so the smallest
-    change is a non-convex problem with several local minima, and one DeepFool
-    run finds the one its first linearisation points at. With ``multi_start``
-    DeepFool also runs once towards each generator of every other class (that
-    generator's term linearised instead of its class's score), and the
-    smallest flipping change of all the runs is kept. Then it is refined
-    (``bisection_steps`` halvings each): a bisection along its direction to the
-    boundary, and up to ``refine_steps`` times a bisection along the
-    boundary's normal at the point reached (at a locally smallest change, the
-    change is parallel to that normal), kept where shorter. The gradients are
-    exact (:func:`_complete_image_scores`). Pixels are not clipped to [0, 1].
-    ``multi_start=False, refine_steps=0, bisection_steps=1`` is plain DeepFool.
+    class and another, times ``1 + overshoot``, until the prediction changes
+    (at most ``max_iter`` steps). The boundaries between mixtures of Gaussians
+    are curved, so the smallest change is a non-convex problem with several
+    local minima, and one DeepFool run finds the one its first linearisation
+    points at. With ``multi_start`` DeepFool also runs once towards each
+    generator of every other class (that generator's term linearised instead
+    of its class's score), and the smallest flipping change of all the runs is
+    kept. Then it is refined, each bisection ``bisection_steps`` halvings: a
+    bisection along its direction to the boundary, and up to ``refine_steps``
+    times a turn towards the boundary's normal at the point reached (at a
+    locally smallest change, the change is parallel to that normal): the
+    direction is turned fully, half, a quarter or an eighth of the way to the
+    normal, the first turn whose bisection flips with a shorter change is
+    kept. The gradients are exact (:func:`_complete_image_scores`). Pixels are
+    not clipped to [0, 1].
+    ``multi_start=False, refine_steps=0, bisection_steps=0`` is plain DeepFool.
 
-    ``X`` (n, d) complete images. Returns (perturbations (n, d), flipped (n,)
-    bool): ``model.predict`` labels X + perturbations differently from X
-    wherever ``flipped``; the norms (pixel units) are upper bounds on the
-    smallest such change.
+    Parameters
+    ----------
+    model : a fitted :class:`AnalysisBySynthesis`.
+    X : (n, d) complete images (no NaN), pixel units.
+
+    Returns
+    -------
+    perturbations : (n, d) changes, pixel units; zero where nothing flipped.
+    flipped : (n,) bool, checked with ``model.predict``: it labels
+        X + perturbations differently from X wherever ``flipped``. The norms
+        are upper bounds on the smallest such change, not the smallest
+        change itself (the attack is a local search).
     """
+    if not isinstance(model, AnalysisBySynthesis):
+        raise TypeError("model must be a fitted AnalysisBySynthesis, got "
+                        f"{type(model).__name__}")
     check_is_fitted(model)
     max_iter = check_int("max_iter", max_iter)
     overshoot = check_positive("overshoot", overshoot, allow_zero=True)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
-    bisection_steps = check_int("bisection_steps", bisection_steps)
+    bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
     X = np.asarray(X, dtype=np.float64)
     d = model.means_.shape[-1]
     if X.ndim != 2 or X.shape[1] != d or not np.isfinite(X).all():
@@ -657,17 +676,26 @@ def _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
         length = np.linalg.norm(change, axis=1)
         unit = change / length[:, None]
         length = _first_flip(predict, Xf, unit, mine, length, bisection_steps)
-        rows = np.arange(found.size)
+        live = np.arange(found.size)      # images whose change may still shorten
         for _ in range(refine_steps):
-            point = Xf + length[:, None] * unit
-            grad = scorer(point)[2]
-            normal = grad[rows, predict(point)] - grad[rows, mine]
-            normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-24
-            shorter = _first_flip(predict, Xf, normal, mine, length, bisection_steps)
-            better = shorter < length
-            if not better.any():
+            if live.size == 0:
                 break
-            length[better], unit[better] = shorter[better], normal[better]
+            point = Xf[live] + length[live, None] * unit[live]
+            grad, rows = scorer(point)[2], np.arange(live.size)
+            normal = grad[rows, predict(point)] - grad[rows, mine[live]]
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-24
+            todo = rows                   # positions in live not yet shortened
+            for turn in (1.0, 0.5, 0.25, 0.125):
+                i = live[todo]
+                towards = unit[i] + turn * (normal[todo] - unit[i])
+                towards /= np.linalg.norm(towards, axis=1, keepdims=True) + 1e-24
+                shorter = _first_flip(predict, Xf[i], towards, mine[i], length[i],
+                                      bisection_steps)
+                better = shorter < length[i]
+                length[i[better]], unit[i[better]] = shorter[better], towards[better]
+                todo = todo[~better]
+            # an image no turn shortened has the same point and normal next time
+            live = np.delete(live, todo)
         delta[found] = length[:, None] * unit
     # the model itself says what flips
     flipped = np.zeros(n, bool)

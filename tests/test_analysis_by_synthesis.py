@@ -349,13 +349,16 @@ def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfoo
     X = X_TEST[:30]
     before = mixture.predict(X)
     plain, plain_flipped = smallest_flip_l2(mixture, X, multi_start=False, refine_steps=0,
-                                            bisection_steps=1)
+                                            bisection_steps=0)
+    unrefined, _ = smallest_flip_l2(mixture, X, refine_steps=0)
     strong, flipped = smallest_flip_l2(mixture, X)
     assert plain_flipped.all() and flipped.all()
     assert np.all(mixture.predict(X + strong) != before)
+    assert np.all(mixture.predict(X + plain) != before)
     plain_norms, norms = np.linalg.norm(plain, axis=1), np.linalg.norm(strong, axis=1)
-    assert np.all(norms <= plain_norms + 1e-9)
-    assert np.median(norms) < np.median(plain_norms)
+    unrefined_norms = np.linalg.norm(unrefined, axis=1)
+    assert np.all(norms <= unrefined_norms + 1e-9) and np.all(unrefined_norms <= plain_norms)
+    assert np.median(norms) < np.median(unrefined_norms) < np.median(plain_norms)
     # no straight line to a training image the model calls different flips sooner
     labels = mixture.predict(X_TRAIN)
     for i in range(len(X)):
@@ -367,14 +370,71 @@ def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfoo
             assert norms[i] <= t[flips.argmax(), 0] * np.linalg.norm(target - X[i]) + 1e-9
 
 
+def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
+    """In two dimensions, against a dense polar grid scored by scipy's Gaussians.
+
+    Class 0 is a cross (two generators), so the boundaries around it are curved
+    and one DeepFool run, or no refinement, ends well above the smallest flip.
+    """
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    rng = np.random.default_rng(0)
+    cross = np.vstack([rng.normal(0, [1.0, 0.2], (60, 2)), rng.normal(0, [0.2, 1.0], (60, 2))])
+    X = np.vstack([cross, rng.normal([1.2, 1.2], 0.3, (120, 2)),
+                   rng.normal([-1.5, 0.8], 0.5, (120, 2))])
+    m = AnalysisBySynthesis(n_latent=1, n_components=2, min_variance=1e-3, random_state=0)
+    m.fit(X, np.repeat([0, 1, 2], 120))
+
+    def predict(P):   # independent of the package's likelihood code
+        scores = [logsumexp([m.log_weights_[c, j] + multivariate_normal(
+            m.means_[c, j], m.components_[c, j] @ m.components_[c, j].T
+            + np.diag(m.noise_variances_[c, j])).logpdf(P) for j in range(2)], axis=0)
+            for c in range(3)]
+        return np.argmax(np.stack(scores, axis=1) + m.class_log_prior_, axis=1)
+
+    points = cross[predict(cross) == 0][::12]
+    angles = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    radii = np.linspace(0, 2.5, 1001)[1:]       # steps of 0.0025
+    directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    smallest = []
+    for x in points:
+        flips = predict((x + radii[None, :, None] * directions[:, None]).reshape(-1, 2))
+        flips = flips.reshape(len(angles), -1) != 0
+        smallest.append(radii[flips.argmax(axis=1)[flips.any(axis=1)]].min())
+
+    def ratios(**kwargs):
+        delta, flipped = smallest_flip_l2(m, points, **kwargs)
+        assert flipped.all() and np.all(predict(points + delta) != 0)
+        return np.linalg.norm(delta, axis=1) / np.array(smallest)
+
+    assert len(points) == 10 and np.all(ratios() <= 1.01)
+    # the check can tell a weaker attack
+    assert ratios(refine_steps=0).max() > 1.01
+    assert ratios(multi_start=False).max() > 1.05
+    assert ratios(multi_start=False, refine_steps=0, bisection_steps=0).max() > 1.05
+
+
 @pytest.mark.parametrize("kwargs, error", [
     ({"max_iter": 0}, ValueError), ({"refine_steps": -1}, ValueError),
-    ({"overshoot": -0.1}, ValueError), ({"bisection_steps": 1.5}, TypeError)])
+    ({"overshoot": -0.1}, ValueError), ({"bisection_steps": 1.5}, TypeError),
+    ({"bisection_steps": -1}, ValueError)])
 def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
     from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
 
     with pytest.raises(error, match=next(iter(kwargs))):
         smallest_flip_l2(model, X_TEST[:2], **kwargs)
+
+
+def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression
+
+    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+
+    with pytest.raises(TypeError, match="model must be a fitted AnalysisBySynthesis"):
+        smallest_flip_l2(LogisticRegression().fit(X_TRAIN, Y_TRAIN), X_TEST[:2])
+    with pytest.raises(NotFittedError):
+        smallest_flip_l2(AnalysisBySynthesis(), X_TEST[:2])
 
 
 @pytest.mark.parametrize("X", [X_TEST[:2, :60], damaged_rows(n=2)])
