@@ -57,7 +57,8 @@ pdf: book
 	CHROMIUM="$(CHROMIUM)" $(BIN)/python book/_ext/print_book.py
 
 # The linter first (pyproject.toml's [tool.ruff]), then tests and notebooks on every core: each
-# file (so each notebook, whose cells share one kernel) stays on one worker.
+# file (so each notebook, whose cells share one kernel) stays on one worker. Then the book, its
+# PDF and the browser tests, on every core too (groups that share a page load stay together).
 test: $(STAMP)
 	$(BIN)/ruff check inverse_lessons tests benchmarks book/_ext
 	$(BIN)/python -m pytest -n auto --dist loadfile

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -21,8 +22,6 @@ MEASUREMENTS = ARTIFACTS / "measurements"
 
 def report(line):
     """A measurement to print in the test run's summary."""
-    import os
-
     MEASUREMENTS.mkdir(parents=True, exist_ok=True)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     with open(MEASUREMENTS / f"{worker}.txt", "a", encoding="utf-8") as f:
