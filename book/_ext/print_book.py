@@ -181,8 +181,8 @@ async def print_html(browser, markup, **options):
 async def print_pieces(base, chromium, book_title):
     """Print every toc page (several at once) and the contents and page-number sheets.
 
-    Returns (printed [(title, pdf)], contents reader, numbers reader, first page
-    numbers of the toc pages, number of pages of the front matter, total pages).
+    Returns (titles, readers of the toc pages' PDFs, the page number each starts
+    on, the contents page's reader, the page-number sheets' reader).
     """
     from playwright.async_api import async_playwright
     from pypdf import PdfReader
@@ -193,25 +193,26 @@ async def print_pieces(base, chromium, book_title):
         slots = asyncio.Semaphore(PARALLEL_PAGES)
         printed = await asyncio.gather(*(print_page(browser, base + path, slots)
                                          for path in toc_pages()))
-        lengths = [len(PdfReader(io.BytesIO(pdf)).pages) for _, pdf in printed]
+        titles = [title for title, _ in printed]
+        readers = [PdfReader(io.BytesIO(pdf)) for _, pdf in printed]
+        lengths = [len(reader.pages) for reader in readers]
         # the contents page's length does not depend on the numbers in it
         draft = await print_html(browser, contents_html(book_title, [
-            (title, 0) for title, _ in printed]), **PAPER)
+            (title, 0) for title in titles]), **PAPER)
         front = len(PdfReader(io.BytesIO(draft)).pages)
         starts = [front + 1 + sum(lengths[:i]) for i in range(len(lengths))]
         contents = PdfReader(io.BytesIO(await print_html(browser, contents_html(
-            book_title, [(title, start) for (title, _), start in
-                         zip(printed, starts, strict=True)]), **PAPER)))
-        total = front + sum(lengths)
-        numbers = PdfReader(io.BytesIO(await print_html(browser, numbers_html(total),
-                                                        prefer_css_page_size=True)))
+            book_title, list(zip(titles, starts, strict=True))), **PAPER)))
+        assert len(contents.pages) == front, "the contents page changed length"
+        numbers = PdfReader(io.BytesIO(await print_html(
+            browser, numbers_html(front + sum(lengths)), prefer_css_page_size=True)))
         await browser.close()
-    return printed, contents, numbers, starts, front, total
+    return titles, readers, starts, contents, numbers
 
 
 def build_pdf(site, out, chromium=CHROMIUM):
     """Print every toc page of the built ``site`` and join them into the PDF ``out``."""
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfWriter
 
     site, out = Path(site), Path(out)
     if not (site / "index.html").exists():
@@ -221,27 +222,26 @@ def build_pdf(site, out, chromium=CHROMIUM):
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     base, server = serve(site)
     try:
-        printed, contents, numbers, starts, front, total = asyncio.run(
+        titles, readers, starts, contents, numbers = asyncio.run(
             print_pieces(base, chromium, config["title"]))
     finally:
         server.shutdown()
         server.server_close()
-    readers = [PdfReader(io.BytesIO(pdf)) for _, pdf in printed]
-    assert len(contents.pages) == front, "the contents page changed length"
     writer = PdfWriter()
     for reader in [contents, *readers]:
         for sheet in reader.pages:
             writer.add_page(sheet)
+    front = len(contents.pages)                  # the contents page stays unnumbered
     for index, sheet in enumerate(writer.pages):
-        if index >= front:                       # the contents page stays unnumbered
+        if index >= front:
             sheet.merge_page(numbers.pages[index])
-    for (title, _), start in zip(printed, starts, strict=True):
+    for title, start in zip(titles, starts, strict=True):
         writer.add_outline_item(title, start - 1)
     writer.add_metadata({"/Title": config["title"], "/Author": config.get("author", "")})
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "wb") as handle:
         writer.write(handle)
-    return out, total
+    return out, len(writer.pages)
 
 
 def main(argv=None):
