@@ -30,11 +30,11 @@ import time
 
 import numpy as np
 from sklearn.model_selection import KFold, ParameterGrid
-from sklearn.neighbors import NearestNeighbors
 
 from inverse_lessons import AnalysisBySynthesis, load_digits_split, tf
 from inverse_lessons.baselines import DamagedBaselines
 from inverse_lessons.damage import add_noise, drop_block, drop_pixels
+from inverse_lessons.data import neighbour_gap
 
 SEEDS = range(5)
 SIGMA = 0.3
@@ -52,21 +52,11 @@ def damaged_conditions(X, seed):
             names[2]: drop_block(X), names[3]: add_noise(X, SIGMA, seed=seed)}
 
 
-def neighbour_gap(X):
-    """Median distance in position between each image and its nearest neighbour
-    (in pixels), and the same for random pairs of positions: (ours, random)."""
-    neighbours = NearestNeighbors(n_neighbors=2).fit(X).kneighbors(X, return_distance=False)
-    positions = np.arange(len(X))
-    rng = np.random.default_rng(0)
-    return (np.median(np.abs(neighbours[:, 1] - positions)),
-            np.median(np.abs(rng.permutation(positions) - positions)))
-
-
 def cross_validate(X_train, y_train):
     """Pick (n_latent, n_components, min_variance) by 5-fold CV on the training split.
 
     The folds are five runs of 200 consecutive images, not a shuffle: the
-    digits come in runs of similar handwriting (:func:`neighbour_gap`), and the
+    digits come in runs of similar handwriting (:func:`inverse_lessons.data.neighbour_gap`), and the
     test split is the next 500 images, so a validation fold should hold
     handwriting its training folds have not seen.
     Each setting is scored by its mean validation accuracy over the four

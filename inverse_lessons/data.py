@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_digits
 
-__all__ = ["PIXEL_MAX", "IMAGE_SHAPE", "N_PIXELS", "N_CLASSES", "load_digits_split"]
+__all__ = ["PIXEL_MAX", "IMAGE_SHAPE", "N_PIXELS", "N_CLASSES", "load_digits_split",
+           "neighbour_gap"]
 
 #: The raw pixel maximum of the bundled digits; images are divided by it.
 PIXEL_MAX = 16.0
@@ -37,3 +38,25 @@ def load_digits_split():
     y = digits.target.astype(np.int64)
     train, test = slice(0, N_TRAIN), slice(N_TRAIN, N_TRAIN + N_TEST)
     return X[train], y[train], X[test], y[test]
+
+
+def neighbour_gap(X, seed=0):
+    """How far apart in the data set similar images lie: (ours, random), in positions.
+
+    ours : the median of |i - j| over the rows i of X (n, d), j the row nearest
+    to row i in Euclidean distance (pixel units); random : the same median for a
+    random pairing of the positions (a permutation drawn with ``seed``). A gap
+    far below the random one means that similar images come in runs, as the
+    digits do (runs of similar handwriting): then cross-validation should hold
+    out runs of consecutive images, not a shuffle (chapter 8).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < 2:
+        raise ValueError(f"X must be a 2-d array of at least two rows, got shape {X.shape}")
+    squared = np.sum(X ** 2, axis=1)
+    distances = squared[:, None] + squared[None] - 2 * X @ X.T
+    np.fill_diagonal(distances, np.inf)
+    positions = np.arange(len(X))
+    ours = np.median(np.abs(distances.argmin(axis=1) - positions))
+    shuffled = np.random.default_rng(seed).permutation(positions)
+    return float(ours), float(np.median(np.abs(shuffled - positions)))

@@ -3,8 +3,34 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.data import IMAGE_SHAPE, N_CLASSES, N_PIXELS, load_digits_split
+from inverse_lessons.data import (
+    IMAGE_SHAPE,
+    N_CLASSES,
+    N_PIXELS,
+    load_digits_split,
+    neighbour_gap,
+)
 from inverse_lessons.original import batch_mean_step, predict_original, train_original
+
+
+def test_neighbour_gap_sees_runs_of_similar_rows():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 5))
+    runs = np.repeat(centres, 10, axis=0) + 0.01 * rng.normal(size=(200, 5))
+    ours, random = neighbour_gap(runs)
+    assert ours < 10 and 40 < random < 80      # within its run of ten; random: about n / 3
+    shuffled, _ = neighbour_gap(runs[rng.permutation(200)])
+    assert shuffled > 20                       # shuffled: the runs are gone
+    by_hand = [np.argsort(np.linalg.norm(runs - x, axis=1))[1] for x in runs]
+    assert ours == np.median(np.abs(np.array(by_hand) - np.arange(200)))
+    with pytest.raises(ValueError, match="at least two rows"):
+        neighbour_gap(runs[:1])
+
+
+def test_the_digits_come_in_runs_of_similar_handwriting():
+    X_train = load_digits_split()[0]
+    ours, random = neighbour_gap(X_train)
+    assert ours < random / 3
 
 
 def test_canonical_split():
