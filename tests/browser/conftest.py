@@ -15,7 +15,17 @@ import threading
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, MEASUREMENTS, SITE
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    INSPECT,
+    MEASUREMENTS,
+    SETTLED,
+    SITE,
+    TYPESET,
+    is_local,
+)
 
 
 def pytest_sessionstart(session):
@@ -83,3 +93,49 @@ def browser(chromium):
 def artifacts():
     (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def visit(browser, site_url, artifacts):
+    """visit(path) -> what loading that page recorded (each page loaded once a session).
+
+    One load in the default (light) colour scheme serves every check of the page: what it
+    requested, what it holds once typeset (INSPECT), a full-page screenshot, and axe-core's
+    accessibility audit (test_accessibility.py; the dark scheme is audited on its own load).
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe, cache = Axe(), {}
+
+    def load(path):
+        if path in cache:
+            return cache[path]
+        context = browser.new_context(color_scheme="light",
+                                      viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        record = {"console_errors": [], "failed": [], "foreign": []}
+        page.on("console", lambda m: m.type == "error" and record["console_errors"].append(m.text))
+        page.on("pageerror", lambda e: record["console_errors"].append(str(e)))
+        page.on("requestfailed", lambda r: record["failed"].append(f"{r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400 and record["failed"].append(
+            f"{r.url} (HTTP {r.status})"))
+        page.on("request", lambda r: not is_local(r.url, site_url)
+                and record["foreign"].append(r.url))
+        response = page.goto(site_url + path, wait_until="load")
+        record["status"] = response.status
+        record["mathjax"] = page.evaluate(TYPESET)
+        page.wait_for_load_state("networkidle")
+        record.update(page.evaluate(INSPECT))
+        shot = artifacts / "screenshots" / (path.replace("/", "__").removesuffix(".html") + ".png")
+        page.screenshot(path=str(shot), full_page=True)
+        record["screenshot"] = shot
+        # what the page itself asked for, before axe-core re-fetches its stylesheets
+        requested = {key: list(record[key]) for key in ("console_errors", "failed", "foreign")}
+        page.evaluate(SETTLED)
+        record["violations"] = axe.run(page).response["violations"]
+        record.update(requested)
+        context.close()
+        cache[path] = record
+        return record
+
+    return load

@@ -8,7 +8,7 @@ axe-playwright-python package and is injected into the page; nothing is fetched.
 from __future__ import annotations
 
 import pytest
-from browser_support import toc_pages
+from browser_support import SETTLED, TYPESET, toc_pages
 
 pytestmark = pytest.mark.browser
 
@@ -23,22 +23,29 @@ ACCEPTED: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture(scope="module")
-def audit(browser, site_url):
-    """audit(path, scheme) -> axe-core's violations on that page (each audited once)."""
+def audit(browser, site_url, visit):
+    """audit(path, scheme) -> axe-core's violations on that page (each audited once).
+
+    The light scheme's audit is part of the site's one visit to each page (conftest.visit);
+    the dark scheme's is on a page loaded in that scheme, audited once typeset and settled.
+    """
     from axe_playwright_python.sync_playwright import Axe
 
     axe, cache = Axe(), {}
 
     def run(path, scheme):
-        if (path, scheme) not in cache:
+        if scheme == "light":
+            return visit(path)["violations"]
+        if path not in cache:
             context = browser.new_context(color_scheme=scheme,
                                           viewport={"width": 1280, "height": 900})
             page = context.new_page()
             page.goto(site_url + path, wait_until="load")
-            page.wait_for_load_state("networkidle")
-            cache[path, scheme] = axe.run(page).response["violations"]
+            page.evaluate(TYPESET)
+            page.evaluate(SETTLED)
+            cache[path] = axe.run(page).response["violations"]
             context.close()
-        return cache[path, scheme]
+        return cache[path]
 
     return run
 
@@ -48,7 +55,11 @@ def _nodes(violation):
             for node in violation["nodes"]]
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
+# the light scheme's audits go with the site's visits (one worker, test_site.py's group), so
+# each page is loaded once in each scheme
+@pytest.mark.parametrize("scheme", [
+    pytest.param(scheme, marks=[pytest.mark.xdist_group("site")] if scheme == "light" else [])
+    for scheme in SCHEMES])
 @pytest.mark.parametrize("path", PAGES)
 def test_no_accessibility_violations(audit, path, scheme):
     found = []

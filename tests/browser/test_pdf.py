@@ -21,7 +21,7 @@ PDF = SITE / "inverse-lessons.pdf"
 PAGES = toc_pages()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")    # once per worker, however the tests interleave
 def book():
     from pypdf import PdfReader
 

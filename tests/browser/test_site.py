@@ -1,6 +1,7 @@
 """The rendered site in a real browser: every page of the table of contents, offline.
 
-Each page is visited once (and a full-page screenshot saved under _build/browser/screenshots);
+Each page is visited once (conftest.visit; a full-page screenshot saved under
+_build/browser/screenshots);
 the checks below read what that visit recorded.
 """
 
@@ -19,95 +20,6 @@ from browser_support import toc_pages
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
 PAGES = toc_pages()
-
-#: What a page holds once loaded and typeset: run in the page.
-INSPECT = r"""() => {
-  // lines of any code block or printed output (also those in closed dropdowns,
-  // measured in the block's own font) wider than a visible block's text width
-  const scrolling = (article) => {
-    const blocks = [...article.querySelectorAll("pre")];
-    const shown = blocks.find(p => p.offsetParent !== null && p.clientWidth > 0);
-    if (!shown) return [];
-    const style = getComputedStyle(shown);
-    const room = shown.clientWidth - parseFloat(style.paddingLeft)
-      - parseFloat(style.paddingRight);
-    const context = document.createElement("canvas").getContext("2d");
-    return blocks.flatMap(p => {
-      const font = getComputedStyle(p);
-      context.font = `${font.fontSize} ${font.fontFamily}`;
-      return p.textContent.split("\n")
-        .filter(line => context.measureText(line).width > room + 0.5)
-        .map(line => line.slice(0, 100));
-    });
-  };
-  const article = document.querySelector("article") || document.body;
-  const missingAlt = [...document.querySelectorAll("img")]
-    .filter(img => !(img.getAttribute("alt") || "").trim())
-    .map(img => img.outerHTML.slice(0, 160));
-  const maths = [...article.querySelectorAll(".math")];
-  const untypeset = maths.filter(m => !m.querySelector("mjx-container"))
-    .map(m => m.textContent.slice(0, 80));
-  const prose = article.cloneNode(true);
-  prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight")
-    .forEach(e => e.remove());
-  const rawTex = prose.textContent.match(/\\[A-Za-z]+|\\\(|\\\[|\$\$/g) || [];
-  return {
-    missingAlt, maths: maths.length, untypeset, rawTex,
-    links: [...document.querySelectorAll("a[href]")].map(a => a.href),
-    ids: [...document.querySelectorAll("[id]")].map(e => e.id)
-      .concat([...document.querySelectorAll("a[name]")].map(a => a.name)),
-    animations: document.querySelectorAll(".animation").length,
-    scrolling: scrolling(article),
-    // figures the column shows smaller than drawn, their text shrunk with them
-    shrunk: [...article.querySelectorAll("img")]
-      .filter(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null
-                   && i.getBoundingClientRect().width < 0.96 * i.naturalWidth)
-      .map(i => `${(i.getAttribute("alt") || "").slice(0, 60)} (drawn ${i.naturalWidth} px, `
-                + `shown ${Math.round(i.getBoundingClientRect().width)} px)`),
-  };
-}"""
-
-#: Resolves once MathJax (if the page loads it) has typeset the page.
-TYPESET = """() => (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise)
-  ? window.MathJax.startup.promise.then(() => true) : false"""
-
-
-def is_local(url, site_url):
-    return url.startswith(site_url) or url.split(":", 1)[0] in ("data", "blob", "about")
-
-
-@pytest.fixture(scope="session")
-def visit(browser, site_url, artifacts):
-    """visit(path) -> what loading that page recorded (each page loaded once a session)."""
-    cache = {}
-
-    def load(path):
-        if path in cache:
-            return cache[path]
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        record = {"console_errors": [], "failed": [], "foreign": []}
-        page.on("console", lambda m: m.type == "error" and record["console_errors"].append(m.text))
-        page.on("pageerror", lambda e: record["console_errors"].append(str(e)))
-        page.on("requestfailed", lambda r: record["failed"].append(f"{r.url} ({r.failure})"))
-        page.on("response", lambda r: r.status >= 400 and record["failed"].append(
-            f"{r.url} (HTTP {r.status})"))
-        page.on("request", lambda r: not is_local(r.url, site_url)
-                and record["foreign"].append(r.url))
-        response = page.goto(site_url + path, wait_until="load")
-        record["status"] = response.status
-        record["mathjax"] = page.evaluate(TYPESET)
-        page.wait_for_load_state("networkidle")
-        record.update(page.evaluate(INSPECT))
-        shot = artifacts / "screenshots" / (path.replace("/", "__").removesuffix(".html") + ".png")
-        page.screenshot(path=str(shot), full_page=True)
-        record["screenshot"] = shot
-        context.close()
-        cache[path] = record
-        return record
-
-    return load
-
 
 def test_the_toc_lists_every_chapter():
     assert PAGES[0] == "book/intro.html"
