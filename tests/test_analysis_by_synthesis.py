@@ -175,6 +175,65 @@ def test_posterior_prediction_and_batches(model):
     np.testing.assert_allclose(model.log_likelihoods(X), alone, rtol=1e-10)
 
 
+def test_shared_masks_are_factorised_once_with_the_same_values(mixture):
+    """Images that share a mask share its factorisation: same scores as one image at a time."""
+    X = np.concatenate([X_TEST[:6], damaged_rows(0.5, n=3), X_TEST[6:9]])
+    X[9:, 40:] = np.nan                         # three images with the bottom cut
+    alone = np.concatenate([mixture.log_likelihoods(X[i:i + 1]) for i in range(len(X))])
+    np.testing.assert_allclose(mixture.log_likelihoods(X), alone, rtol=1e-12)
+    np.testing.assert_allclose(mixture.invert(X), np.concatenate(
+        [mixture.invert(X[i:i + 1]) for i in range(len(X))]), rtol=1e-10, atol=1e-12)
+    # the function itself: distinct masks and each image's pattern, against one mask each
+    rng = np.random.default_rng(3)
+    W, mean = rng.standard_normal((4, 12, 3)), rng.standard_normal((4, 12))
+    D = rng.random((4, 12)) + 0.1
+    Z = rng.standard_normal((7, 12))
+    masks = (rng.random((2, 12)) < 0.6).astype(float)
+    pattern = np.array([1, 0, 0, 1, 1, 0, 1])
+    shared = class_log_likelihoods(Z, masks, mean, W, D, pattern=pattern)
+    each = class_log_likelihoods(Z, masks[pattern], mean, W, D)
+    for a, b in zip(shared, each, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_gradients_of_the_likelihood_and_inversion_match_a_dense_reference():
+    """The closed-form gradient through the k x k factorisation, against TensorFlow's
+    autodiff through the d x d covariance of the observed pixels (slogdet and solve)."""
+    from inverse_lessons import tf
+
+    rng = np.random.default_rng(4)
+    C, d, k, n = 3, 9, 2, 5
+    params = [tf.constant(rng.standard_normal((C, d))), tf.constant(rng.standard_normal((C, d, k))),
+              tf.constant(rng.random((C, d)) + 0.2)]
+    X = tf.constant(rng.standard_normal((n, d)))
+    mask = (rng.random((n, d)) < 0.7).astype(float)
+    weights = tf.constant(rng.standard_normal((n, C)))
+    probe = tf.constant(rng.standard_normal((n, C, k)))
+
+    def dense(mean, W, D):       # image by image, observed pixels only
+        ll, z = [], []
+        for i in range(n):
+            seen = np.flatnonzero(mask[i])
+            Wo, Do = tf.gather(W, seen, axis=1), tf.gather(D, seen, axis=1)
+            r = tf.gather(X[i], seen)[None] - tf.gather(mean, seen, axis=1)       # (C, |O|)
+            cov = tf.matmul(Wo, Wo, transpose_b=True) + tf.linalg.diag(Do)
+            solved = tf.linalg.solve(cov, r[..., None])[..., 0]
+            ll.append(-0.5 * (len(seen) * np.log(2 * np.pi) + tf.linalg.slogdet(cov)[1]
+                              + tf.reduce_sum(r * solved, axis=-1)))
+            z.append(tf.einsum("cok,co->ck", Wo, solved))   # W^T C^-1 r = posterior mean
+        return tf.stack(ll), tf.stack(z)
+
+    results = []
+    for function in (dense, lambda *p: class_log_likelihoods(X, mask, *p)):
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            ll, z = function(*params)
+            objective = tf.reduce_sum(weights * ll) + tf.reduce_sum(probe * z)
+        results.append([ll, z] + tape.gradient(objective, params))
+    for ours, reference in zip(results[1], results[0], strict=True):
+        np.testing.assert_allclose(ours, reference, rtol=1e-9, atol=1e-10)
+
+
 def test_accuracy_on_digits(model, mixture):
     assert model.score(X_TEST, Y_TEST) > 0.95 and mixture.score(X_TEST, Y_TEST) > 0.95
     labels = np.array(list("abcdefghij"))
