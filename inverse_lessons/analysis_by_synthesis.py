@@ -247,12 +247,37 @@ def _class_scores(X, mask, log_weights, means, components, variances, pattern=No
 _predict_scores = tf.function(_class_scores, reduce_retracing=True)
 
 
-@tf.function(reduce_retracing=True)
-def _fine_tune_loss_and_gradients(X, mask, labels, log_prior, extra, floor, parameters):
-    """Cross-entropy of the posterior over classes, and its gradient with respect to
-    ``parameters`` = [means, components, log(s^2 - floor), mixing logits].
+def _adam(parameters, gradients, moments, velocities, step, learning_rate,
+          beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """One step of Adam (Kingma and Ba 2015) on lists of tensors, in Keras's form.
 
-    A module-level function, so that it is traced once per shape, not once per fit.
+    ``step`` is the step's number t (1, 2, ...), a float64 tensor; the defaults are
+    Keras's, and so is the update, with the bias corrections folded into the step
+    size: p -= alpha m / (sqrt(v) + epsilon), alpha = lr sqrt(1 - beta_2^t) /
+    (1 - beta_1^t). All in float64 (``tf.keras.optimizers.Adam`` rounds the
+    learning rate and the betas to float32 first, which changes a step by about
+    1e-5 of itself). Returns the new parameters, first and second moments (lists).
+    """
+    alpha = learning_rate * tf.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    moments = [m + (g - m) * (1 - beta_1) for g, m in zip(gradients, moments, strict=True)]
+    velocities = [v + (tf.square(g) - v) * (1 - beta_2)
+                  for g, v in zip(gradients, velocities, strict=True)]
+    parameters = [p - (m * alpha) / (tf.sqrt(v) + epsilon)
+                  for p, m, v in zip(parameters, moments, velocities, strict=True)]
+    return parameters, moments, velocities
+
+
+@tf.function(reduce_retracing=True)
+def _fine_tune_step(X, mask, labels, log_prior, extra, floor, parameters, moments,
+                    velocities, step, learning_rate):
+    """The cross-entropy of the posterior over classes, and one step of Adam on it.
+
+    ``parameters`` = [means, components, log(s^2 - floor), mixing logits];
+    ``moments`` and ``velocities`` Adam's running moments of each, ``step`` the
+    step's number (float64). Returns the loss (before the step) and the new
+    parameters, moments and velocities. A module-level function holding the
+    whole step, the update too, so that it is traced once per shape, not once
+    per fit, and runs as one graph.
     """
     with tf.GradientTape() as tape:
         tape.watch(parameters)
@@ -262,7 +287,8 @@ def _fine_tune_loss_and_gradients(X, mask, labels, log_prior, extra, floor, para
                                      variances)
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels, scores + log_prior[None]))
-    return loss, tape.gradient(loss, parameters)
+    gradients = tape.gradient(loss, parameters)
+    return (loss, *_adam(parameters, gradients, moments, velocities, step, learning_rate))
 
 
 def _check_noise_std(value):
@@ -439,43 +465,39 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     def _fine_tune(self, X, codes, rng):
         """Discriminative training of every generator through the likelihood (Adam)."""
         floor = float(self.min_variance)
-        mu = tf.Variable(self.means_)
-        W = tf.Variable(self.components_)
         # s2 = floor + exp(log_s2) keeps the variance above the floor during training
-        log_s2 = tf.Variable(np.log(np.maximum(self.isotropic_variances_ - floor, 1e-12)))
-        mixing = tf.Variable(self.log_weights_)
-        extra = tf.constant(self._extra_variances)
-        prior = tf.constant(self.class_log_prior_)
+        log_s2 = np.log(np.maximum(self.isotropic_variances_ - floor, 1e-12))
+        parameters = [tf.constant(v) for v in (self.means_, self.components_, log_s2,
+                                                self.log_weights_)]
+        moments = [tf.zeros_like(p) for p in parameters]
+        velocities = [tf.zeros_like(p) for p in parameters]
+        fixed = [tf.constant(self.class_log_prior_), tf.constant(self._extra_variances),
+                 tf.constant(floor, tf.float64)]
         labels = tf.constant(codes, tf.int32)
         X_t = tf.constant(np.nan_to_num(X))
-        optimizer = tf.keras.optimizers.Adam(self.fine_tune_learning_rate)
-        variables = [mu, W, log_s2, mixing]
-        floor_t = tf.constant(floor, tf.float64)
-
-        def step(rows, mask):
-            loss, grads = _fine_tune_loss_and_gradients(
-                tf.gather(X_t, rows), mask, tf.gather(labels, rows), prior, extra, floor_t,
-                [v.read_value() for v in variables])
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return loss
-
+        learning_rate = tf.constant(float(self.fine_tune_learning_rate), tf.float64)
         observed = (~np.isnan(X)).astype(np.float64)
         n = len(X)
         batch = n if self.fine_tune_batch_size is None else min(self.fine_tune_batch_size, n)
-        for _ in range(self.fine_tune_steps):
+        for t in range(1, self.fine_tune_steps + 1):
             rows = np.arange(n) if batch == n else rng.choice(n, size=batch, replace=False)
             mask = observed[rows]
             if self.fine_tune_missing:
                 mask = mask * (rng.random(mask.shape) >= self.fine_tune_missing)
-            loss = float(step(tf.constant(rows), tf.constant(mask)))
+            rows = tf.constant(rows)
+            loss, parameters, moments, velocities = _fine_tune_step(
+                tf.gather(X_t, rows), tf.constant(mask), tf.gather(labels, rows), *fixed,
+                parameters, moments, velocities, tf.constant(float(t), tf.float64),
+                learning_rate)
+            loss = float(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     "fine-tuning diverged (the loss is not finite): use a smaller "
                     "fine_tune_learning_rate")
             self.fine_tune_loss_curve_.append(loss)
-        self.means_ = mu.numpy()
-        self.components_ = W.numpy()
-        self.isotropic_variances_ = floor + np.exp(log_s2.numpy())
+        mu, W, log_s2, mixing = (p.numpy() for p in parameters)
+        self.means_, self.components_ = mu, W
+        self.isotropic_variances_ = floor + np.exp(log_s2)
         self.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
 
     # -- prediction -------------------------------------------------------------------
@@ -550,6 +572,17 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(scores, axis=1)]
 
 
+def _logsumexp_last(a):
+    """log(sum(exp(a))) over the last axis of a finite array, computed stably.
+
+    scipy's ``logsumexp`` gives the same values, but its array-API checks cost
+    more than the sum itself on the small arrays the attack scores thousands of
+    times.
+    """
+    top = a.max(axis=-1)
+    return top + np.log(np.exp(a - top[..., None]).sum(axis=-1))
+
+
 def _complete_image_scores(model):
     """Exact class scores and their gradients for complete images, as a function.
 
@@ -586,7 +619,7 @@ def _complete_image_scores(model):
         pulled = (X @ A_flat.T).reshape(len(X), C * J, k) - A_means[None]   # A r
         joint = constant[None] - 0.5 * (weighted - np.sum(pulled ** 2, axis=2))
         joint = joint.reshape(-1, C, J)
-        total = logsumexp(joint, axis=2)
+        total = _logsumexp_last(joint)
         if not gradients:
             return total, joint
         residual = (X[:, None, :] - means[None]) * inv_D[None]              # r / D

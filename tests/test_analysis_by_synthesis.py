@@ -257,6 +257,37 @@ def test_fine_tuning_trains_through_the_likelihood():
     assert not np.allclose(batched.components_, base.components_)
 
 
+def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
+    from inverse_lessons import tf
+    from inverse_lessons.analysis_by_synthesis import _adam
+
+    rng = np.random.default_rng(5)
+    start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    params = [tf.constant(p) for p in start]
+    moments = [tf.zeros_like(p) for p in params]
+    velocities = [tf.zeros_like(p) for p in params]
+    keras_vars = [tf.Variable(p) for p in start]
+    keras_adam = tf.keras.optimizers.Adam(1e-3)
+    mine, m, v = [p.copy() for p in start], [0 * p for p in start], [0 * p for p in start]
+    for t in range(1, 8):
+        grads = [rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 2, p.shape)
+                 for p in start]
+        params, moments, velocities = _adam(params, [tf.constant(g) for g in grads],
+                                            moments, velocities,
+                                            tf.constant(float(t), tf.float64),
+                                            tf.constant(1e-3, tf.float64))
+        keras_adam.apply_gradients(zip([tf.constant(g) for g in grads], keras_vars, strict=True))
+        for i, g in enumerate(grads):       # Kingma and Ba's algorithm 1, in numpy
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            m_hat, v_hat = m[i] / (1 - 0.9 ** t), v[i] / (1 - 0.999 ** t)
+            mine[i] = mine[i] - 1e-3 * m_hat / (np.sqrt(v_hat) + 1e-7 / np.sqrt(1 - 0.999 ** t))
+        for ours, reference, keras in zip(params, mine, keras_vars, strict=True):
+            np.testing.assert_allclose(ours, reference, rtol=1e-12, atol=1e-15)
+            # Keras rounds the learning rate and the betas to float32
+            np.testing.assert_allclose(ours, keras.numpy(), rtol=1e-6, atol=1e-9)
+
+
 def test_too_few_images_in_a_class_names_the_class():
     y = Y_TRAIN[:300].copy()
     X = X_TRAIN[:300]
