@@ -14,8 +14,6 @@ decoder), as in chapter 4.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
@@ -207,16 +205,18 @@ def loss_along_line(decoder, x, z_a, z_b, ts):
 
 
 class _Trainer:
-    """The compiled training step of one model shape, traced once, reused by every fit.
+    """The compiled training step of one model shape, traced once, shared by every fit.
 
     Tracing the step (the unrolled inner steps and their second derivatives)
-    costs more than a second; a fresh ``tf.function`` per fit would pay that
-    every time. A trainer owns working copies of the decoder, the encoder and
-    the head and an Adam optimiser; a fit loads its own initial weights into
-    them (:meth:`load`), trains, and copies the result back (:meth:`store`).
-    The data and the settings that are numbers enter as arguments, so they
-    trigger no new trace. ``lock`` keeps two fits of one shape (in threads,
-    as in a parallel grid search) from sharing the working copies at once.
+    costs about a second, and compiling it with XLA one to two more; a fresh
+    ``tf.function`` per fit would pay that every time. The step is a pure
+    function: a fit's weights and Adam's moments go in as tensors and come out
+    updated, so the trainer holds no state and fits may share it, one after
+    the other or at once in threads (as a parallel grid search or
+    ``joblib.Parallel(prefer="threads")`` runs them). Both starts share it too:
+    ``from_encoder`` (1 or 0) multiplies the encoder's guess, and a zero-start
+    fit passes all-zero encoder weights, whose guess and gradients are exactly
+    zero, so its descent starts at z = 0 and its encoder stays at zero.
 
     The step comes in two compilations of the same Python function, each
     traced on first use: ``update`` runs in TensorFlow's graph executor,
@@ -231,57 +231,70 @@ class _Trainer:
     bit; each is deterministic. :meth:`step` hands out the traced concrete
     function, whose direct call skips the argument matching of a
     ``tf.function`` call (about a millisecond per iteration).
+
+    Adam's update is Keras's (``keras.optimizers.Adam`` with its defaults,
+    beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7), written out with the same
+    operations in the same order.
     """
 
-    def __init__(self, n_latent, hidden, n_pixels, n_classes, inner_steps, start):
-        self.decoder = make_decoder(n_latent, n_pixels, hidden)
-        self.encoder = make_encoder(n_latent, n_pixels, hidden) if start == "encoder" else None
-        self.head = _dense(n_classes, None, 0)
-        self.head.build((None, n_latent))
-        self.models = [m for m in (self.decoder, self.encoder, self.head) if m is not None]
-        variables = (self.decoder.trainable_variables + self.head.trainable_variables
-                     + (self.encoder.trainable_variables if self.encoder else []))
-        self.optimizer = tf.keras.optimizers.Adam()
-        self.optimizer.build(variables)
-        number = tf.TensorSpec([], _DTYPE)
+    def __init__(self, n_latent, hidden, n_pixels, n_classes, inner_steps):
+        # decoder (U^T, u, V^T, v), head (W^T, c), encoder (A^T, a, B^T, b), in the order
+        # of the layers' get_weights(); a fit's weights travel as one flat vector.
+        self.shapes = [(n_latent, hidden), (hidden,), (hidden, n_pixels), (n_pixels,),
+                       (n_latent, n_classes), (n_classes,),
+                       (n_pixels, hidden), (hidden,), (hidden, n_latent), (n_latent,)]
+        self.sizes = [int(np.prod(shape)) for shape in self.shapes]
+        number, vector = tf.TensorSpec([], _DTYPE), tf.TensorSpec([sum(self.sizes)], _DTYPE)
         signature = [tf.TensorSpec([None, n_pixels], _DTYPE), tf.TensorSpec([None], tf.int32),
-                     number, number, number]
+                     *[number] * 6, vector, vector, vector]
 
-        def update(X, labels, step_size, weight, alpha):
+        def update(X, labels, step_size, weight, alpha, from_encoder, learning_rate, t,
+                   weights, moments, velocities):
             with tf.GradientTape() as tape:
-                initial = (self.encoder(X) if self.encoder is not None
-                           else tf.zeros((tf.shape(X)[0], n_latent), _DTYPE))
-                Z = invert_decoder(self.decoder, X, initial, n_steps=inner_steps,
-                                   step_size=step_size)
+                tape.watch(weights)
+                U, u, V, v, W, c, *encoder = [
+                    tf.reshape(w, shape) for w, shape in
+                    zip(tf.split(weights, self.sizes), self.shapes, strict=True)]
+                initial = from_encoder * _encode(X, *encoder)
+                Z = invert_decoder(lambda Z: _decode(Z, U, u, V, v), X, initial,
+                                   n_steps=inner_steps, step_size=step_size)
                 loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels, self.head(Z)))
-                loss += weight * tf.reduce_mean(tf.square(X - self.decoder(Z)))
-                loss += alpha * tf.reduce_sum(tf.square(self.head.kernel))
-            gradients = tape.gradient(loss, variables)
-            self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
-            return loss
+                    labels, tf.add(tf.matmul(Z, W), c)))
+                loss += weight * tf.reduce_mean(tf.square(X - _decode(Z, U, u, V, v)))
+                loss += alpha * tf.reduce_sum(tf.square(W))
+            gradient = tape.gradient(loss, weights)
+            # Keras's Adam at step t = 1, 2, ...: the same operations in the same order
+            beta_1, beta_2 = tf.constant(0.9, _DTYPE), tf.constant(0.999, _DTYPE)
+            rate = learning_rate * tf.sqrt(1 - tf.pow(beta_2, t)) / (1 - tf.pow(beta_1, t))
+            moments = moments + (gradient - moments) * (1 - 0.9)
+            velocities = velocities + (tf.square(gradient) - velocities) * (1 - 0.999)
+            weights = weights - (moments * rate) / (tf.sqrt(velocities) + 1e-7)
+            return loss, weights, moments, velocities
 
         self.update = tf.function(update, input_signature=signature)
         self.update_xla = tf.function(update, input_signature=signature, jit_compile=True)
-        self.lock = threading.Lock()
 
     def step(self, xla):
-        """The training step (X, labels, step_size, weight, alpha) -> loss, compiled by
-        XLA if ``xla``, else run by the graph executor: a concrete function."""
+        """The training step (X, labels, step_size, weight, alpha, from_encoder,
+        learning_rate, t, weights, moments, velocities) -> (loss, weights, moments,
+        velocities), compiled by XLA if ``xla``, else run by the graph executor: a
+        concrete function. The last three are flat vectors (see :meth:`flatten`)."""
         return (self.update_xla if xla else self.update).get_concrete_function()
 
-    def load(self, models, learning_rate):
-        """Start from the weights of ``models`` (decoder, encoder, head), Adam from scratch."""
-        for mine, theirs in zip(self.models, models, strict=True):
-            mine.set_weights(theirs.get_weights())
-        for variable in self.optimizer.variables:
-            variable.assign(tf.zeros_like(variable))
-        self.optimizer.learning_rate.assign(learning_rate)
+    def flatten(self, arrays):
+        """The weights of decoder, head and (if given) encoder as one float32 vector,
+        the encoder's zero if not given (a zero-start fit)."""
+        sizes = [np.size(a) for a in arrays]
+        if sizes != self.sizes[:len(sizes)] or len(sizes) not in (6, 10):
+            raise ValueError(f"weights of sizes {sizes} do not fit this trainer")
+        flat = np.zeros(sum(self.sizes), np.float32)
+        flat[:sum(sizes)] = np.concatenate([np.ravel(a) for a in arrays])
+        return tf.constant(flat)
 
-    def store(self, models):
-        """Copy the trained weights into ``models``."""
-        for mine, theirs in zip(self.models, models, strict=True):
-            theirs.set_weights(mine.get_weights())
+    def unflatten(self, vector, n_arrays):
+        """The first ``n_arrays`` weight arrays of a flat vector, in their shapes."""
+        pieces = np.split(np.asarray(vector), np.cumsum(self.sizes)[:-1])
+        return [p.reshape(shape) for p, shape in zip(pieces, self.shapes, strict=True)][:n_arrays]
 
 
 def _trainer(*shape):
@@ -339,26 +352,33 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         codes = encode_labels(self, y)
         self._build_models(X.shape[1])
-        models = [m for m in (self.decoder_, self.encoder_, self.head_) if m is not None]
         trainer = _trainer(self.n_latent, self.hidden, X.shape[1], len(self.classes_),
-                           self.inner_steps, self.start)
+                           self.inner_steps)
         X_t, labels = tf.constant(X, _DTYPE), tf.constant(codes, tf.int32)
         settings = [tf.constant(float(v), _DTYPE) for v in
-                    (self.inner_step_size, self.reconstruction_weight, self.alpha)]
+                    (self.inner_step_size, self.reconstruction_weight, self.alpha,
+                     self.start == "encoder", self.learning_rate)]
+        layers = [self.decoder_, self.head_] + ([self.encoder_] if self.encoder_ else [])
+        initial = [w for layer in layers for w in layer.get_weights()]
+        state = [trainer.flatten(initial), *[tf.zeros(sum(trainer.sizes), _DTYPE)] * 2]
         step = trainer.step(xla=X.shape[0] * self.max_iter >= _XLA_MIN_WORK)
 
-        def iteration(i):
-            return (float(step(X_t, labels, *settings)),)
+        def iteration(i):     # Adam's moments start at zero, its step count at 1
+            nonlocal state
+            loss, *state = step(X_t, labels, *settings, tf.constant(i + 1, _DTYPE), *state)
+            return (float(loss),)
 
         def diverged(i, loss):
             return training_diverged(
                 i, loss, f"lower inner_step_size (now {self.inner_step_size:g}) or "
                 "learning_rate", step_size=self.inner_step_size)
 
-        with trainer.lock:
-            trainer.load(models, self.learning_rate)
-            run_iterations(self, iteration, diverged)
-            trainer.store(models)
+        run_iterations(self, iteration, diverged)
+        trained = trainer.unflatten(state[0], len(initial))
+        for layer in layers:
+            n = len(layer.get_weights())
+            layer.set_weights(trained[:n])
+            trained = trained[n:]
         return self
 
     def _build_models(self, n_pixels):
@@ -386,11 +406,14 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         n_steps = self.inner_steps if n_steps is None else check_int("n_steps", n_steps,
                                                                       minimum=0)
         # Prediction runs in float64 (training in float32), so that an image's code does
-        # not depend, even in the last float32 digit, on the other images inverted with it.
+        # not depend, even in the last float32 digit, on the other images inverted with it;
+        # the steps are invert_decoder's, run by the compiled _descend (same numbers, a
+        # graph loop instead of one eager call per operation).
         weights = _decoder_weights(self.decoder_)
         X_t = tf.constant(X)
-        return invert_decoder(lambda Z: _decode(Z, *weights), X_t, self._start_codes(X_t, start),
-                              n_steps=n_steps, step_size=self.inner_step_size).numpy()
+        return _descend(X_t, self._start_codes(X_t, start),
+                        tf.constant(float(self.inner_step_size), tf.float64),
+                        tf.constant(n_steps, tf.int32), *weights).numpy()
 
     def _start_codes(self, X, start):
         start = self.start if start is None else start

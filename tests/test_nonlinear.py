@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import nonlinear, tf
@@ -184,17 +185,104 @@ def test_repeated_fits_reuse_one_trace_and_start_afresh():
 
     kw = dict(n_latent=3, hidden=8, inner_steps=2, max_iter=15)
     first = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
-    trainer = _trainer(3, 8, 64, 10, 2, "encoder")
+    trainer = _trainer(3, 8, 64, 10, 2)
     traces = trainer.update.experimental_get_tracing_count()
     NonlinearInverseNet(random_state=1, **kw).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
+    # the zero start shares the encoder start's trace
+    NonlinearInverseNet(random_state=1, start="zero", **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
     again = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
     assert trainer.update.experimental_get_tracing_count() == traces == 1
-    # nothing of the fit in between (weights, Adam's moments and step count) leaks into it
+    # nothing of the fits in between (weights, Adam's moments and step count) leaks into it
     np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
     for a, b in zip(again.decoder_.get_weights(), first.decoder_.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    # and the fitted models do not share weights with the trainer or with each other
-    assert again.decoder_ is not first.decoder_ is not trainer.decoder
+    assert again.decoder_ is not first.decoder_
+
+
+def _keras_reference_fit(model, X, y):
+    """What fit does, written with the Keras layers and keras.optimizers.Adam (an
+    independent reference for the trainer's flat weights and hand-written Adam):
+    returns (loss curve, decoder weights, head weights, encoder weights or None)."""
+    seed = int(np.random.RandomState(model.random_state).randint(2**31 - 1))
+    decoder = make_decoder(model.n_latent, 64, model.hidden, seed=seed)
+    encoder = (nonlinear.make_encoder(model.n_latent, 64, model.hidden, seed=seed + 2)
+               if model.start == "encoder" else None)
+    head = tf.keras.layers.Dense(10, kernel_initializer=tf.keras.initializers.GlorotUniform(
+        seed=seed + 4))
+    head.build((None, model.n_latent))
+    variables = (decoder.trainable_variables + head.trainable_variables
+                 + (encoder.trainable_variables if encoder else []))
+    optimizer = tf.keras.optimizers.Adam(model.learning_rate)
+    X = tf.constant(X, tf.float32)
+    curve = []
+    for _ in range(model.max_iter):
+        with tf.GradientTape() as tape:
+            start = encoder(X) if encoder else tf.zeros((X.shape[0], model.n_latent))
+            Z = invert_decoder(decoder, X, start, n_steps=model.inner_steps,
+                               step_size=model.inner_step_size)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                y, head(Z)))
+            loss += model.reconstruction_weight * tf.reduce_mean(tf.square(X - decoder(Z)))
+            loss += model.alpha * tf.reduce_sum(tf.square(head.kernel))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        curve.append(float(loss))
+    return (curve, decoder.get_weights(), head.get_weights(),
+            encoder.get_weights() if encoder else None)
+
+
+@pytest.mark.parametrize("start", ["encoder", "zero"])
+def test_training_matches_keras_layers_and_adam(start):
+    model = NonlinearInverseNet(n_latent=3, hidden=8, inner_steps=3, max_iter=12,
+                                learning_rate=0.02, start=start, random_state=3)
+    model.fit(X_TRAIN[:80], Y_TRAIN[:80])
+    curve, decoder, head, encoder = _keras_reference_fit(model, X_TRAIN[:80], Y_TRAIN[:80])
+    # the same training to float32 rounding (not bit for bit: Keras adds its biases
+    # and sums its gradients with other operations)
+    np.testing.assert_allclose(model.loss_curve_, curve, rtol=1e-5)
+    for a, b in zip(model.decoder_.get_weights() + model.head_.get_weights(),
+                    decoder + head, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    if start == "encoder":
+        for a, b in zip(model.encoder_.get_weights(), encoder, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    else:
+        assert model.encoder_ is None
+
+
+def test_fits_in_threads_equal_fits_one_after_another():
+    from joblib import Parallel, delayed
+
+    kw = dict(n_latent=3, hidden=8, inner_steps=3, max_iter=20)
+    models = [NonlinearInverseNet(random_state=s, start=start, **kw)
+              for s in range(3) for start in ("encoder", "zero")]
+    alone = [clone(m).fit(X_TRAIN[:100], Y_TRAIN[:100]) for m in models]
+    together = Parallel(n_jobs=3, prefer="threads")(
+        delayed(clone(m).fit)(X_TRAIN[:100], Y_TRAIN[:100]) for m in models)
+    for a, b in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(a.loss_curve_, b.loss_curve_)
+        for u, v in zip(a.decoder_.get_weights(), b.decoder_.get_weights(), strict=True):
+            np.testing.assert_array_equal(u, v)
+
+
+def test_trainer_flatten_round_trip_and_bad_weights():
+    from inverse_lessons.nonlinear import _trainer
+
+    trainer = _trainer(3, 8, 64, 10, 2)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in trainer.shapes]
+    vector = trainer.flatten(arrays)
+    assert vector.shape == (sum(a.size for a in arrays),) and vector.dtype == tf.float32
+    for a, b in zip(trainer.unflatten(vector, 10), arrays, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # without the encoder (a zero start) its part of the vector is zero
+    n_six = sum(a.size for a in arrays[:6])
+    short = trainer.flatten(arrays[:6]).numpy()
+    np.testing.assert_array_equal(short[:n_six], vector.numpy()[:n_six])
+    assert short.shape == vector.shape and not np.any(short[n_six:])
+    with pytest.raises(ValueError, match="do not fit this trainer"):
+        trainer.flatten(arrays[:5])
+    with pytest.raises(ValueError, match="do not fit this trainer"):
+        trainer.flatten([np.zeros((4, 8))] + arrays[1:])
 
 
 def test_large_fits_train_with_the_xla_step_and_agree_with_the_graph_step(monkeypatch):
@@ -204,7 +292,7 @@ def test_large_fits_train_with_the_xla_step_and_agree_with_the_graph_step(monkey
     X, y = X_TRAIN[:100], Y_TRAIN[:100]
     monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20 + 1)   # one short of XLA
     graph = NonlinearInverseNet(**kw).fit(X, y)
-    trainer = _trainer(3, 8, 64, len(graph.classes_), 4, "encoder")
+    trainer = _trainer(3, 8, 64, len(graph.classes_), 4)
     assert trainer.update_xla.experimental_get_tracing_count() == 0
     monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20)       # just enough
     xla = NonlinearInverseNet(**kw).fit(X, y)
