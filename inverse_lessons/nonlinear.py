@@ -142,14 +142,23 @@ def _derivatives(X, Z, *weights):
     return losses, gradients, outer.batch_jacobian(gradients, Z)
 
 
-@tf.function(input_signature=[_MATRIX, _MATRIX, tf.TensorSpec([], tf.float64),
-                              tf.TensorSpec([], tf.int32), *_WEIGHTS])
-def _descend(X, Z, step_size, n_steps, *weights):
+def _descend_steps(X, Z, step_size, n_steps, *weights):
     """``n_steps`` gradient steps on sum ||x - g(z)||^2 from Z, in a graph loop."""
     gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - _decode(Z, *weights))))
     for _ in tf.range(n_steps):
         Z = Z - step_size * gradient(Z)
     return Z
+
+
+_DESCEND_SIGNATURE = [_MATRIX, _MATRIX, tf.TensorSpec([], tf.float64),
+                      tf.TensorSpec([], tf.int32), *_WEIGHTS]
+# Run by TensorFlow's graph executor: for predictions, whose batch sizes vary.
+_descend = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE)
+# Compiled by XLA, once per batch size (about 0.2 s), its loop then fused into a few
+# kernels: for the thousands of steps of long_inversion, about half the time and a
+# third of the computation of the graph loop at 3000 steps on 200 codes.
+_descend_xla = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE,
+                           jit_compile=True)
 
 
 def inversion_derivatives(decoder, X, Z):
@@ -180,8 +189,8 @@ def long_inversion(decoder, X, initial, *, step_size, n_steps):
     weights = _decoder_weights(decoder)
     X = np.asarray(X, dtype=np.float64)
     Z = _check_codes("initial", initial, X.shape[0], weights[0].shape[0])
-    Z = _descend(tf.constant(X), tf.constant(Z), tf.constant(step_size, tf.float64),
-                 tf.constant(n_steps, tf.int32), *weights).numpy()
+    Z = _descend_xla(tf.constant(X), tf.constant(Z), tf.constant(step_size, tf.float64),
+                     tf.constant(n_steps, tf.int32), *weights).numpy()
     losses, gradients, _ = inversion_derivatives(decoder, X, Z)
     return Z, losses, np.linalg.norm(gradients, axis=1)
 

@@ -145,6 +145,13 @@ def test_long_inversion_takes_the_same_steps_as_invert_decoder():
     reference = invert_decoder(decoder, tf.constant(X_TEST[:6], tf.float32),
                                tf.constant(Z0, tf.float32), n_steps=7, step_size=0.05)
     np.testing.assert_allclose(Z, reference.numpy(), rtol=1e-4, atol=1e-5)
+    # in float64 (XLA-compiled) they agree to float64 rounding, also after many steps
+    decoder_64 = make_decoder(5, dtype="float64")
+    decoder_64.set_weights([w.astype(np.float64) for w in decoder.get_weights()])
+    long, _, _ = long_inversion(decoder, X_TEST[:6], Z0, step_size=0.05, n_steps=300)
+    reference = invert_decoder(decoder_64, tf.constant(X_TEST[:6]), tf.constant(Z0),
+                               n_steps=300, step_size=0.05)
+    np.testing.assert_allclose(long, reference.numpy(), rtol=1e-10, atol=1e-12)
     again, grads, _ = inversion_derivatives(decoder, X_TEST[:6], Z)[0:3]
     np.testing.assert_allclose(losses, again)
     np.testing.assert_allclose(norms, np.linalg.norm(grads, axis=1))
