@@ -21,23 +21,25 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from tqdm.auto import tqdm
 
 from ._estimator import (
     SoftmaxPredictions,
     encode_labels,
-    run_iterations,
     shared_trainer,
     training_diverged,
 )
-from ._tf import quiet_retracing, tf
+from ._tf import quiet_retracing, tf, to_dtype
 from ._validation import check_choice, check_int, check_positive
 from .linear_inversion import (
+    _geometric_sum,
     closed_form_inversion,
     generator_step_size_bound,
     observed_mask,
@@ -50,6 +52,7 @@ _HEADS = ("linear", "identity")
 _OPTIMIZERS = ("adam", "sgd")
 _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
+_CHUNK = 100   # outer iterations per call of the compiled loop (the progress bar's tick)
 
 
 def _zeroed_and_mask(X, dtype):
@@ -178,17 +181,19 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
                 "depend on G, so there is no gradient through it")
 
-    def _inner_step(self, G):
+    def _inner_step(self, G, bound=None):
         """The inner step size for generator G (a tensor).
 
         With "auto" it is 0.5 / sigma_max(G)^2, a stop-gradient unless
         ``step_gradient`` is True; a fixed number does not depend on G.
+        ``bound``: ``generator_step_size_bound(G)`` if already computed (the
+        same number, not computed twice).
         """
         if self.inner_step_size == "auto":
             if self.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
                 largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
                 return 0.5 / largest
-            return 0.5 * generator_step_size_bound(G)
+            return 0.5 * (generator_step_size_bound(G) if bound is None else bound)
         return tf.constant(self.inner_step_size, G.dtype)
 
     def _check_inner_stable(self, G):
@@ -225,7 +230,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             self._check_inner_stable(G)
             self.initial_generator_ = G.numpy().copy()
             with quiet_retracing():
-                self._train(trainer.update, X, codes, rng)
+                self._train(trainer, X, codes, rng)
             self.generator_ = G.numpy().copy()
             self.coef_ = W.numpy().copy()
             self.intercept_ = c.numpy().copy()
@@ -273,15 +278,33 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         return (np.asarray(G0, np.float32), np.asarray(W0, np.float32),
                 np.zeros(n_classes, np.float32))
 
+    def _pixel_weights(self, G, W, step):
+        """V (m, C) with logits = X V + c: the closed form's z* = 2 eta X G S_N, then W.
+
+        Without missing pixels z* is linear in x, so the whole map from pixels to
+        logits is one (m, C) matrix, V = 2 eta G S_N W with S_N = I + M + ... +
+        M^(N-1), M = I - 2 eta G^T G (as in ``closed_form_inversion``). Multiplying
+        the images by V costs a third of computing their codes first (C = 10
+        columns instead of k = 30, and the same saving in the gradient).
+        """
+        step = to_dtype(step, G.dtype)
+        M = tf.eye(G.shape[1], dtype=G.dtype) - 2.0 * step * tf.matmul(G, G, transpose_a=True)
+        S, _ = _geometric_sum(M, self.inner_steps)
+        return 2.0 * step * tf.matmul(G, tf.matmul(S, W))
+
     def _outer_loss(self, G, W, c, X, mask, labels, step):
         """Cross-entropy of the logits of z*(X), the head's penalty and the
         reconstruction term: the objective the outer optimiser minimises."""
-        Z = self._latents(G, X, mask, step)
-        logits = tf.matmul(Z, W) + c
+        weight = float(self.reconstruction_weight)
+        if mask is None and not weight and self.gradient == "closed_form":
+            # the same logits as below (up to float rounding), without the codes
+            logits = tf.matmul(X, self._pixel_weights(G, W, step)) + c
+        else:
+            Z = self._latents(G, X, mask, step)
+            logits = tf.matmul(Z, W) + c
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         penalty = self.alpha if self.head == "linear" else 0.0
         loss = loss + penalty * tf.reduce_sum(tf.square(W))
-        weight = float(self.reconstruction_weight)
         if weight:
             residual = X - tf.matmul(Z, G, transpose_b=True)
             if mask is None:
@@ -292,32 +315,43 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
         return loss
 
-    def _train(self, update, X, codes, rng):
-        """The outer iterations, on the whole set or a fresh random mini-batch each."""
+    def _train(self, trainer, X, codes, rng):
+        """The outer iterations, on the whole set or a fresh random mini-batch each.
+
+        They run in the trainer's compiled loop, :data:`_CHUNK` at a time (one
+        call per chunk instead of one per iteration); the mini-batches of a
+        chunk are drawn from ``rng`` before it, in the order the iterations use
+        them. Sets ``loss_curve_`` and ``n_iter_``; raises DivergenceError at
+        the first iteration whose loss is not finite.
+        """
         n = len(X)
         X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
         labels = tf.constant(codes, tf.int32)
         batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
+        self.loss_curve_ = []
+        with tqdm(total=self.max_iter, disable=not self.progress, desc=type(self).__name__,
+                  unit="it", leave=False) as bar:
+            while len(self.loss_curve_) < self.max_iter:
+                count = min(_CHUNK, self.max_iter - len(self.loss_curve_))
+                rows = None if batch is None else np.stack(
+                    [rng.choice(n, size=batch, replace=False) for _ in range(count)])
+                losses, steps, bounds = trainer.run(X_zeroed, mask, labels, rows, count)
+                for loss, step, bound in zip(losses.tolist(), steps.tolist(), bounds.tolist(),
+                                             strict=True):
+                    if not math.isfinite(loss):
+                        raise self._diverged(len(self.loss_curve_), loss, step, bound)
+                    self.loss_curve_.append(loss)
+                bar.update(count)
+        self.n_iter_ = self.max_iter
 
-        def iteration(i):
-            if batch is None:
-                arguments = (X_zeroed, mask, labels)
-            else:
-                rows = tf.constant(rng.choice(n, size=batch, replace=False))
-                arguments = (tf.gather(X_zeroed, rows),
-                             None if mask is None else tf.gather(mask, rows),
-                             tf.gather(labels, rows))
-            return tuple(float(v) for v in update(*arguments))
-
-        def diverged(i, loss, step, bound):
-            cause = (f"the inner step size {step:.4g} is beyond the stable bound "
-                     f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
-                     if step >= bound else "the outer learning rate is too large")
-            return training_diverged(
-                i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
-                step_size=step, step_size_bound=bound)
-
-        run_iterations(self, iteration, diverged)
+    @staticmethod
+    def _diverged(i, loss, step, bound):
+        cause = (f"the inner step size {step:.4g} is beyond the stable bound "
+                 f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
+                 if step >= bound else "the outer learning rate is too large")
+        return training_diverged(
+            i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
+            step_size=step, step_size_bound=bound)
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):
@@ -345,16 +379,19 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
 
 class _Trainer:
-    """The compiled outer step of one InverseNet configuration, traced once and reused.
+    """The compiled outer loop of one InverseNet configuration, traced once and reused.
 
     ``model`` holds the settings the step reads while it is traced (everything but
     the seed, the number of iterations, the batch size and the learning rate). The
     trainer owns G, W and c and the optimiser; a fit loads its starting values
-    (:meth:`load`), resets the optimiser, and reads the results off the variables.
-    Tracing costs about a third of a default fit; seeds and repeated fits no longer
-    pay it. A new data shape (a mini-batch, another training set size, missing
-    pixels or none) is one more trace, as before. ``lock`` keeps fits of one
-    configuration in threads from sharing the variables at once.
+    (:meth:`load`), resets the optimiser, runs :meth:`run` and reads the results off
+    the variables. ``update`` is one compiled ``tf.function`` that takes many outer
+    iterations per call (a graph loop, without a Python call per iteration). It is
+    traced once for each kind of call (missing pixels or none, mini-batches or the
+    whole set), for any number of images: seeds, repeated fits and new training set
+    sizes (cross-validation folds) reuse it, and a fit's numbers do not depend on
+    which fits ran before it. ``lock`` keeps fits of one configuration in threads
+    from sharing the variables at once.
     """
 
     def __init__(self, model, n_features, n_classes):
@@ -372,20 +409,67 @@ class _Trainer:
                           else tf.keras.optimizers.SGD())
         self.optimizer.build(variables)
         self.lock = threading.Lock()
+        self.n_features = n_features
+        self._traced = set()
         G, W, c, optimizer = self.G, self.W, self.c, self.optimizer
 
-        @tf.function
-        def update(X_batch, mask_batch, labels_batch):
+        def step(X_batch, mask_batch, labels_batch):
             """One optimiser step on a batch: returns (loss, inner step, its bound)."""
             bound = generator_step_size_bound(G)   # the inner loop's stability limit
             with tf.GradientTape() as tape:
-                step = model._inner_step(G)
-                loss = model._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, step)
+                eta = model._inner_step(G, bound)
+                loss = model._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, eta)
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
-            return loss, tf.stop_gradient(step), bound
+            return loss, tf.stop_gradient(eta), bound
+
+        # autograph=False: the loop is written as a tf.while_loop, and nothing it calls
+        # needs converting (every branch is on Python values), so tracing is quicker
+        @tf.function(autograph=False)
+        def update(X, mask, labels, rows, count):
+            """``count`` optimiser steps: on (X, mask, labels), or on row ``rows[i]`` of
+            them at step i. Stops after the first step whose loss is not finite.
+            Returns the (loss, inner step, bound) of every step taken, three vectors."""
+            def body(i, finite, *record):
+                if rows is None:
+                    values = step(X, mask, labels)
+                else:
+                    picked = rows[i]
+                    values = step(tf.gather(X, picked),
+                                  None if mask is None else tf.gather(mask, picked),
+                                  tf.gather(labels, picked))
+                record = [r.write(i, v) for r, v in zip(record, values, strict=True)]
+                return (i + 1, tf.math.is_finite(values[0]), *record)
+
+            record = [tf.TensorArray(_DTYPE, size=count) for _ in range(3)]
+            i, _, *record = tf.while_loop(
+                lambda i, finite, *record: tf.logical_and(finite, i < count), body,
+                (tf.constant(0), tf.constant(True), *record))
+            return tuple(r.stack()[:i] for r in record)
 
         self.update = update
+
+    def run(self, X, mask, labels, rows, count):
+        """``count`` outer iterations (see ``update``): three numpy vectors, (loss, inner
+        step, bound) per iteration, shorter than ``count`` if the loss stopped being finite.
+
+        X, mask : (n, m) tensors (mask None: nothing missing); labels : (n,) int32;
+        rows : None (every iteration on all n images) or an int array (count, batch).
+        """
+        kind = rows is None
+        if mask is None and kind not in self._traced:
+            # traced first for any number of images, so that every later call, whatever
+            # its shape, runs this one graph (with missing pixels the closed form needs
+            # the number of images: one trace per shape, as ``tf.function`` does anyway)
+            self.update.get_concrete_function(
+                tf.TensorSpec([None, self.n_features], _DTYPE), None,
+                tf.TensorSpec([None], tf.int32),
+                None if rows is None else tf.TensorSpec([None, None], tf.int64),
+                tf.TensorSpec([], tf.int32))
+            self._traced.add(kind)
+        rows = None if rows is None else tf.constant(rows, tf.int64)
+        losses, steps, bounds = self.update(X, mask, labels, rows, tf.constant(count, tf.int32))
+        return losses.numpy(), steps.numpy(), bounds.numpy()
 
     def load(self, G0, W0, c0, learning_rate):
         """Start from G0, W0, c0 with a fresh optimiser; returns the variables (G, W, c)."""

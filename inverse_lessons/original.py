@@ -25,6 +25,7 @@ numbers as stepping); ``gradient="unrolled"`` steps through them instead.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -67,6 +68,31 @@ def _inner(G, X, Z0, *, n_steps, step_size, gradient):
     return solve(G, X, n_steps=n_steps, step_size=step, initial=Z0)
 
 
+@functools.cache
+def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gradient):
+    """The original's whole training, compiled once per setting (and data shape):
+    a function (G0, X, Z0, Y) -> (G, losses) of tensors, reused by every seed."""
+
+    @tf.function(autograph=False)   # an explicit loop: nothing to convert, quicker to trace
+    def run(G, X, Z0, Y):
+        # All outer iterations in one TensorFlow graph: the same updates as a
+        # Python loop over single steps, without a call per iteration.
+        def body(i, G, losses):
+            with tf.GradientTape() as tape:
+                tape.watch(G)
+                Z = _inner(G, X, Z0, n_steps=inner_steps, step_size=inner_step_size,
+                           gradient=gradient)
+                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, Z))
+            return i + 1, G - learning_rate * tape.gradient(loss, G), losses.write(i, loss)
+
+        _, G, losses = tf.while_loop(
+            lambda i, G, losses: i < n_iterations, body,
+            (tf.constant(0), G, tf.TensorArray(tf.float32, size=n_iterations)))
+        return G, losses.stack()
+
+    return run
+
+
 def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=1e-2,
                    learning_rate=100.0, seed=42, gradient="closed_form"):
     """Train the original formulation; returns an :class:`OriginalRun`.
@@ -82,27 +108,12 @@ def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=
     n, m = X.shape
     rng = np.random.RandomState(seed)
     Z0 = tf.constant(np.abs(rng.randn(N_CLASSES, n)).T / 100.0, tf.float32)
-    G = tf.Variable(np.abs(rng.randn(m, N_CLASSES)) / 100.0, dtype=tf.float32)
-    X_t = tf.constant(X, tf.float32)
-    Y = tf.one_hot(y, N_CLASSES)
-
-    @tf.function
-    def run():
-        # All outer iterations in one TensorFlow graph: the same updates as a
-        # Python loop over single steps, without a call per iteration.
-        losses = tf.TensorArray(tf.float32, size=n_iterations)
-        for i in tf.range(n_iterations):
-            with tf.GradientTape() as tape:
-                Z = _inner(G, X_t, Z0, n_steps=inner_steps, step_size=inner_step_size,
-                           gradient=gradient)
-                loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, Z))
-            G.assign_sub(learning_rate * tape.gradient(loss, G))
-            losses = losses.write(i, loss)
-        return losses.stack()
-
-    with quiet_retracing():   # a fresh graph per call, on purpose: no notice after five
-        losses = run().numpy().astype(np.float64)
-    return OriginalRun(G.numpy(), losses, rng)
+    G0 = tf.constant(np.abs(rng.randn(m, N_CLASSES)) / 100.0, tf.float32)
+    run = _training_loop(n_iterations, inner_steps, float(inner_step_size),
+                         float(learning_rate), gradient)
+    with quiet_retracing():   # one graph per setting and data shape, reused across seeds
+        G, losses = run(G0, tf.constant(X, tf.float32), Z0, tf.one_hot(y, N_CLASSES))
+    return OriginalRun(G.numpy(), losses.numpy().astype(np.float64), rng)
 
 
 def predict_original(generator, X, rng, *, inner_steps=250, inner_step_size=1e-2,

@@ -116,3 +116,22 @@ def test_many_original_runs_print_no_retracing_notice(tf_log_messages):
     for seed in range(7):
         train_original(X[:20], y[:20], n_iterations=2, inner_steps=3, seed=seed)
     assert not [m for m in tf_log_messages if "retracing" in m]
+
+
+def test_original_training_is_compiled_once_per_setting():
+    # seeds share one compiled training loop (tracing it again for every seed cost
+    # a tenth of a second each), and reusing it changes no number
+    from inverse_lessons.original import _training_loop
+
+    X, y, _, _ = load_digits_split()
+    settings = dict(n_iterations=7, inner_steps=15, learning_rate=100.0)
+    first = train_original(X[:60], y[:60], seed=3, **settings)
+    loop = _training_loop(7, 15, 1e-2, 100.0, "closed_form")
+    traces = loop.experimental_get_tracing_count()
+    other = train_original(X[:60], y[:60], seed=4, **settings)
+    again = train_original(X[:60], y[:60], seed=3, **settings)
+    assert loop.experimental_get_tracing_count() == traces == 1
+    np.testing.assert_array_equal(again.losses, first.losses)
+    np.testing.assert_array_equal(again.generator, first.generator)
+    assert not np.array_equal(other.generator, first.generator)
+    assert first.losses.shape == (7,) and first.losses.dtype == np.float64

@@ -272,3 +272,72 @@ def test_repeated_fits_share_one_trace_and_keep_their_own_results():
     # ... and the shared variables are not the fitted model's arrays
     np.testing.assert_array_equal(first.generator_, kept[0])
     np.testing.assert_array_equal(first.coef_, kept[1])
+
+
+def test_fits_of_other_sizes_share_the_trace_and_do_not_disturb_each_other():
+    # cross-validation folds differ in size: one graph serves them all, and a fit's
+    # numbers do not depend on which sizes were fitted before it
+    from inverse_lessons._estimator import _TRAINERS
+    from inverse_lessons.inverse_net import _Trainer
+
+    kw = dict(FAST, max_iter=5, n_latent=6)
+    first = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    [trainer] = [t for (kind, key), t in _TRAINERS.items()
+                 if kind is _Trainer and dict(key[0])["n_latent"] == 6]
+    traces = trainer.update.experimental_get_tracing_count()
+    for n in (150, 233):
+        InverseNet(**kw).fit(X_TRAIN[:n], Y_TRAIN[:n])
+    again = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    assert trainer.update.experimental_get_tracing_count() == traces == 1
+    np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
+    np.testing.assert_array_equal(again.generator_, first.generator_)
+
+
+@pytest.mark.parametrize("extra", [{}, dict(batch_size=40)])
+def test_iterations_in_chunks_continue_where_they_stopped(extra):
+    # the outer loop runs 100 iterations per call: 250 iterations are 100 + 100 + 50,
+    # and their first 150 are those of a fit stopped after 150 (mini-batches drawn in
+    # the same order), optimiser state carried over between calls
+    kw = dict(FAST, n_latent=8, inner_steps=20, **extra)
+    short = InverseNet(**dict(kw, max_iter=150)).fit(X_TRAIN[:120], Y_TRAIN[:120])
+    long = InverseNet(**dict(kw, max_iter=250)).fit(X_TRAIN[:120], Y_TRAIN[:120])
+    assert len(short.loss_curve_) == short.n_iter_ == 150 and len(long.loss_curve_) == 250
+    np.testing.assert_array_equal(long.loss_curve_[:150], short.loss_curve_)
+    assert long.loss_curve_[-1] < short.loss_curve_[-1]
+
+
+def test_divergence_is_reported_at_the_first_loss_that_is_not_finite():
+    eta = 0.4 / np.linalg.svd(X_TRAIN[:100], compute_uv=False)[0] ** 2
+    model = InverseNet(inner_step_size=float(eta), optimizer="sgd", learning_rate=1e4,
+                       **dict(FAST, max_iter=300))
+    with pytest.raises(DivergenceError, match=r"training diverged at iteration (\d+)") as info:
+        model.fit(X_TRAIN[:100], Y_TRAIN[:100])
+    at = int(info.value.args[0].split("iteration ")[1].split(":")[0])
+    # every loss before it is recorded and finite, and it names the step and its bound
+    assert len(model.loss_curve_) == at > 0 and np.all(np.isfinite(model.loss_curve_))
+    assert info.value.step_size == pytest.approx(eta, rel=1e-6)
+    assert info.value.step_size_bound > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pixel_weights_give_the_logits_of_the_codes(dtype):
+    # training computes logits = X V + c, V = 2 eta G S_N W, instead of inverting
+    # first: the same numbers as the codes of closed_form_inversion times the head,
+    # and as explicit inner steps (float64 reference)
+    from inverse_lessons._tf import tf
+
+    rng = np.random.default_rng(3)
+    G, W = rng.random((64, 12)), 0.1 * rng.standard_normal((12, 10))
+    eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
+    X = X_TRAIN[:40]
+    model = InverseNet(n_latent=12, inner_steps=37)
+    V = model._pixel_weights(tf.constant(G, dtype), tf.constant(W, dtype), eta).numpy()
+    assert V.shape == (64, 10) and V.dtype == dtype
+    Z = np.zeros((len(X), 12))
+    for _ in range(37):
+        Z = Z + 2 * eta * (X - Z @ G.T) @ G
+    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4,
+                                                                            atol=1e-5)
+    np.testing.assert_allclose(X @ V, Z @ W, **tolerance)
+    codes = closed_form_inversion(G, X, n_steps=37, step_size=eta).numpy()
+    np.testing.assert_allclose(X @ V, codes @ W, **tolerance)
