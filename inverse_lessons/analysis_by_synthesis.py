@@ -89,10 +89,20 @@ def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
     masks = mask                                 # the rows M is computed for
     if pattern is not None:
         mask = tf.gather(masks, tf.convert_to_tensor(pattern, tf.int64))
-    # residuals on observed pixels, (n, C, d); missing ones are exactly zero
-    R = (X[:, None, :] - means[None]) * mask[:, None, :]
-    RD = R / D[None]
-    b = tf.einsum("ncd,cdk->nck", RD, W)                       # W_O^T D_O^-1 r
+    # the residuals r = x - mu on observed pixels enter only through
+    # sum(r^2 / D) (n, C) and b = W_O^T D_O^-1 r_O (n, C, k); both are expanded
+    # into products of (n, d) images with per-class arrays, so that no (n, C, d)
+    # array of residuals is formed
+    inv_D = 1.0 / D
+    X_seen = X * mask                                          # 0 where missing
+    r_norm = (tf.matmul(X_seen * X, inv_D, transpose_b=True)
+              - 2.0 * tf.matmul(X_seen, means * inv_D, transpose_b=True)
+              + tf.matmul(mask, tf.square(means) * inv_D, transpose_b=True))
+    WD = W * inv_D[:, :, None]                                 # D^-1 W (C, d, k)
+    WD_flat = tf.reshape(tf.transpose(WD, [1, 0, 2]), [d, -1])
+    mean_WD = tf.reshape(tf.transpose(WD * means[:, :, None], [1, 0, 2]), [d, -1])
+    b = tf.reshape(tf.matmul(X_seen, WD_flat) - tf.matmul(mask, mean_WD),
+                   [-1, n_classes, k])                         # W_O^T D_O^-1 r
     # M = I + W^T D^-1 diag(mask) W, for every mask and class: (n or u, C, k, k)
     outer = (W[:, :, :, None] * W[:, :, None, :]) / D[:, :, None, None]
     outer = tf.reshape(tf.transpose(outer, [1, 0, 2, 3]), [d, -1])
@@ -103,8 +113,8 @@ def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
     else:                                        # each image's mask's factor
         L = tf.gather(tf.linalg.cholesky(M), tf.convert_to_tensor(pattern, tf.int64))
         log_det_M, z = _cholesky_terms(L, b)
-    log_det = tf.reduce_sum(mask[:, None, :] * tf.math.log(D)[None], axis=-1) + log_det_M
-    quad = tf.reduce_sum(R * RD, axis=-1) - tf.reduce_sum(b * z, axis=-1)
+    log_det = tf.matmul(mask, tf.math.log(D), transpose_b=True) + log_det_M
+    quad = r_norm - tf.reduce_sum(b * z, axis=-1)
     n_observed = tf.reduce_sum(mask, axis=-1)[:, None]
     return -0.5 * (n_observed * _LOG_2PI + log_det + quad), z
 
@@ -131,7 +141,7 @@ def _log_det_and_solve(M, b):
     log_det, z = _cholesky_terms(L, b)
 
     def gradient(g_log_det, g_z):
-        eye = tf.eye(tf.shape(M)[-1], batch_shape=tf.shape(M)[:-2], dtype=M.dtype)
+        eye = tf.eye(tf.shape(M)[-1], dtype=M.dtype)                # broadcast
         L_inv = tf.linalg.triangular_solve(L, eye)                  # L^-1
         M_inv = tf.matmul(L_inv, L_inv, transpose_a=True)           # L^-T L^-1
         g_M = g_log_det[..., None, None] * M_inv
