@@ -71,7 +71,8 @@ def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
     pattern : None or (n,) ints in [0, u): image i's mask is ``mask[pattern[i]]``.
         The k x k matrices M below and their Cholesky factors then depend on the
         mask only, so they are computed once per distinct mask instead of once per
-        image (one for complete images); the same values. None: one mask per image.
+        image (once for complete images); the same values up to rounding. None:
+        one mask per image.
 
     Returns
     -------
