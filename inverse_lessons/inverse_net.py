@@ -55,6 +55,35 @@ _DTYPE = tf.float32
 _CHUNK = 100   # outer iterations per call of the compiled loop (the progress bar's tick)
 
 
+def _masked_codes(G, X, mask, step, n_steps):
+    """z* of every image with missing pixels: ``closed_form_inversion``'s result, cheaper.
+
+    G (m, k); X (n, m) with missing pixels zeroed; mask (n, m) of 0/1; ``step`` eta
+    (a float or scalar tensor); ``n_steps`` N, a Python int >= 1. Returns Z (n, k).
+
+    z* = 2 eta S_N b for each image, with b = G^T D x, M = I - 2 eta G^T D G (one
+    k x k matrix per image) and S_N = I + M + ... + M^(N-1). Only the vectors S_N b
+    are needed, not the matrices S_N: from the binary digits of N, with the powers
+    M^(2^j) by repeated squaring, S_(2^(j+1)) b = S_(2^j) b + M^(2^j) S_(2^j) b and
+    S_(2^j + a) b = S_(2^j) b + M^(2^j) S_a b. That is one batch of k x k matrix
+    products per digit instead of about three, the rest matrix-vector products.
+    The same function as the closed form (and as N explicit steps), up to rounding.
+    """
+    step = to_dtype(step, G.dtype)
+    M = (tf.eye(G.shape[1], dtype=G.dtype)
+         - 2.0 * step * tf.einsum("pi,np,pj->nij", G, mask, G))   # (n, k, k)
+    partial = tf.matmul(X * mask, G)          # S_1 b = b, then S_(2^j) b; (n, k)
+    power, total, n = M, None, n_steps        # M^(2^j); S_a b for the digits used so far
+    while n:
+        if n & 1:
+            total = partial if total is None else partial + tf.linalg.matvec(power, total)
+        n >>= 1
+        if n:
+            partial = partial + tf.linalg.matvec(power, partial)
+            power = tf.matmul(power, power)
+    return 2.0 * step * total
+
+
 def _zeroed_and_mask(X, dtype):
     """X (numpy, NaN = missing) as a tensor with missing pixels zeroed, and its
     mask, or None when no pixel is missing (the cheaper unmasked inversion)."""
@@ -300,7 +329,10 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             # the same logits as below (up to float rounding), without the codes
             logits = tf.matmul(X, self._pixel_weights(G, W, step)) + c
         else:
-            Z = self._latents(G, X, mask, step)
+            if mask is not None and self.gradient == "closed_form" and self.inner_steps:
+                Z = _masked_codes(G, X, mask, step, self.inner_steps)   # the same codes
+            else:
+                Z = self._latents(G, X, mask, step)
             logits = tf.matmul(Z, W) + c
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         penalty = self.alpha if self.head == "linear" else 0.0

@@ -112,3 +112,34 @@ def test_bad_training_input():
         DamagedBaselines().fit(drop_pixels(X_TRAIN, 0.1), Y_TRAIN)
     with pytest.raises(ValueError, match="y_train must have shape"):
         DamagedBaselines().fit(X_TRAIN, Y_TRAIN[:5])
+
+
+def test_knn_filling_is_scikit_learns_to_the_last_bit():
+    # DamagedBaselines fills with KNNImputer by finding each image's nearest training
+    # images once for all its missing pixels: the same numbers as scikit-learn's
+    # transform, which searches again for every pixel
+    from sklearn.impute import KNNImputer
+
+    from inverse_lessons.baselines import _knn_fill
+
+    imputer = KNNImputer(n_neighbors=5).fit(X_TRAIN)
+    X = drop_pixels(X_TEST[:200], 0.6, seed=2)
+    X[0] = np.nan                     # nothing observed: the pixel means
+    X[1, 1:] = np.nan                 # one pixel observed
+    X[2] = X_TEST[2]                  # nothing missing: unchanged
+    for damaged in (X, drop_block(X_TEST[:100], rows=(4, 8))):
+        ours = _knn_fill(imputer, damaged)
+        np.testing.assert_array_equal(ours, imputer.transform(damaged))
+        assert not np.isnan(ours).any()
+    np.testing.assert_array_equal(_knn_fill(imputer, X)[2], X_TEST[2])
+    # the input is not modified, and other settings go to scikit-learn itself
+    assert np.isnan(X[0]).all()
+    weighted = KNNImputer(n_neighbors=3, weights="distance").fit(X_TRAIN)
+    np.testing.assert_array_equal(_knn_fill(weighted, X), weighted.transform(X))
+    # independent reference for one image: the mean of its 5 nearest training
+    # images on the observed pixels (distances scaled by 64 / observed: same order)
+    x = X[5]
+    seen = ~np.isnan(x)
+    nearest = np.argsort(np.sum((X_TRAIN[:, seen] - x[seen]) ** 2, axis=1))[:5]
+    np.testing.assert_allclose(_knn_fill(imputer, X[5:6])[0, ~seen],
+                               X_TRAIN[nearest][:, ~seen].mean(axis=0), rtol=1e-12)

@@ -8,6 +8,8 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import InverseNet
+from inverse_lessons._tf import tf
+from inverse_lessons.damage import drop_pixels
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.linear_inversion import closed_form_inversion
 from inverse_lessons.solver import DivergenceError
@@ -324,8 +326,6 @@ def test_pixel_weights_give_the_logits_of_the_codes(dtype):
     # training computes logits = X V + c, V = 2 eta G S_N W, instead of inverting
     # first: the same numbers as the codes of closed_form_inversion times the head,
     # and as explicit inner steps (float64 reference)
-    from inverse_lessons._tf import tf
-
     rng = np.random.default_rng(3)
     G, W = rng.random((64, 12)), 0.1 * rng.standard_normal((12, 10))
     eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
@@ -341,3 +341,35 @@ def test_pixel_weights_give_the_logits_of_the_codes(dtype):
     np.testing.assert_allclose(X @ V, Z @ W, **tolerance)
     codes = closed_form_inversion(G, X, n_steps=37, step_size=eta).numpy()
     np.testing.assert_allclose(X @ V, codes @ W, **tolerance)
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 7, 300])
+def test_masked_codes_are_the_closed_form_and_the_steps(n_steps):
+    # training with missing pixels computes S_N b per image from the powers M^(2^j)
+    # alone: the codes of closed_form_inversion, and of N explicit masked steps
+    from inverse_lessons.inverse_net import _masked_codes
+
+    rng = np.random.default_rng(n_steps)
+    G = rng.random((64, 10))
+    X = drop_pixels(X_TEST[:30], 0.5, seed=n_steps)
+    D = (~np.isnan(X)).astype(float)
+    X0 = np.nan_to_num(X)
+    eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
+    ours = _masked_codes(tf.constant(G), tf.constant(X0), tf.constant(D), eta,
+                         n_steps).numpy()
+    Z = np.zeros((len(X), 10))
+    for _ in range(n_steps):
+        Z = Z + 2 * eta * (D * (X0 - Z @ G.T)) @ G
+    np.testing.assert_allclose(ours, Z, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        ours, closed_form_inversion(G, X0, n_steps=n_steps, step_size=eta, mask=D).numpy(),
+        rtol=1e-12, atol=1e-14)
+
+
+def test_masked_training_matches_the_unrolled_gradient():
+    X = drop_pixels(X_TRAIN[:150], 0.4, seed=0)
+    kw = dict(FAST, max_iter=10, inner_steps=25, n_latent=8, reconstruction_weight=1.0)
+    a = InverseNet(gradient="unrolled", **kw).fit(X, Y_TRAIN[:150])
+    b = InverseNet(gradient="closed_form", **kw).fit(X, Y_TRAIN[:150])
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
+    np.testing.assert_allclose(a.generator_, b.generator_, rtol=1e-3, atol=1e-5)
