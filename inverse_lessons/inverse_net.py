@@ -399,8 +399,11 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         G = tf.constant(self.generator_, tf.float64)
         self._check_inner_stable(G)
         X_zeroed, mask = _zeroed_and_mask(X, tf.float64)
+        if mask is not None:   # the closed form, computed from fewer matrix products
+            return _masked_codes(G, X_zeroed, mask, self.inner_step_size_,
+                                 self.inner_steps).numpy()
         return closed_form_inversion(G, X_zeroed, n_steps=self.inner_steps,
-                                     step_size=self.inner_step_size_, mask=mask).numpy()
+                                     step_size=self.inner_step_size_).numpy()
 
     def reconstruct(self, X):
         """G z*: the generator's rendering of each image, missing pixels filled (n, m)."""

@@ -373,3 +373,17 @@ def test_masked_training_matches_the_unrolled_gradient():
     b = InverseNet(gradient="closed_form", **kw).fit(X, Y_TRAIN[:150])
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-4)
     np.testing.assert_allclose(a.generator_, b.generator_, rtol=1e-3, atol=1e-5)
+
+
+def test_prediction_with_missing_pixels_is_the_closed_form():
+    # invert() computes the masked codes from the powers of M alone (float64): the
+    # closed form's codes, and an image's code does not depend on its batch
+    m = InverseNet(**dict(FAST, n_latent=12)).fit(X_TRAIN[:200], Y_TRAIN[:200])
+    X = drop_pixels(X_TEST[:80], 0.5, seed=4)
+    D = (~np.isnan(X)).astype(float)
+    expected = closed_form_inversion(m.generator_.astype(np.float64), np.nan_to_num(X),
+                                     n_steps=m.inner_steps, step_size=m.inner_step_size_,
+                                     mask=D).numpy()
+    codes = m.invert(X)
+    np.testing.assert_allclose(codes, expected, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(m.invert(X[7:8])[0], codes[7], rtol=1e-12, atol=1e-14)
