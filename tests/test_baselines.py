@@ -143,3 +143,33 @@ def test_knn_filling_is_scikit_learns_to_the_last_bit():
     nearest = np.argsort(np.sum((X_TRAIN[:, seen] - x[seen]) ** 2, axis=1))[:5]
     np.testing.assert_allclose(_knn_fill(imputer, X[5:6])[0, ~seen],
                                X_TRAIN[nearest][:, ~seen].mean(axis=0), rtol=1e-12)
+
+
+def test_iterative_imputer_rounds_fitted_once_give_the_full_fit():
+    # on complete training images every round refits the same regressions: fitting
+    # the first round and reusing it gives the imputer of a full five-round fit
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.impute import IterativeImputer
+    from threadpoolctl import threadpool_limits
+
+    from inverse_lessons.baselines import _fit_rounds_once
+
+    def imputer():
+        return IterativeImputer(max_iter=5, tol=0.0, random_state=0, min_value=0.0,
+                                max_value=1.0)
+
+    X = X_TRAIN[:200]
+    with warnings.catch_warnings(), threadpool_limits(limits=1):   # small: faster
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full, ours = imputer().fit(X), _fit_rounds_once(imputer(), X)
+        assert ours.get_params() == full.get_params() and ours.n_iter_ == full.n_iter_ == 5
+        assert len(ours.imputation_sequence_) == len(full.imputation_sequence_) == 5 * 64
+        for damaged in (drop_pixels(X_TEST, 0.5, seed=5), drop_block(X_TEST),
+                        drop_pixels(X_TEST, 0.9, seed=6)):
+            np.testing.assert_array_equal(ours.transform(damaged), full.transform(damaged))
+        # training images with missing pixels: the rounds differ, so a full fit
+        holes = drop_pixels(X, 0.2, seed=0)
+        plain = _fit_rounds_once(imputer(), holes)
+        assert len({id(t.estimator) for t in plain.imputation_sequence_}) == 5 * 64
