@@ -634,7 +634,9 @@ def _complete_image_scores(model):
         if not gradients:
             return total, joint
         residual = (X[:, None, :] - means[None]) * inv_D[None]              # r / D
-        joint_gradients = -(residual - np.einsum("ngk,gkd->ngd", pulled, A))
+        # A^T A r for every generator: one matrix product per generator
+        pushed = np.matmul(pulled.transpose(1, 0, 2), A).transpose(1, 0, 2)
+        joint_gradients = -(residual - pushed)
         joint_gradients = joint_gradients.reshape(-1, C, J, d)
         share = np.exp(joint - total[:, :, None])    # each generator's share of its class
         return total, joint, np.einsum("ncj,ncjd->ncd", share, joint_gradients), joint_gradients
