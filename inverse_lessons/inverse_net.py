@@ -491,14 +491,13 @@ class _Trainer:
         X, mask : (n, m) tensors (mask None: nothing missing); labels : (n,) int32;
         rows : None (every iteration on all n images) or an int array (count, batch).
         """
-        kind = rows is None
-        if mask is None and kind not in self._traced:
+        kind = (mask is None, rows is None)
+        if kind not in self._traced:
             # traced first for any number of images, so that every later call, whatever
-            # its shape, runs this one graph (with missing pixels the closed form needs
-            # the number of images: one trace per shape, as ``tf.function`` does anyway)
+            # its shape, runs this one graph
+            images = tf.TensorSpec([None, self.n_features], _DTYPE)
             self.update.get_concrete_function(
-                tf.TensorSpec([None, self.n_features], _DTYPE), None,
-                tf.TensorSpec([None], tf.int32),
+                images, None if mask is None else images, tf.TensorSpec([None], tf.int32),
                 None if rows is None else tf.TensorSpec([None, None], tf.int64),
                 tf.TensorSpec([], tf.int32))
             self._traced.add(kind)

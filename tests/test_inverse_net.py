@@ -276,20 +276,24 @@ def test_repeated_fits_share_one_trace_and_keep_their_own_results():
     np.testing.assert_array_equal(first.coef_, kept[1])
 
 
-def test_fits_of_other_sizes_share_the_trace_and_do_not_disturb_each_other():
-    # cross-validation folds differ in size: one graph serves them all, and a fit's
-    # numbers do not depend on which sizes were fitted before it
+@pytest.mark.parametrize("missing, n_latent", [(0.0, 6), (0.3, 5)])
+def test_fits_of_other_sizes_share_the_trace_and_do_not_disturb_each_other(missing,
+                                                                           n_latent):
+    # cross-validation folds differ in size: one graph serves them all (with missing
+    # pixels or without), and a fit's numbers do not depend on which sizes were
+    # fitted before it
     from inverse_lessons._estimator import _TRAINERS
     from inverse_lessons.inverse_net import _Trainer
 
-    kw = dict(FAST, max_iter=5, n_latent=6)
-    first = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    kw = dict(FAST, max_iter=5, n_latent=n_latent)
+    X = drop_pixels(X_TRAIN[:233], missing, seed=0) if missing else X_TRAIN[:233]
+    first = InverseNet(**kw).fit(X[:100], Y_TRAIN[:100])
     [trainer] = [t for (kind, key), t in _TRAINERS.items()
-                 if kind is _Trainer and dict(key[0])["n_latent"] == 6]
+                 if kind is _Trainer and dict(key[0])["n_latent"] == n_latent]
     traces = trainer.update.experimental_get_tracing_count()
     for n in (150, 233):
-        InverseNet(**kw).fit(X_TRAIN[:n], Y_TRAIN[:n])
-    again = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
+        InverseNet(**kw).fit(X[:n], Y_TRAIN[:n])
+    again = InverseNet(**kw).fit(X[:100], Y_TRAIN[:100])
     assert trainer.update.experimental_get_tracing_count() == traces == 1
     np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
     np.testing.assert_array_equal(again.generator_, first.generator_)
