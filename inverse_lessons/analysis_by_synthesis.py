@@ -45,7 +45,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._estimator import encode_labels
 from ._tf import tf
@@ -55,6 +55,20 @@ __all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moment
            "smallest_flip_l2"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_THREADPOOLS = []    # one ThreadpoolController, made at the first use
+
+
+def _one_thread():
+    """A context in which numpy's BLAS and OpenMP pools use one thread.
+
+    ``threadpool_limits`` finds the loaded libraries anew at every use (it reads
+    the process's memory map, about 5 ms, more than a fit of one generator per
+    class); a controller made once, after numpy has loaded them, limits the same
+    pools.
+    """
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1)
 
 
 def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
@@ -424,7 +438,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         Returns self.
         """
         # small matrices: one thread is fastest, above all on a busy machine
-        with threadpool_limits(limits=1):
+        with _one_thread():
             return self._fit(X, y)
 
     def _fit(self, X, y):
@@ -718,7 +732,7 @@ def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
                          f"shape {X.shape}" + ("" if X.ndim != 2 or X.shape[1] != d
                                                  else " with NaN or inf"))
     # small matrices: one thread is fastest, above all on a busy machine
-    with threadpool_limits(limits=1):
+    with _one_thread():
         return _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
                                  bisection_steps)
 
