@@ -167,7 +167,7 @@ class DamagedBaselines:
             return X
         with threadpool_limits(limits=1):
             filled = (_knn_fill(imputer, X) if isinstance(imputer, KNNImputer)
-                      else imputer.transform(X))
+                      else _iterative_fill(imputer, X))
         return np.where(np.isnan(X), filled, X)
 
     def _check_images(self, X):
@@ -226,6 +226,37 @@ def _fit_rounds_once(imputer, X_train):
     imputer.imputation_sequence_ = list(imputer.imputation_sequence_) * rounds
     imputer.n_iter_ = rounds
     return imputer
+
+
+def _iterative_fill(imputer, X):
+    """``imputer.transform(X)`` of a fitted IterativeImputer (posterior means), faster.
+
+    X : (n, pixels) with NaN for a missing pixel. The same steps as scikit-learn's
+    transform: start from the initial (mean) filling, then for every fitted
+    regression in order predict its pixel on the images that miss it from their
+    current other pixels, clipped to the pixel range; observed pixels kept. Each
+    prediction is the regression's own linear formula, X_rows @ coef + intercept,
+    without scikit-learn's per-call input checks (320 calls per filling): the same
+    numbers. Other settings (sampling from the posterior, an indicator, features
+    empty in training) go to scikit-learn's transform.
+    """
+    if (imputer.sample_posterior or imputer.add_indicator or imputer.keep_empty_features
+            or np.any(imputer._is_empty_feature)):
+        return imputer.transform(X)
+    missing = np.isnan(X)
+    filled = imputer.initial_imputer_.transform(X)
+    if imputer.n_iter_ == 0 or missing.all():
+        return filled
+    for step in imputer.imputation_sequence_:
+        rows = missing[:, step.feat_idx]
+        if not rows.any():
+            continue
+        values = (filled[:, step.neighbor_feat_idx][rows] @ step.estimator.coef_
+                  + step.estimator.intercept_)
+        filled[rows, step.feat_idx] = np.clip(values, imputer._min_value[step.feat_idx],
+                                              imputer._max_value[step.feat_idx])
+    filled[~missing] = X[~missing]
+    return filled
 
 
 def _knn_fill(imputer, X):

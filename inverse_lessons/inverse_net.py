@@ -423,9 +423,10 @@ class _Trainer:
     the variables. ``update`` is one compiled ``tf.function`` that takes many outer
     iterations per call (a graph loop, without a Python call per iteration). It is
     traced once for each kind of call (missing pixels or none, mini-batches or the
-    whole set), for any number of images: seeds, repeated fits and new training set
-    sizes (cross-validation folds) reuse it, and a fit's numbers do not depend on
-    which fits ran before it. ``lock`` keeps fits of one configuration in threads
+    whole set), for any number of images (with missing pixels: for one mini-batch
+    size, or one training set size): seeds, repeated fits and new training set sizes
+    (cross-validation folds) reuse it, and a fit's numbers do not depend on which
+    fits ran before it. ``lock`` keeps fits of one configuration in threads
     from sharing the variables at once.
     """
 
@@ -491,14 +492,21 @@ class _Trainer:
         X, mask : (n, m) tensors (mask None: nothing missing); labels : (n,) int32;
         rows : None (every iteration on all n images) or an int array (count, batch).
         """
-        kind = (mask is None, rows is None)
+        # Traced first for the shapes this kind of call needs, so that later calls of
+        # that kind run this one graph whatever ran before. Without missing pixels:
+        # any number of images. With them the per-image matrices are faster with the
+        # number of images known (about a third, measured), so it is fixed: the batch
+        # size for mini-batches (from a training set of any size), else the set's.
+        if mask is None:
+            kind, n = (True, rows is None), None
+        else:
+            kind = (False, rows is None, len(X) if rows is None else rows.shape[1])
+            n = len(X) if rows is None else None
         if kind not in self._traced:
-            # traced first for any number of images, so that every later call, whatever
-            # its shape, runs this one graph
-            images = tf.TensorSpec([None, self.n_features], _DTYPE)
+            images = tf.TensorSpec([n, self.n_features], _DTYPE)
             self.update.get_concrete_function(
-                images, None if mask is None else images, tf.TensorSpec([None], tf.int32),
-                None if rows is None else tf.TensorSpec([None, None], tf.int64),
+                images, None if mask is None else images, tf.TensorSpec([n], tf.int32),
+                None if rows is None else tf.TensorSpec([None, rows.shape[1]], tf.int64),
                 tf.TensorSpec([], tf.int32))
             self._traced.add(kind)
         rows = None if rows is None else tf.constant(rows, tf.int64)

@@ -173,3 +173,21 @@ def test_iterative_imputer_rounds_fitted_once_give_the_full_fit():
         holes = drop_pixels(X, 0.2, seed=0)
         plain = _fit_rounds_once(imputer(), holes)
         assert len({id(t.estimator) for t in plain.imputation_sequence_}) == 5 * 64
+
+
+def test_iterative_filling_is_scikit_learns_to_the_last_bit(fitted):
+    # the fitted regressions applied by their own formula, without scikit-learn's
+    # checks on each of the 320 predictions: the same numbers as its transform
+    from inverse_lessons.baselines import _iterative_fill
+
+    imputer = fitted.imputers_["IterativeImputer"]
+    X = drop_pixels(X_TEST, 0.6, seed=7)
+    X[0] = np.nan                     # nothing observed
+    X[1, 1:] = np.nan                 # one pixel observed
+    X[2] = X_TEST[2]                  # nothing missing
+    for damaged in (X, drop_block(X_TEST), drop_pixels(X_TEST, 0.1, seed=8),
+                    np.full((3, 64), np.nan)):
+        ours = _iterative_fill(imputer, damaged)
+        np.testing.assert_array_equal(ours, imputer.transform(damaged))
+        assert not np.isnan(ours).any() and ours.min() >= 0.0 and ours.max() <= 1.0
+    assert np.isnan(X[0]).all()       # the input is not modified

@@ -276,16 +276,17 @@ def test_repeated_fits_share_one_trace_and_keep_their_own_results():
     np.testing.assert_array_equal(first.coef_, kept[1])
 
 
-@pytest.mark.parametrize("missing, n_latent", [(0.0, 6), (0.3, 5)])
+@pytest.mark.parametrize("missing, n_latent, batch", [(0.0, 6, None), (0.3, 5, 40)])
 def test_fits_of_other_sizes_share_the_trace_and_do_not_disturb_each_other(missing,
-                                                                           n_latent):
+                                                                           n_latent,
+                                                                           batch):
     # cross-validation folds differ in size: one graph serves them all (with missing
-    # pixels or without), and a fit's numbers do not depend on which sizes were
-    # fitted before it
+    # pixels: for one mini-batch size), and a fit's numbers do not depend on which
+    # sizes were fitted before it
     from inverse_lessons._estimator import _TRAINERS
     from inverse_lessons.inverse_net import _Trainer
 
-    kw = dict(FAST, max_iter=5, n_latent=n_latent)
+    kw = dict(FAST, max_iter=5, n_latent=n_latent, batch_size=batch)
     X = drop_pixels(X_TRAIN[:233], missing, seed=0) if missing else X_TRAIN[:233]
     first = InverseNet(**kw).fit(X[:100], Y_TRAIN[:100])
     [trainer] = [t for (kind, key), t in _TRAINERS.items()
