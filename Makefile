@@ -58,13 +58,15 @@ pdf: book
 
 # The linter first (pyproject.toml's [tool.ruff]), then tests and notebooks on every core: each
 # file (so each notebook, whose cells share one kernel) stays on one worker. Then the book, its
-# PDF and the browser tests, on every core too (groups that share a page load stay together).
+# PDF and the browser tests, on every core too, a test module to a worker (a module's page loads
+# are shared; --dist loadgroup would do it by mark, but with pytest 9.2 it silently stops
+# grouping: pytest-dev/pytest-xdist#1386).
 test: $(STAMP)
 	$(BIN)/ruff check inverse_lessons tests benchmarks book/_ext
 	$(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory pdf && \
-	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser -n auto --dist loadgroup \
+	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser -n auto --dist loadscope \
 	    tests/browser; \
 	else \
 	  echo "== SKIPPED the browser tests: no Chromium at $(CHROMIUM)."; \

@@ -14,14 +14,14 @@ import pytest
 from browser_support import SITE, toc_pages
 
 # one worker runs this file when the browser tests run in parallel (make test: pytest-xdist
-# with --dist loadgroup), so its page loads (or the PDF) are read once; the rest spread out
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pdf")]
+# with --dist loadscope, a module to a worker), so the PDF is read once
+pytestmark = pytest.mark.browser
 
 PDF = SITE / "inverse-lessons.pdf"
 PAGES = toc_pages()
 
 
-@pytest.fixture(scope="session")    # once per worker, however the tests interleave
+@pytest.fixture(scope="session")    # once per worker, however the tests are ordered
 def book():
     from pypdf import PdfReader
 

@@ -1,8 +1,8 @@
 """The rendered site in a real browser: every page of the table of contents, offline.
 
-Each page is visited once (conftest.visit; a full-page screenshot saved under
-_build/browser/screenshots);
-the checks below read what that visit recorded.
+Each page is visited once (conftest.visit: what the page requested, what it holds once
+typeset, a full-page screenshot under _build/browser/screenshots, and axe-core's audit in the
+light colour scheme); the checks below read what that visit recorded.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from browser_support import toc_pages
+from browser_support import audit_failures, toc_pages
 
 # one worker runs this file when the browser tests run in parallel (make test: pytest-xdist
-# with --dist loadgroup), so its page loads (or the PDF) are read once; the rest spread out
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
+# with --dist loadscope, a module to a worker), so each page is loaded once
+pytestmark = pytest.mark.browser
 
 PAGES = toc_pages()
 
@@ -34,6 +34,13 @@ def test_page_loads_without_errors_or_other_hosts(visit, path):
     assert not record["failed"], record["failed"]
     assert not record["foreign"], f"requests to other hosts: {record['foreign']}"
     assert record["screenshot"].stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_accessibility_violations_in_the_light_scheme(visit, path):
+    """axe-core's audit of the visit (the dark scheme: test_accessibility.py)."""
+    found = audit_failures(visit(path)["violations"])
+    assert not found, "\n".join(found)
 
 
 @pytest.mark.parametrize("path", PAGES)
