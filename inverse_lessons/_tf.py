@@ -40,12 +40,12 @@ class _NoRetracingNotice(logging.Filter):
 def quiet_retracing():
     """Silence TensorFlow's retracing notice inside the ``with`` block.
 
-    Two training functions (``line_model.train``, ``train_original``) trace a
-    fresh ``tf.function`` on every call on purpose: it closes over that call's
-    data and settings. ``InverseNet.fit`` reuses one trace per configuration but
-    traces again for each new data shape (mini-batches, a new training set).
-    After five traces TensorFlow would warn about frequent retracing, a false
-    alarm here.
+    ``line_model.train`` traces a fresh ``tf.function`` on every call on
+    purpose: it closes over that call's data and settings. ``train_original``
+    traces once per setting and data shape, ``InverseNet.fit`` once per
+    configuration and kind of call (and, with missing pixels, per number of
+    images). After five traces TensorFlow would warn about frequent retracing,
+    a false alarm here.
     """
     logger = tf.get_logger()
     notice_filter = _NoRetracingNotice()
