@@ -56,14 +56,20 @@ book: $(STAMP)
 pdf: book
 	CHROMIUM="$(CHROMIUM)" $(BIN)/python book/_ext/print_book.py
 
+# One thread for each test worker (a worker per core): numpy's BLAS, OpenMP and TensorFlow would
+# otherwise each start a thread per core in every worker, and the workers' threads contend.
+ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+  TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
+
 # The linter first (pyproject.toml's [tool.ruff]), then tests and notebooks on every core: each
-# file (so each notebook, whose cells share one kernel) stays on one worker. Then the book, its
-# PDF and the browser tests, on every core too, a test module to a worker (a module's page loads
-# are shared; --dist loadgroup would do it by mark, but with pytest 9.2 it silently stops
-# grouping: pytest-dev/pytest-xdist#1386).
+# file (so each notebook, whose cells share one kernel) stays on one worker, on one thread.
+# Then the book (each chapter alone, with every thread it wants), its PDF and the browser tests,
+# on every core too, a test module to a worker (a module's page loads are shared; --dist
+# loadgroup would do it by mark, but with pytest 9.2 it silently stops grouping:
+# pytest-dev/pytest-xdist#1386).
 test: $(STAMP)
 	$(BIN)/ruff check inverse_lessons tests benchmarks book/_ext
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(ONE_THREAD) $(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory pdf && \
 	  CHROMIUM="$(CHROMIUM)" $(BIN)/python -m pytest -m browser -n auto --dist loadscope \
