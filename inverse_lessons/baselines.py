@@ -212,12 +212,17 @@ def _fit_rounds_once(imputer, X_train):
     The first round is fitted (``max_iter=1``) and its fitted regressions serve
     every later round, the rounds being identical fits, so ``transform`` gives
     the same numbers as after a full fit of ``imputer.max_iter`` rounds, in a
-    fifth of the time for five rounds. Anything else (missing pixels in X_train,
-    sampling from the posterior, a random order, nearest features only) is
-    fitted the ordinary way. Returns the fitted imputer.
+    fifth of the time for five rounds. This needs ``tol=0``: with a positive
+    tolerance scikit-learn stops after the first round (nothing changed), and
+    its transform then applies one round, not ``max_iter``. Anything else
+    (missing pixels in X_train, a positive tolerance, sampling from the
+    posterior, a random order, nearest features only, an estimator other than
+    the default BayesianRidge) is fitted the ordinary way. Returns the fitted
+    imputer.
     """
     rounds = imputer.max_iter
     if (np.isnan(X_train).any() or imputer.sample_posterior or rounds < 1
+            or imputer.tol != 0 or imputer.estimator is not None
             or imputer.imputation_order not in ("ascending", "descending", "roman", "arabic")
             or imputer.n_nearest_features is not None or imputer.add_indicator):
         return imputer.fit(X_train)
