@@ -173,6 +173,10 @@ def test_iterative_imputer_rounds_fitted_once_give_the_full_fit():
         holes = drop_pixels(X, 0.2, seed=0)
         plain = _fit_rounds_once(imputer(), holes)
         assert len({id(t.estimator) for t in plain.imputation_sequence_}) == 5 * 64
+        # a positive tolerance: scikit-learn stops after one round (nothing changes),
+        # so a genuine fit, whose transform applies that one round
+        early = _fit_rounds_once(imputer().set_params(tol=1e-3), X)
+        assert early.n_iter_ == 1 and len(early.imputation_sequence_) == 64
 
 
 def test_iterative_filling_is_scikit_learns_to_the_last_bit(fitted):
