@@ -268,7 +268,8 @@ def _class_scores(X, mask, log_weights, means, components, variances, pattern=No
 
 
 # prediction's scores as one TensorFlow graph, about half the time of running its
-# operations one by one (eager); traced at most twice, the second trace for any shapes
+# operations one by one (eager); traced at most twice for each kind of call (one mask
+# per image, or shared masks with a pattern), the second trace for any shapes
 _predict_scores = tf.function(_class_scores, reduce_retracing=True)
 
 
