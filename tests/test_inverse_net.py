@@ -313,7 +313,14 @@ def test_iterations_in_chunks_continue_where_they_stopped(extra):
     assert long.loss_curve_[-1] < short.loss_curve_[-1]
 
 
-def test_divergence_is_reported_at_the_first_loss_that_is_not_finite():
+@pytest.mark.parametrize("chunk", [None, 1])
+def test_divergence_is_reported_at_the_first_loss_that_is_not_finite(chunk, monkeypatch):
+    # chunk=1: one iteration per call of the compiled loop, so the divergence falls in
+    # a later chunk and its number must count the iterations of the chunks before
+    from inverse_lessons import inverse_net
+
+    if chunk is not None:
+        monkeypatch.setattr(inverse_net, "_CHUNK", chunk)
     eta = 0.4 / np.linalg.svd(X_TRAIN[:100], compute_uv=False)[0] ** 2
     model = InverseNet(inner_step_size=float(eta), optimizer="sgd", learning_rate=1e4,
                        **dict(FAST, max_iter=300))
@@ -322,6 +329,7 @@ def test_divergence_is_reported_at_the_first_loss_that_is_not_finite():
     at = int(info.value.args[0].split("iteration ")[1].split(":")[0])
     # every loss before it is recorded and finite, and it names the step and its bound
     assert len(model.loss_curve_) == at > 0 and np.all(np.isfinite(model.loss_curve_))
+    assert chunk is None or at > chunk
     assert info.value.step_size == pytest.approx(eta, rel=1e-6)
     assert info.value.step_size_bound > 0
 
