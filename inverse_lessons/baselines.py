@@ -278,13 +278,15 @@ def _knn_fill(imputer, X):
     """
     train = imputer._fit_X
     if (imputer.weights != "uniform" or imputer.metric != "nan_euclidean"
-            or np.isnan(train).any()):
+            or imputer.add_indicator or np.isnan(train).any()):
         return imputer.transform(X)
     X = X.copy()
     missing = np.isnan(X)
     rows = np.flatnonzero(missing.any(axis=1) & ~missing.all(axis=1))
     empty = missing.all(axis=1)
-    X[empty] = train.mean(axis=0)             # nothing observed: the pixel means
+    # nothing observed: the pixel means, each summed over a contiguous copy of its
+    # column as scikit-learn's masked mean does (a sum down axis 0 rounds differently)
+    X[empty] = np.ascontiguousarray(train.T).mean(axis=1)
     if rows.size:
         distances = nan_euclidean_distances(X[rows], train)
         k = min(imputer.n_neighbors, len(train))
