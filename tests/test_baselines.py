@@ -136,6 +136,13 @@ def test_knn_filling_is_scikit_learns_to_the_last_bit():
     assert np.isnan(X[0]).all()
     weighted = KNNImputer(n_neighbors=3, weights="distance").fit(X_TRAIN)
     np.testing.assert_array_equal(_knn_fill(weighted, X), weighted.transform(X))
+    # pixels that are not multiples of 1/16 (the digits' sums are exact in float64):
+    # the pixel means of an empty image still to the last bit
+    rng = np.random.default_rng(0)
+    uneven = KNNImputer(n_neighbors=5).fit(rng.random((1000, 64)))
+    Y = rng.random((4, 64))
+    Y[:2], Y[2:, ::2] = np.nan, np.nan
+    np.testing.assert_array_equal(_knn_fill(uneven, Y), uneven.transform(Y))
     # independent reference for one image: the mean of its 5 nearest training
     # images on the observed pixels (distances scaled by 64 / observed: same order)
     x = X[5]
