@@ -39,6 +39,11 @@ def run_once(path, timeout):
         return time.perf_counter() - start, f"kernel died: {error}"
     except CellExecutionError as error:
         return time.perf_counter() - start, f"cell failed: {str(error)[-300:]}"
+    except Exception as error:   # e.g. no kernel: nbclient's clean-up can then raise its own
+        cause = error.__context__    # error over the first one, which is kept here
+        return time.perf_counter() - start, (
+            f"client error: {type(error).__name__}: {error}"
+            + (f" (while handling {type(cause).__name__}: {cause})" if cause else ""))
     return time.perf_counter() - start, None
 
 
