@@ -15,10 +15,12 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from tqdm.auto import tqdm
 
+from ._tf import tf
 from .solver import DivergenceError
 
 __all__ = [
     "SoftmaxPredictions",
+    "adam_step",
     "encode_labels",
     "run_iterations",
     "shared_trainer",
@@ -107,3 +109,22 @@ def shared_trainer(kind, key, build):
         if (kind, key) not in _TRAINERS:
             _TRAINERS[kind, key] = build()
         return _TRAINERS[kind, key]
+
+
+def adam_step(parameters, gradients, moments, velocities, step, learning_rate,
+              beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    """One step of Adam (Kingma and Ba 2015) on lists of tensors, in Keras's form.
+
+    ``step`` is the step's number t (1, 2, ...), a tensor of the parameters' dtype, as
+    is ``learning_rate``; the defaults are Keras's, and so is the update, with the bias
+    corrections folded into the step size: p -= alpha m / (sqrt(v) + epsilon),
+    alpha = lr sqrt(1 - beta_2^t) / (1 - beta_1^t). Pure: returns the new parameters,
+    first and second moments (lists), for use inside a traced training step.
+    """
+    alpha = learning_rate * tf.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    moments = [m + (g - m) * (1 - beta_1) for g, m in zip(gradients, moments, strict=True)]
+    velocities = [v + (tf.square(g) - v) * (1 - beta_2)
+                  for g, v in zip(gradients, velocities, strict=True)]
+    parameters = [p - (m * alpha) / (tf.sqrt(v) + epsilon)
+                  for p, m, v in zip(parameters, moments, velocities, strict=True)]
+    return parameters, moments, velocities

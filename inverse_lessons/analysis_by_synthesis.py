@@ -47,7 +47,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
-from ._estimator import encode_labels
+from ._estimator import adam_step, encode_labels
 from ._tf import tf
 from ._validation import check_int, check_positive
 
@@ -273,26 +273,6 @@ def _class_scores(X, mask, log_weights, means, components, variances, pattern=No
 _predict_scores = tf.function(_class_scores, reduce_retracing=True)
 
 
-def _adam(parameters, gradients, moments, velocities, step, learning_rate,
-          beta_1=0.9, beta_2=0.999, epsilon=1e-7):
-    """One step of Adam (Kingma and Ba 2015) on lists of tensors, in Keras's form.
-
-    ``step`` is the step's number t (1, 2, ...), a float64 tensor; the defaults are
-    Keras's, and so is the update, with the bias corrections folded into the step
-    size: p -= alpha m / (sqrt(v) + epsilon), alpha = lr sqrt(1 - beta_2^t) /
-    (1 - beta_1^t). All in float64 (``tf.keras.optimizers.Adam`` rounds the
-    learning rate and the betas to float32 first, which changes a step by about
-    1e-5 of itself). Returns the new parameters, first and second moments (lists).
-    """
-    alpha = learning_rate * tf.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
-    moments = [m + (g - m) * (1 - beta_1) for g, m in zip(gradients, moments, strict=True)]
-    velocities = [v + (tf.square(g) - v) * (1 - beta_2)
-                  for g, v in zip(gradients, velocities, strict=True)]
-    parameters = [p - (m * alpha) / (tf.sqrt(v) + epsilon)
-                  for p, m, v in zip(parameters, moments, velocities, strict=True)]
-    return parameters, moments, velocities
-
-
 @tf.function(reduce_retracing=True)
 def _fine_tune_step(X, mask, labels, log_prior, extra, floor, parameters, moments,
                     velocities, step, learning_rate):
@@ -314,7 +294,10 @@ def _fine_tune_step(X, mask, labels, log_prior, extra, floor, parameters, moment
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels, scores + log_prior[None]))
     gradients = tape.gradient(loss, parameters)
-    return (loss, *_adam(parameters, gradients, moments, velocities, step, learning_rate))
+    # Adam in float64 (tf.keras.optimizers.Adam would round the learning rate and the
+    # betas to float32 first, which changes a step by about 1e-5 of itself)
+    return (loss, *adam_step(parameters, gradients, moments, velocities, step,
+                             learning_rate))
 
 
 def _check_noise_std(value):

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import (
     SoftmaxPredictions,
+    adam_step,
     encode_labels,
     run_iterations,
     shared_trainer,
@@ -274,11 +275,8 @@ class _Trainer:
                 loss += alpha * tf.reduce_sum(tf.square(W))
             gradient = tape.gradient(loss, weights)
             # Keras's Adam at step t = 1, 2, ...: the same operations in the same order
-            beta_1, beta_2 = tf.constant(0.9, _DTYPE), tf.constant(0.999, _DTYPE)
-            rate = learning_rate * tf.sqrt(1 - tf.pow(beta_2, t)) / (1 - tf.pow(beta_1, t))
-            moments = moments + (gradient - moments) * (1 - 0.9)
-            velocities = velocities + (tf.square(gradient) - velocities) * (1 - 0.999)
-            weights = weights - (moments * rate) / (tf.sqrt(velocities) + 1e-7)
+            (weights,), (moments,), (velocities,) = adam_step(
+                [weights], [gradient], [moments], [velocities], t, learning_rate)
             return loss, weights, moments, velocities
 
         self.update = tf.function(update, input_signature=signature)

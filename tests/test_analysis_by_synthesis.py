@@ -259,7 +259,7 @@ def test_fine_tuning_trains_through_the_likelihood():
 
 def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
     from inverse_lessons import tf
-    from inverse_lessons.analysis_by_synthesis import _adam
+    from inverse_lessons._estimator import adam_step
 
     rng = np.random.default_rng(5)
     start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
@@ -272,10 +272,10 @@ def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
     for t in range(1, 8):
         grads = [rng.standard_normal(p.shape) * 10.0 ** rng.integers(-6, 2, p.shape)
                  for p in start]
-        params, moments, velocities = _adam(params, [tf.constant(g) for g in grads],
-                                            moments, velocities,
-                                            tf.constant(float(t), tf.float64),
-                                            tf.constant(1e-3, tf.float64))
+        params, moments, velocities = adam_step(params, [tf.constant(g) for g in grads],
+                                                moments, velocities,
+                                                tf.constant(float(t), tf.float64),
+                                                tf.constant(1e-3, tf.float64))
         keras_adam.apply_gradients(zip([tf.constant(g) for g in grads], keras_vars, strict=True))
         for i, g in enumerate(grads):       # Kingma and Ba's algorithm 1, in numpy
             m[i] = 0.9 * m[i] + 0.1 * g
