@@ -264,6 +264,21 @@ def _fixed_step_bound():
     return float(1.0 / np.linalg.norm(_initial_generator(), 2) ** 2)
 
 
+def _fixed_step_judge(answer):
+    """Exercise 4.2's judge: None if ``answer`` is a step that ``fit`` accepts (below the
+    bound 1 / sigma_max(G_0)^2) and within 3 % of that bound, else what is wrong. One-sided:
+    a step at or above the bound is refused by ``fit``, so it is never the answer."""
+    step = _as_numbers(answer)
+    if step is None or step.shape != ():
+        return "pass the step size, one number."
+    bound = _fixed_step_bound()
+    if not step < bound:
+        return "fit refuses that step: the inner loop would diverge."
+    if step < 0.97 * bound:
+        return "a larger fixed step still trains."
+    return None
+
+
 def _fair_steps_search(search):
     """Exercise 4.3's judge: None if ``search`` is the fair search the exercise asks for,
     else what differs. Its scores then follow: every fit in it is determined."""
@@ -298,8 +313,8 @@ _register(Exercise(
          "power is one half."))
 _register(Exercise(
     "4.2", "step: the largest fixed inner_step_size with which InverseNet(random_state=0) "
-           "trains on the training split (within 3 %)",
-    _fixed_step_bound, rtol=0.03, atol=0,
+           "trains on the training split (below the bound fit enforces, within 3 % of it)",
+    _fixed_step_bound, judge=_fixed_step_judge,
     hint="Read the bound in the ValueError that fit raises for a step that is too large, or "
          "compute it from initial_generator_; then try steps just under it."))
 _register(Exercise(

@@ -132,7 +132,22 @@ def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
         InverseNet(inner_step_size=1.01 * bound, random_state=0,
                    progress=False).fit(X_train, y_train)
     assert check("4.2", 0.98 * bound)       # just under the bound: trains
+    assert check("4.2", 0.99 * bound)
     assert not check("4.2", 0.5 * bound)    # the automatic step, half the bound
+
+
+def test_chapter_4_the_step_check_is_one_sided():
+    bound = _reference("4.2")
+    for above in (1.0, 1.02, 1.01):         # fit refuses these: never right
+        verdict = check("4.2", above * bound)
+        assert not verdict and "refuses" in repr(verdict)
+    below = check("4.2", 0.96 * bound)      # trains, but more than 3 % below
+    assert not below and "larger" in repr(below)
+    assert check("4.2", 0.971 * bound)
+    assert "one number" in repr(check("4.2", (bound, bound)))
+    for verdict in (check("4.2", 1.02 * bound), below):   # no answer given away
+        for shown in {f"{bound:g}", f"{bound:.4f}", f"{bound:.5f}"}:
+            assert shown not in repr(verdict)
 
 
 # Chapter 4, exercise 4.3: the answer is the fair search itself
