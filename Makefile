@@ -68,7 +68,7 @@ ONE_THREAD := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 # loadgroup would do it by mark, but with pytest 9.2 it silently stops grouping:
 # pytest-dev/pytest-xdist#1386).
 test: $(STAMP)
-	$(BIN)/ruff check inverse_lessons tests benchmarks book/_ext
+	$(BIN)/ruff check inverse_lessons tests benchmarks tools book/_ext
 	$(ONE_THREAD) $(BIN)/python -m pytest -n auto --dist loadfile
 	@if [ -x "$(CHROMIUM)" ]; then \
 	  $(MAKE) --no-print-directory pdf && \
