@@ -22,14 +22,22 @@ images are inverted with it.
 - :func:`implicit_inversion` is the same limit with a gradient from the
   implicit function theorem instead of from any steps.
 
+Two numpy helpers read the N-step answer direction by direction (chapter 3):
+:func:`filter_factors` gives how much of each singular direction N steps
+have fitted, and :func:`signal_and_deviation` splits each image's
+least-squares weights along those directions into the part its own class
+template explains and the rest.
+
 All four are TensorFlow functions of G, so they can be differentiated with
 respect to the generator. Shapes: G (m, k), X (n, m), result Z (n, k).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._tf import tf, to_dtype
-from ._validation import check_int
+from ._validation import check_int, check_positive
 from .solver import gradient_descent
 
 __all__ = [
@@ -39,6 +47,8 @@ __all__ = [
     "implicit_inversion",
     "least_squares_inversion",
     "generator_step_size_bound",
+    "filter_factors",
+    "signal_and_deviation",
 ]
 
 
@@ -230,3 +240,60 @@ def least_squares_inversion(G, X, *, mask=None, rcond=1e-10):
     DG = mask[:, :, None] * G[None]
     return tf.einsum("nkp,np->nk", tf.linalg.pinv(DG, rcond=rcond), X * mask)
 
+
+
+def filter_factors(singular_values, *, n_steps, step_size):
+    """How much of each singular direction N gradient steps from z = 0 have fitted.
+
+    singular_values : array (k,) of the generator's sigma_i (any order);
+    ``n_steps`` N, an int >= 0; ``step_size`` eta, a positive float.
+    Returns the array (k,) of 1 - (1 - 2 eta sigma_i^2)^N: along the right
+    singular vector v_i the N-step weights are this factor times the
+    least-squares weights (1 fully fitted, 0 untouched). Outside
+    |1 - 2 eta sigma_i^2| < 1 the steps diverge and the factor grows without
+    bound.
+    """
+    n_steps = check_int("n_steps", n_steps, minimum=0)
+    step_size = check_positive("step_size", step_size)
+    sigma = np.asarray(singular_values, dtype=np.float64)
+    if sigma.ndim != 1:
+        raise ValueError(f"singular_values must be 1-D, got shape {sigma.shape}")
+    return 1.0 - (1.0 - 2.0 * step_size * sigma ** 2) ** n_steps
+
+
+def signal_and_deviation(G, X, y):
+    """Each image's least-squares weights, split into signal and deviation per direction.
+
+    G : array (m, k), one template per class as its columns (class c is
+    column c), of full column rank; X : (n, m) images, one per row; y : (n,)
+    integer classes in 0 .. k-1.
+
+    Image i of class y_i is written x = a g_y + e, with a g_y the best
+    multiple of its own template (a = g_y . x / ||g_y||^2) and e the
+    deviation, orthogonal to g_y. With G = U diag(s) V^T (s descending) the
+    least-squares weights z* = G^+ x have, along v_j, the coordinate
+    u_j . x / s_j = a V[y, j] + u_j . e / s_j: the first term is the signal
+    (the coordinate of the ideal answer a delta_y, the unit vector of the
+    right class scaled by a), the second the deviation. Both are divided by
+    s_j, so their ratio in a direction is the same in pixels and in weights.
+
+    Returns (s, signal, deviation): s (k,) the singular values, descending;
+    signal and deviation (n, k), whose sum is V^T z* for every image.
+    """
+    G = np.asarray(G, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if G.ndim != 2 or X.ndim != 2 or X.shape[1] != G.shape[0]:
+        raise ValueError(f"G must be (m, k) and X (n, m), got {G.shape} and {X.shape}")
+    if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold one integer class per image, got {y.dtype} {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= G.shape[1]):
+        raise ValueError(f"classes must lie in 0..{G.shape[1] - 1}")
+    U, s, Vt = np.linalg.svd(G, full_matrices=False)
+    if s[-1] <= s[0] * 1e-12:
+        raise ValueError("G must have full column rank")
+    own = G[:, y].T                                     # g_y, one per row
+    a = np.sum(X * own, axis=1) / np.sum(own ** 2, axis=1)
+    signal = a[:, None] * Vt[:, y].T                    # a V[y, j]
+    deviation = ((X - a[:, None] * own) @ U) / s
+    return s, signal, deviation

@@ -6,9 +6,11 @@ import pytest
 from inverse_lessons import tf
 from inverse_lessons.linear_inversion import (
     closed_form_inversion,
+    filter_factors,
     generator_step_size_bound,
     least_squares_inversion,
     observed_mask,
+    signal_and_deviation,
     unrolled_inversion,
 )
 from inverse_lessons.solver import step_size_bound
@@ -231,3 +233,67 @@ def test_truncation_keeps_the_frozen_steps_off_the_tape():
 
     full, truncated = gradient_memory(200), gradient_memory(5)
     assert full > 50 and truncated < full / 10     # about 0.4 MiB per recorded step
+
+
+@pytest.mark.parametrize("n", [0, 1, 13, 100])
+def test_filter_factors_scale_least_squares_into_n_steps(n):
+    U, s, Vt = np.linalg.svd(G, full_matrices=False)
+    factors = filter_factors(s, n_steps=n, step_size=ETA)
+    least = np.asarray(least_squares_inversion(G, X))
+    steps = np.asarray(closed_form_inversion(G, X, n_steps=n, step_size=ETA))
+    np.testing.assert_allclose(steps @ Vt.T, factors * (least @ Vt.T), atol=1e-10)
+
+
+def test_filter_factors_by_hand_and_bad_input():
+    factors = filter_factors([1.0, 0.5, 2.0], n_steps=2, step_size=0.1)
+    np.testing.assert_allclose(factors, [1 - 0.8 ** 2, 1 - 0.95 ** 2, 1 - 0.2 ** 2])
+    with pytest.raises(ValueError, match="1-D"):
+        filter_factors(np.ones((2, 2)), n_steps=1, step_size=0.1)
+    with pytest.raises(ValueError, match="step_size"):
+        filter_factors([1.0], n_steps=1, step_size=-0.1)
+    with pytest.raises(TypeError, match="n_steps"):
+        filter_factors([1.0], n_steps=1.5, step_size=0.1)
+
+
+LABELS = np.array([3, 0, 9, 3, 5, 1, 7])
+
+
+def test_signal_and_deviation_add_up_to_least_squares():
+    s, signal, deviation = signal_and_deviation(G, X, LABELS)
+    _, s_ref, Vt = np.linalg.svd(G, full_matrices=False)
+    np.testing.assert_allclose(s, s_ref)
+    least = np.asarray(least_squares_inversion(G, X)) @ Vt.T
+    np.testing.assert_allclose(signal + deviation, least, atol=1e-10)
+
+
+def test_a_multiple_of_its_own_template_is_all_signal():
+    images = np.array([2.5, -1.0, 0.3])[:, None] * G[:, [4, 4, 8]].T
+    _, signal, deviation = signal_and_deviation(G, images, np.array([4, 4, 8]))
+    _, _, Vt = np.linalg.svd(G, full_matrices=False)
+    np.testing.assert_allclose(deviation, 0, atol=1e-12)
+    np.testing.assert_allclose(signal[0], 2.5 * Vt[:, 4])
+    np.testing.assert_allclose(signal[2], 0.3 * Vt[:, 8])
+
+
+def test_the_deviation_is_orthogonal_to_the_own_template():
+    s, signal, deviation = signal_and_deviation(G, X, LABELS)
+    # back in pixels (inside the span): a g_y = U (s * signal), P e = U (s * deviation)
+    inner = np.sum((s * signal) * (s * deviation), axis=1)
+    np.testing.assert_allclose(inner, 0, atol=1e-9)
+    # so the signal weights are exactly a delta_y: their norm is |a|
+    own = G[:, LABELS].T
+    a = np.sum(X * own, axis=1) / np.sum(own ** 2, axis=1)
+    np.testing.assert_allclose(np.linalg.norm(signal, axis=1), np.abs(a))
+
+
+def test_signal_and_deviation_refuse_bad_input():
+    with pytest.raises(ValueError, match="G must be"):
+        signal_and_deviation(G, X[:, :10], LABELS)
+    with pytest.raises(ValueError, match="one integer class"):
+        signal_and_deviation(G, X, LABELS[:3])
+    with pytest.raises(ValueError, match="one integer class"):
+        signal_and_deviation(G, X, LABELS.astype(float))
+    with pytest.raises(ValueError, match="0..9"):
+        signal_and_deviation(G, X, LABELS + 1)
+    with pytest.raises(ValueError, match="full column rank"):
+        signal_and_deviation(np.c_[G[:, :9], G[:, :1]], X, LABELS)
