@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (before the import)
 from sklearn.impute import IterativeImputer, KNNImputer
@@ -21,8 +22,8 @@ from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from ._validation import check_choice
-from .damage import fill_missing
+from ._validation import check_choice, check_positive
+from .damage import add_noise, drop_block, drop_pixels, fill_missing
 from .linear_inversion import closed_form_inversion, least_squares_inversion
 
 __all__ = [
@@ -31,6 +32,14 @@ __all__ = [
     "baseline_accuracies",
     "DamagedBaselines",
     "best_baseline",
+    "FILLINGS",
+    "fit_fillings",
+    "apply_filling",
+    "training_copies",
+    "FilledClassifier",
+    "BASELINE_GRID",
+    "TUNED_BASELINES",
+    "tuned_baseline",
 ]
 
 
@@ -133,18 +142,11 @@ class DamagedBaselines:
             raise ValueError(f"y_train must have shape ({len(X_train)},), "
                              f"got {y_train.shape}")
         models = baseline_models()
-        iterative = IterativeImputer(max_iter=_ITERATIVE_ROUNDS, tol=0.0, random_state=0,
-                                     min_value=X_train.min(), max_value=X_train.max())
         # Small problems: one thread is as fast, and much faster on a busy machine.
-        with threadpool_limits(limits=1), warnings.catch_warnings():
-            # tol = 0 never counts as converged: the warning says so, as intended.
-            warnings.filterwarnings("ignore", category=ConvergenceWarning,
-                                    message=".*IterativeImputer.*")
+        with threadpool_limits(limits=1):
             self.classifiers_ = {name: models[self._MODEL_NAMES[name]].fit(X_train, y_train)
                                  for name in self.CLASSIFIERS}
-            self.imputers_ = {"zero": 0.0, "mean": X_train.mean(axis=0),
-                              "KNNImputer": KNNImputer(n_neighbors=5).fit(X_train),
-                              "IterativeImputer": _fit_rounds_once(iterative, X_train)}
+        self.imputers_ = fit_fillings(X_train)
         self.n_features_in_ = X_train.shape[1]
         return self
 
@@ -160,15 +162,7 @@ class DamagedBaselines:
         self._check_fitted()
         check_choice("filling", filling, self.FILLINGS)
         X = self._check_images(X)
-        imputer = self.imputers_[filling]
-        if not hasattr(imputer, "transform"):
-            return fill_missing(X, imputer)
-        if not np.isnan(X).any():
-            return X
-        with threadpool_limits(limits=1):
-            filled = (_knn_fill(imputer, X) if isinstance(imputer, KNNImputer)
-                      else _iterative_fill(imputer, X))
-        return np.where(np.isnan(X), filled, X)
+        return apply_filling(self.imputers_, X, filling)
 
     def _check_images(self, X):
         X = _as_images("X", X)
@@ -200,6 +194,200 @@ class DamagedBaselines:
             return {self.key(name, filling): float(model.score(filled[filling], y))
                     for name, model in self.classifiers_.items()
                     for filling in self.FILLINGS}
+
+FILLINGS = DamagedBaselines.FILLINGS
+
+
+def fit_fillings(X_train, fillings=FILLINGS):
+    """The fillings of :class:`DamagedBaselines`, fitted on complete training images.
+
+    X_train : array (n, pixels), no NaN. fillings : which of :data:`FILLINGS` to fit.
+    Returns a dict filling -> fitted imputer, or the fill value (0.0 for zero, the
+    training mean of each pixel for mean), for :func:`apply_filling`.
+    """
+    X_train = _as_images("X_train", X_train)
+    if np.isnan(X_train).any():
+        raise ValueError("X_train must be complete (no NaN): the fillings are fitted "
+                         "on clean images")
+    for filling in fillings:
+        check_choice("filling", filling, FILLINGS)
+    imputers = {}
+    # Small problems: one thread is as fast, and much faster on a busy machine.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # tol = 0 never counts as converged: the warning says so, as intended.
+        warnings.filterwarnings("ignore", category=ConvergenceWarning,
+                                message=".*IterativeImputer.*")
+        for filling in FILLINGS:           # in this order, whatever was asked
+            if filling not in fillings:
+                continue
+            if filling == "zero":
+                imputers[filling] = 0.0
+            elif filling == "mean":
+                imputers[filling] = X_train.mean(axis=0)
+            elif filling == "KNNImputer":
+                imputers[filling] = KNNImputer(n_neighbors=5).fit(X_train)
+            else:
+                iterative = IterativeImputer(
+                    max_iter=_ITERATIVE_ROUNDS, tol=0.0, random_state=0,
+                    min_value=X_train.min(), max_value=X_train.max())
+                imputers[filling] = _fit_rounds_once(iterative, X_train)
+    return imputers
+
+
+def apply_filling(imputers, X, filling):
+    """``X`` (n, pixels; NaN = missing) with its missing pixels filled in.
+
+    imputers : from :func:`fit_fillings`; filling : one of its keys. Observed
+    pixels are kept as they are; images with nothing missing come back unchanged.
+    """
+    check_choice("filling", filling, tuple(imputers))
+    X = _as_images("X", X)
+    imputer = imputers[filling]
+    if not hasattr(imputer, "transform"):
+        return fill_missing(X, imputer)
+    if not np.isnan(X).any():
+        return X
+    with threadpool_limits(limits=1):
+        filled = (_knn_fill(imputer, X) if isinstance(imputer, KNNImputer)
+                  else _iterative_fill(imputer, X))
+    return np.where(np.isnan(X), filled, X)
+
+
+def training_copies(X, y, *, missing=True, noise_std=None, seed=0):
+    """Training images stacked with copies damaged as chapter 8's test images are.
+
+    X : array (n, pixels), complete; y : array (n,). With ``missing``, two copies:
+    one with half the pixels missing at random (``drop_pixels(X, 0.5,
+    seed=seed + 1)``) and one without the bottom half (``drop_block``); with
+    ``noise_std`` = sigma > 0, one more copy with Gaussian noise of that standard
+    deviation, clipped to [0, 1] (``add_noise(X, sigma, seed=seed + 2)``).
+    Returns (X_stacked, y_stacked), the clean images first; missing pixels NaN.
+    """
+    X = _as_images("X", X)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+    parts = [X]
+    if missing:
+        parts += [drop_pixels(X, 0.5, seed=seed + 1), drop_block(X)]
+    if noise_std is not None:
+        check_positive("noise_std", noise_std)
+        parts.append(add_noise(X, noise_std, seed=seed + 2))
+    return np.concatenate(parts), np.concatenate([y] * len(parts))
+
+
+class FilledClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier after a filling, optionally trained on damaged copies.
+
+    Parameters
+    ----------
+    estimator : scikit-learn classifier, default ``SVC()``
+        Unfitted; cloned by :meth:`fit`.
+    filling : one of :data:`FILLINGS`, default ``"KNNImputer"``
+        How missing pixels (NaN) are filled in, at training and at test time;
+        fitted on the clean training images only.
+    damaged_copies : bool, default False
+        Train also on two copies damaged as chapter 8's test images are, half
+        the pixels missing and the bottom half missing, filled in the same way
+        (:func:`training_copies`).
+    noise_std : float or None, default None
+        The noise level the classifier is told: train also on a copy with
+        clipped Gaussian noise of this standard deviation.
+    copy_seed : int, default 0
+        Seed of the copies' damage.
+
+    Attributes after :meth:`fit`: ``estimator_`` (the fitted classifier, on
+    filled pixels), ``imputers_`` (from :func:`fit_fillings`), ``classes_``,
+    ``n_features_in_``.
+    """
+
+    def __init__(self, estimator=None, filling="KNNImputer", damaged_copies=False,
+                 noise_std=None, copy_seed=0):
+        self.estimator = estimator
+        self.filling = filling
+        self.damaged_copies = damaged_copies
+        self.noise_std = noise_std
+        self.copy_seed = copy_seed
+
+    def fit(self, X, y):
+        """Fit the filling on clean ``X`` (n, pixels), then the classifier on the
+        filled training set with its copies. Returns self."""
+        check_choice("filling", self.filling, FILLINGS)
+        self.imputers_ = fit_fillings(X, fillings=(self.filling,))
+        X_all, y_all = training_copies(X, y, missing=self.damaged_copies,
+                                       noise_std=self.noise_std, seed=self.copy_seed)
+        filled = apply_filling(self.imputers_, X_all, self.filling)
+        estimator = SVC() if self.estimator is None else self.estimator
+        with threadpool_limits(limits=1):
+            self.estimator_ = clone(estimator).fit(filled, y_all)
+        self.classes_ = self.estimator_.classes_
+        self.n_features_in_ = filled.shape[1]
+        return self
+
+    def fill(self, X):
+        """``X`` (n, pixels; NaN = missing) filled as this classifier fills it."""
+        if not hasattr(self, "estimator_"):
+            raise RuntimeError("this FilledClassifier is not fitted yet: call fit first")
+        X = _as_images("X", X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have {self.n_features_in_} pixels per image "
+                             f"(as in training), got {X.shape[1]}")
+        return apply_filling(self.imputers_, X, self.filling)
+
+    def predict(self, X):
+        """Labels (n,) of images ``X`` (n, pixels; NaN = missing)."""
+        filled = self.fill(X)
+        with threadpool_limits(limits=1):
+            return self.estimator_.predict(filled)
+
+    def predict_proba(self, X):
+        """Class probabilities (n, classes), if the classifier gives them."""
+        filled = self.fill(X)
+        with threadpool_limits(limits=1):
+            return self.estimator_.predict_proba(filled)
+
+
+#: The grid ``benchmarks/tune_baselines.py`` searches for each classifier; each
+#: setting is also tried with and without damaged copies, after each filling.
+BASELINE_GRID = {
+    "logistic regression": (LogisticRegression(max_iter=5000),
+                            {"C": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]}),
+    "k-NN": (KNeighborsClassifier(),
+             {"n_neighbors": [1, 3, 5, 7, 9], "weights": ["uniform", "distance"]}),
+    "SVC": (SVC(kernel="rbf"),
+            {"C": [1.0, 3.0, 10.0, 30.0, 100.0],
+             "gamma": [0.025, 0.05, 0.1, 0.2, 0.4]}),
+}
+
+#: Chapter 8's baselines: each classifier's setting as ``benchmarks/tune_baselines.py``
+#: chose it, by the procedure that chose ``AnalysisBySynthesis``'s defaults: 5-fold
+#: cross-validation on the training split only (folds of 200 consecutive images), each
+#: setting scored by its mean validation accuracy over the four test conditions
+#: (clean, half the pixels missing, the bottom half missing, noise of sigma 0.3
+#: scored by the setting trained also on a noisy copy at 0.3), over the grid
+#: :data:`BASELINE_GRID`, with and without damaged copies, after each filling.
+TUNED_BASELINES = {
+    "logistic regression": dict(params={"C": 10.0}, filling="KNNImputer",
+                                damaged_copies=True),
+    "k-NN": dict(params={"n_neighbors": 3, "weights": "distance"}, filling="KNNImputer",
+                 damaged_copies=False),
+    "SVC": dict(params={"C": 10.0, "gamma": 0.05}, filling="KNNImputer",
+                damaged_copies=True),
+}
+
+
+def tuned_baseline(name, *, noise_std=None, copy_seed=0):
+    """Chapter 8's baseline ``name`` (a key of :data:`TUNED_BASELINES`), unfitted.
+
+    noise_std : the noise level it is told (a noisy training copy), or None.
+    Returns a :class:`FilledClassifier`.
+    """
+    check_choice("name", name, tuple(TUNED_BASELINES))
+    setting = TUNED_BASELINES[name]
+    estimator = clone(BASELINE_GRID[name][0]).set_params(**setting["params"])
+    return FilledClassifier(estimator, filling=setting["filling"],
+                            damaged_copies=setting["damaged_copies"],
+                            noise_std=noise_std, copy_seed=copy_seed)
 
 _ITERATIVE_ROUNDS = 5
 

@@ -202,3 +202,85 @@ def test_iterative_filling_is_scikit_learns_to_the_last_bit(fitted):
         np.testing.assert_array_equal(ours, imputer.transform(damaged))
         assert not np.isnan(ours).any() and ours.min() >= 0.0 and ours.max() <= 1.0
     assert np.isnan(X[0]).all()       # the input is not modified
+
+
+def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
+    from inverse_lessons.baselines import apply_filling, fit_fillings
+
+    imputers = fit_fillings(X_TRAIN)
+    damaged = drop_pixels(X_TEST, 0.5, seed=4)
+    for filling in DamagedBaselines.FILLINGS:
+        np.testing.assert_array_equal(apply_filling(imputers, damaged, filling),
+                                      fitted.fill(damaged, filling))
+    only = fit_fillings(X_TRAIN, fillings=("mean",))
+    assert list(only) == ["mean"]
+    with pytest.raises(ValueError, match="filling must be one of"):
+        apply_filling(only, damaged, "zero")
+    with pytest.raises(ValueError, match="filling must be one of"):
+        fit_fillings(X_TRAIN, fillings=("median",))
+    with pytest.raises(ValueError, match="must be complete"):
+        fit_fillings(damaged)
+
+
+def test_training_copies_are_the_clean_images_then_their_damaged_copies():
+    from inverse_lessons.baselines import training_copies
+    from inverse_lessons.damage import add_noise
+
+    X, y = X_TRAIN[:50], Y_TRAIN[:50]
+    np.testing.assert_array_equal(training_copies(X, y, missing=False)[0], X)
+    stacked, labels = training_copies(X, y, noise_std=0.3, seed=7)
+    assert stacked.shape == (200, 64)
+    np.testing.assert_array_equal(labels, np.tile(y, 4))
+    np.testing.assert_array_equal(stacked[:50], X)
+    np.testing.assert_array_equal(stacked[50:100], drop_pixels(X, 0.5, seed=8))
+    np.testing.assert_array_equal(stacked[100:150], drop_block(X))
+    np.testing.assert_array_equal(stacked[150:], add_noise(X, 0.3, seed=9))
+    noisy_only, _ = training_copies(X, y, missing=False, noise_std=0.3, seed=7)
+    np.testing.assert_array_equal(noisy_only[50:], add_noise(X, 0.3, seed=9))
+    with pytest.raises(ValueError, match="noise_std"):
+        training_copies(X, y, noise_std=-0.1)
+    with pytest.raises(ValueError, match="y must have shape"):
+        training_copies(X, y[:3])
+
+
+def test_filled_classifier_is_its_estimator_on_the_filled_copies():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from inverse_lessons.baselines import (
+        FilledClassifier,
+        apply_filling,
+        fit_fillings,
+        training_copies,
+    )
+
+    knn = KNeighborsClassifier(n_neighbors=3)
+    model = FilledClassifier(knn, filling="mean", damaged_copies=True, noise_std=0.3,
+                             copy_seed=2).fit(X_TRAIN, Y_TRAIN)
+    imputers = fit_fillings(X_TRAIN, fillings=("mean",))
+    X_all, y_all = training_copies(X_TRAIN, Y_TRAIN, noise_std=0.3, seed=2)
+    reference = KNeighborsClassifier(n_neighbors=3).fit(
+        apply_filling(imputers, X_all, "mean"), y_all)
+    damaged = drop_block(X_TEST)
+    np.testing.assert_array_equal(model.predict(damaged),
+                                  reference.predict(apply_filling(imputers, damaged, "mean")))
+    assert model.estimator_ is not knn and not hasattr(knn, "classes_")   # cloned
+    assert model.score(X_TEST, Y_TEST) > 0.9
+    np.testing.assert_allclose(model.predict_proba(X_TEST).sum(axis=1), 1.0)
+    # trained on clean images only, it is the plain classifier
+    plain = FilledClassifier(KNeighborsClassifier(n_neighbors=3)).fit(X_TRAIN, Y_TRAIN)
+    np.testing.assert_array_equal(plain.predict(X_TEST), KNeighborsClassifier(
+        n_neighbors=3).fit(X_TRAIN, Y_TRAIN).predict(X_TEST))
+
+
+def test_filled_classifier_bad_input():
+    from inverse_lessons.baselines import FilledClassifier
+
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        FilledClassifier().predict(X_TEST)
+    with pytest.raises(ValueError, match="filling must be one of"):
+        FilledClassifier(filling="median").fit(X_TRAIN, Y_TRAIN)
+    with pytest.raises(ValueError, match="must be complete"):
+        FilledClassifier().fit(drop_pixels(X_TRAIN, 0.1), Y_TRAIN)
+    model = FilledClassifier(filling="zero").fit(X_TRAIN[:100], Y_TRAIN[:100])
+    with pytest.raises(ValueError, match="must have 64 pixels"):
+        model.predict(X_TEST[:, :60])
