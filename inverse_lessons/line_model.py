@@ -103,6 +103,9 @@ def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_
         y - y_N still comes from all ``n_steps``. Anything but None or
         ``n_steps`` gives a vector that is *not* the gradient of T: this is
         the original blog post's mismatch (20 steps, derivative over 10).
+        It vanishes at every exact fit (all residuals zero) but can also
+        vanish where T's gradient does not (with the original's start, a
+        saddle near (a, b) = (1.13, -3.84)).
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     derivative_steps = _check_derivative_steps(derivative_steps, n_steps)

@@ -162,6 +162,27 @@ def test_truncated_derivative_vanishes_at_the_exact_fit():
     assert np.max(np.abs(g)) < 1e-10
 
 
+def test_truncated_derivative_has_a_rest_point_that_is_no_fit():
+    # the converse fails: the truncated vector also vanishes where T's gradient does not
+    from scipy.optimize import root
+
+    kw = dict(n_steps=20, step_size=0.05, start=2.0)
+
+    def truncated(theta):
+        return gradient_recursion(X, Y, *theta, derivative_steps=10, **kw)
+
+    sol = root(truncated, x0=[1.13, -3.84])
+    a, b = sol.x
+    assert sol.success and np.max(np.abs(truncated(sol.x))) < 1e-10
+    assert a == pytest.approx(1.1318, abs=1e-3) and b == pytest.approx(-3.844, abs=1e-3)
+    true = gradient_recursion(X, Y, a, b, **kw)
+    assert abs(true[0]) > 1 and abs(true[1]) < 1e-9   # b-parts vanish together, a-parts not
+    # the closed form h = r^N y0 + (1 - r^N)(x - b)/a misses the targets there
+    rn = (1 - 2 * 0.05 * a * a) ** 20
+    h = rn * 2.0 + (1 - rn) * (X - b) / a
+    assert np.sum((Y - h) ** 2) > 1
+
+
 def test_the_original_post_is_reproduced_to_every_printed_digit():
     # the original: 20 steps to predict, 10 in the derivative recursion, inner start left
     # over from its inversion demo (x = 0 from -2.5092, 20 steps), a0 drawn with seed 42
