@@ -139,6 +139,14 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         True differentiates eta(G) as well (through the largest eigenvalue
         of G^T G), which gives the gradient of the function being trained.
         Chapter 4 compares the two.
+    normalize_generator : bool, default=False
+        Whether G is rescaled to sigma_max(G) = 1 at the start and after every
+        optimiser step. With the automatic step size the model is unchanged
+        by G -> G / s, W -> W / s (the codes scale by s, the logits do not)
+        while the penalty alpha ||W||^2 falls by s^2, so without this the
+        objective has no minimiser (its infimum lies at G -> 0). Fixing the
+        scale removes that symmetry: eta = 0.5 at every iteration, and alpha
+        is measured against codes of a fixed scale.
     random_state : int, RandomState or None, default=None
         Seeds the initial generator and head (and the mini-batches).
     progress : bool, default=False
@@ -166,7 +174,8 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
     def __init__(self, n_latent=30, inner_steps=1000, inner_step_size="auto", head="linear",
                  alpha=3e-4, optimizer="adam", learning_rate=0.01, max_iter=1000,
                  gradient="closed_form", reconstruction_weight=0.0, batch_size=None,
-                 random_state=None, progress=False, step_gradient=False):
+                 random_state=None, progress=False, step_gradient=False,
+                 normalize_generator=False):
         self.n_latent = n_latent
         self.inner_steps = inner_steps
         self.inner_step_size = inner_step_size
@@ -181,6 +190,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.step_gradient = step_gradient
+        self.normalize_generator = normalize_generator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -202,9 +212,10 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         check_positive("alpha", self.alpha, allow_zero=True)
         check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
         check_positive("learning_rate", self.learning_rate)
-        if not isinstance(self.step_gradient, (bool, np.bool_)):
-            raise TypeError(
-                f"step_gradient must be True or False, got {type(self.step_gradient).__name__}")
+        for name in ("step_gradient", "normalize_generator"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
         if self.step_gradient and self.inner_step_size != "auto":
             raise ValueError(
                 "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
@@ -255,6 +266,8 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         G0, W0, c0 = self._initial_parameters(X, len(self.classes_), rng)
         trainer = self._trainer(X.shape[1], len(self.classes_))
         with trainer.lock:
+            if self.normalize_generator:
+                G0 = G0 / np.float32(np.linalg.norm(G0.astype(np.float64), 2))
             G, W, c = trainer.load(G0, W0, c0, self.learning_rate)
             self._check_inner_stable(G)
             self.initial_generator_ = G.numpy().copy()
@@ -457,6 +470,8 @@ class _Trainer:
                 loss = model._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, eta)
             grads = tape.gradient(loss, variables)
             optimizer.apply_gradients(zip(grads, variables, strict=True))
+            if model.normalize_generator:   # back to sigma_max(G) = 1
+                G.assign(G * tf.sqrt(generator_step_size_bound(G)))
             return loss, tf.stop_gradient(eta), bound
 
         # autograph=False: the loop is written as a tf.while_loop, and nothing it calls

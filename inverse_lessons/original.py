@@ -21,6 +21,13 @@ repaired model.
 The inner loop is linear in z, so the 250 steps are computed in closed form
 (:func:`~inverse_lessons.linear_inversion.closed_form_inversion`, the same
 numbers as stepping); ``gradient="unrolled"`` steps through them instead.
+
+For the ablation of chapter 4 every difference between the original and the
+repaired model is an option of :func:`train_original` (and of
+:func:`predict_original`), off by default: ``inner_loss="per_image"``,
+``inner_step_size="auto"`` (0.5 / sigma_max(G)^2, held fixed in the gradient, as
+``InverseNet`` does), ``optimizer="adam"``, ``init="images"`` (G from training
+images, as ``InverseNet``), ``start="zero"`` and ``pixel_scale=1``.
 """
 
 from __future__ import annotations
@@ -30,9 +37,14 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._estimator import adam_step
 from ._tf import quiet_retracing, tf
 from .data import N_CLASSES, N_PIXELS, PIXEL_MAX
-from .linear_inversion import closed_form_inversion, unrolled_inversion
+from .linear_inversion import (
+    closed_form_inversion,
+    generator_step_size_bound,
+    unrolled_inversion,
+)
 
 __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original"]
 
@@ -62,77 +74,133 @@ def batch_mean_step(step_size, n_images, n_pixels=N_PIXELS):
     return step_size / (n_images * n_pixels)
 
 
-def _inner(G, X, Z0, *, n_steps, step_size, gradient):
+def _inner(G, X, Z0, *, n_steps, step_size, gradient, inner_loss="batch_mean"):
+    """N inner steps from Z0 (None: zero) on the batch-mean or the per-image loss.
+
+    ``step_size``: a number (the step on that loss) or "auto", 0.5 / sigma_max(G)^2
+    on each image's own loss, held fixed in the gradient.
+    """
     solve = closed_form_inversion if gradient == "closed_form" else unrolled_inversion
-    step = batch_mean_step(step_size, X.shape[0], X.shape[1])
+    if step_size == "auto":
+        step = 0.5 * generator_step_size_bound(G)
+    elif inner_loss == "batch_mean":
+        step = batch_mean_step(step_size, X.shape[0], X.shape[1])
+    else:
+        step = step_size
     return solve(G, X, n_steps=n_steps, step_size=step, initial=Z0)
 
 
 @functools.cache
-def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gradient):
+def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gradient,
+                   inner_loss="batch_mean", optimizer="gd"):
     """The original's whole training, compiled once per setting (and data shape):
-    a function (G0, X, Z0, Y) -> (G, losses) of tensors, reused by every seed."""
+    a function (G0, X, Z0, Y) -> (G, losses) of tensors, reused by every seed
+    (Z0 None: inner loops start from zero)."""
 
     @tf.function(autograph=False)   # an explicit loop: nothing to convert, quicker to trace
     def run(G, X, Z0, Y):
         # All outer iterations in one TensorFlow graph: the same updates as a
         # Python loop over single steps, without a call per iteration.
-        def body(i, G, losses):
+        def body(i, G, m, v, losses):
             with tf.GradientTape() as tape:
                 tape.watch(G)
                 Z = _inner(G, X, Z0, n_steps=inner_steps, step_size=inner_step_size,
-                           gradient=gradient)
+                           gradient=gradient, inner_loss=inner_loss)
                 loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(Y, Z))
-            return i + 1, G - learning_rate * tape.gradient(loss, G), losses.write(i, loss)
+            grad = tape.gradient(loss, G)
+            if optimizer == "gd":
+                G = G - learning_rate * grad
+            else:
+                (G,), (m,), (v,) = adam_step([G], [grad], [m], [v], tf.cast(i + 1, G.dtype),
+                                             tf.constant(learning_rate, G.dtype))
+            return i + 1, G, m, v, losses.write(i, loss)
 
-        _, G, losses = tf.while_loop(
-            lambda i, G, losses: i < n_iterations, body,
-            (tf.constant(0), G, tf.TensorArray(tf.float32, size=n_iterations)))
+        zeros = tf.zeros_like(G)
+        _, G, _, _, losses = tf.while_loop(
+            lambda i, *rest: i < n_iterations, body,
+            (tf.constant(0), G, zeros, zeros, tf.TensorArray(tf.float32, size=n_iterations)))
         return G, losses.stack()
 
     return run
 
 
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
 def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=1e-2,
-                   learning_rate=100.0, seed=42, gradient="closed_form"):
+                   learning_rate=100.0, seed=42, gradient="closed_form",
+                   inner_loss="batch_mean", optimizer="gd", init="abs_randn",
+                   start="random", pixel_scale=PIXEL_MAX):
     """Train the original formulation; returns an :class:`OriginalRun`.
 
-    X : (n, 64) images in the book's scale [0, 1] (multiplied by 16 here, as
-    the original worked on raw intensities); y : (n,) labels 0-9.
-    ``gradient`` is "closed_form" (fast, exact) or "unrolled".
+    X : (n, 64) images in the book's scale [0, 1] (multiplied by ``pixel_scale``
+    here: 16 by default, as the original worked on raw intensities); y : (n,)
+    labels 0-9. ``gradient`` is "closed_form" (fast, exact) or "unrolled".
+
+    The options that the repaired model changes, the original's by default:
+    inner_loss : "batch_mean" (the mean over all pixels of all images) or
+        "per_image" (each image's own sum of squared errors).
+    inner_step_size : a number (the step on that loss) or "auto" (0.5 /
+        sigma_max(G)^2 on each image's own loss, a constant for the gradient).
+    optimizer : "gd" (plain gradient descent) or "adam", at ``learning_rate``.
+    init : "abs_randn" (G = |randn| / 100) or "images" (ten random training
+        images, slightly perturbed, as ``InverseNet`` starts).
+    start : "random" (latents |randn| / 100) or "zero".
     """
     if gradient not in ("closed_form", "unrolled"):
         raise ValueError(f"gradient must be 'closed_form' or 'unrolled', got {gradient!r}")
-    X = np.asarray(X, dtype=np.float64) * PIXEL_MAX
+    _check_choice("inner_loss", inner_loss, ("batch_mean", "per_image"))
+    _check_choice("optimizer", optimizer, ("gd", "adam"))
+    _check_choice("init", init, ("abs_randn", "images"))
+    _check_choice("start", start, ("random", "zero"))
+    if inner_step_size != "auto" and not float(inner_step_size) > 0:
+        raise ValueError(f"inner_step_size must be 'auto' or positive, got {inner_step_size!r}")
+    X = np.asarray(X, dtype=np.float64) * pixel_scale
     y = np.asarray(y)
     n, m = X.shape
     rng = np.random.RandomState(seed)
-    Z0 = tf.constant(np.abs(rng.randn(N_CLASSES, n)).T / 100.0, tf.float32)
-    G0 = tf.constant(np.abs(rng.randn(m, N_CLASSES)) / 100.0, tf.float32)
-    run = _training_loop(n_iterations, inner_steps, float(inner_step_size),
-                         float(learning_rate), gradient)
+    Z0 = np.abs(rng.randn(N_CLASSES, n)).T / 100.0
+    Z0 = tf.constant(Z0, tf.float32) if start == "random" else None
+    if init == "abs_randn":
+        G0 = np.abs(rng.randn(m, N_CLASSES)) / 100.0
+    else:
+        picks = rng.choice(n, size=N_CLASSES, replace=False)
+        G0 = X[picks].T + 0.1 * np.abs(X).mean() * rng.randn(m, N_CLASSES)
+    G0 = tf.constant(G0, tf.float32)
+    step = inner_step_size if inner_step_size == "auto" else float(inner_step_size)
+    run = _training_loop(n_iterations, inner_steps, step, float(learning_rate), gradient,
+                         inner_loss, optimizer)
     with quiet_retracing():   # one graph per setting and data shape, reused across seeds
         G, losses = run(G0, tf.constant(X, tf.float32), Z0, tf.one_hot(y, N_CLASSES))
     return OriginalRun(G.numpy(), losses.numpy().astype(np.float64), rng)
 
 
 def predict_original(generator, X, rng, *, inner_steps=250, inner_step_size=1e-2,
-                     batch_size=None):
+                     batch_size=None, inner_loss="batch_mean", start="random",
+                     pixel_scale=PIXEL_MAX):
     """The original prediction: invert from random small latents, argmax z*.
 
     The images are inverted together in batches of ``batch_size`` (all at once
     by default, as the original did), which changes every image's effective
-    step size. Returns (labels (n,), latents (n, 10)).
+    step size. Returns (labels (n,), latents (n, 10)). ``inner_loss``,
+    ``inner_step_size``, ``start`` and ``pixel_scale`` as in :func:`train_original`
+    (with ``start="zero"`` nothing is drawn from ``rng``).
     """
-    X = np.asarray(X, dtype=np.float64) * PIXEL_MAX
+    _check_choice("inner_loss", inner_loss, ("batch_mean", "per_image"))
+    _check_choice("start", start, ("random", "zero"))
+    X = np.asarray(X, dtype=np.float64) * pixel_scale
     batch_size = len(X) if batch_size is None else batch_size
     G = tf.constant(generator, tf.float32)
     latents = []
-    for start in range(0, len(X), batch_size):
-        batch = X[start:start + batch_size]
-        Z0 = np.abs(rng.randn(N_CLASSES, len(batch))).T / 100.0
-        latents.append(_inner(G, tf.constant(batch, tf.float32), tf.constant(Z0, tf.float32),
+    for first in range(0, len(X), batch_size):
+        batch = X[first:first + batch_size]
+        Z0 = None
+        if start == "random":
+            Z0 = tf.constant(np.abs(rng.randn(N_CLASSES, len(batch))).T / 100.0, tf.float32)
+        latents.append(_inner(G, tf.constant(batch, tf.float32), Z0,
                               n_steps=inner_steps, step_size=inner_step_size,
-                              gradient="closed_form").numpy())
+                              gradient="closed_form", inner_loss=inner_loss).numpy())
     latents = np.concatenate(latents)
     return latents.argmax(axis=1), latents

@@ -126,7 +126,7 @@ def test_original_training_is_compiled_once_per_setting():
     X, y, _, _ = load_digits_split()
     settings = dict(n_iterations=7, inner_steps=15, learning_rate=100.0)
     first = train_original(X[:60], y[:60], seed=3, **settings)
-    loop = _training_loop(7, 15, 1e-2, 100.0, "closed_form")
+    loop = _training_loop(7, 15, 1e-2, 100.0, "closed_form", "batch_mean", "gd")
     traces = loop.experimental_get_tracing_count()
     other = train_original(X[:60], y[:60], seed=4, **settings)
     again = train_original(X[:60], y[:60], seed=3, **settings)
@@ -135,3 +135,43 @@ def test_original_training_is_compiled_once_per_setting():
     np.testing.assert_array_equal(again.generator, first.generator)
     assert not np.array_equal(other.generator, first.generator)
     assert first.losses.shape == (7,) and first.losses.dtype == np.float64
+
+
+def test_original_options_validated():
+    X, y, _, _ = load_digits_split()
+    for bad in (dict(inner_loss="sum"), dict(optimizer="lbfgs"), dict(init="zeros"),
+                dict(start="ones"), dict(inner_step_size=-1.0)):
+        name = next(iter(bad))
+        with pytest.raises(ValueError, match=name):
+            train_original(X[:20], y[:20], n_iterations=1, inner_steps=2, **bad)
+
+
+def test_original_options_closed_form_matches_unrolled():
+    # every option of the repaired model at once, including Adam and the automatic step
+    X, y, _, _ = load_digits_split()
+    options = dict(n_iterations=5, inner_steps=20, learning_rate=0.01, inner_loss="per_image",
+                   inner_step_size="auto", optimizer="adam", init="images", start="zero",
+                   pixel_scale=1.0)
+    a = train_original(X[:50], y[:50], **options)
+    b = train_original(X[:50], y[:50], gradient="unrolled", **options)
+    np.testing.assert_allclose(a.losses, b.losses, rtol=1e-5)
+    np.testing.assert_allclose(a.generator, b.generator, rtol=1e-4, atol=1e-6)
+    assert a.losses[-1] < a.losses[0]
+
+
+def test_per_image_prediction_does_not_depend_on_the_batch():
+    X, y, X_test, _ = load_digits_split()
+    run = train_original(X[:100], y[:100], n_iterations=3, inner_steps=20,
+                         inner_loss="per_image", inner_step_size="auto", start="zero")
+    options = dict(inner_steps=20, inner_step_size="auto", inner_loss="per_image",
+                   start="zero")
+    whole = predict_original(run.generator, X_test[:40], np.random.RandomState(0), **options)
+    tens = predict_original(run.generator, X_test[:40], np.random.RandomState(1),
+                            batch_size=10, **options)
+    np.testing.assert_allclose(whole[1], tens[1], rtol=1e-5, atol=1e-7)
+    # the batch mean's step 0.01 / (64 n) is the per-image step 0.01 / 64 for one image
+    one = predict_original(run.generator, X_test[:1], np.random.RandomState(0),
+                           inner_steps=20)
+    per = predict_original(run.generator, X_test[:1], np.random.RandomState(0),
+                           inner_steps=20, inner_step_size=0.01 / 64, inner_loss="per_image")
+    np.testing.assert_allclose(one[1], per[1], rtol=1e-5)

@@ -239,12 +239,64 @@ def test_automatic_step_makes_the_inversion_scale_equivariant():
     np.testing.assert_allclose(codes(G / 4.0), 4.0 * codes(G), rtol=1e-8, atol=1e-10)
 
 
+def test_the_objective_has_a_scale_symmetry_that_normalising_removes():
+    # (G / s, W / s, c): the same logits, the penalty alpha ||W||^2 divided by s^2, so
+    # without normalize_generator the objective has no minimiser (chapter 4)
+    m = InverseNet(**FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    s = 5.0
+    scaled = InverseNet(**FAST).fit(X_TRAIN[:100], Y_TRAIN[:100])
+    scaled.generator_ = m.generator_ / s
+    scaled.coef_ = m.coef_ / s
+    scaled.inner_step_size_ = m.inner_step_size_ * s**2   # eta(G / s) = s^2 eta(G)
+    np.testing.assert_allclose(scaled.decision_function(X_TEST[:50]),
+                               m.decision_function(X_TEST[:50]), rtol=1e-5, atol=1e-6)
+    assert np.sum(scaled.coef_**2) == pytest.approx(np.sum(m.coef_**2) / s**2)
+    # normalised: sigma_max(G) = 1 from the start and after every step, so eta = 0.5
+    unit = InverseNet(**dict(FAST, normalize_generator=True)).fit(X_TRAIN[:100],
+                                                                  Y_TRAIN[:100])
+    for G in (unit.initial_generator_, unit.generator_):
+        assert np.linalg.norm(G.astype(np.float64), 2) == pytest.approx(1.0, rel=1e-5)
+    assert unit.inner_step_size_ == pytest.approx(0.5, rel=1e-5)
+    assert unit.loss_curve_[-1] < unit.loss_curve_[0]
+    # the starting generator is the default's, rescaled
+    G0 = m.initial_generator_.astype(np.float64)
+    np.testing.assert_allclose(unit.initial_generator_, G0 / np.linalg.norm(G0, 2),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_normalised_stopped_and_exact_gradients_agree_along_the_constraint():
+    # At sigma_max(G) = 1 the two gradients differ only by a multiple of u v^T (u, v the
+    # top singular vectors), the normal of the surface sigma_max = 1: their components
+    # along the surface are the same, and the normal ones differ
+    X, y = X_TRAIN[:60], Y_TRAIN[:60]
+    G0 = np.random.default_rng(0).random((64, 10))
+    G = tf.Variable(G0 / np.linalg.norm(G0, 2))
+    grads = []
+    for exact in (False, True):
+        with tf.GradientTape() as tape:
+            largest = tf.linalg.eigvalsh(tf.transpose(G) @ G)[-1]
+            if not exact:
+                largest = tf.stop_gradient(largest)
+            Z = closed_form_inversion(G, X, n_steps=30, step_size=0.5 / largest)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, Z))
+        grads.append(tape.gradient(loss, G).numpy())
+    U, _, Vt = np.linalg.svd(G.numpy())
+    normal = np.outer(U[:, 0], Vt[0])
+    stopped, exact = (g - np.sum(g * normal) * normal for g in grads)
+    np.testing.assert_allclose(exact, stopped, rtol=1e-7, atol=1e-10)
+    difference = grads[1] - grads[0]
+    assert np.linalg.norm(difference) > 0.01 * np.linalg.norm(grads[0])
+    np.testing.assert_allclose(difference, np.sum(difference * normal) * normal, atol=1e-10)
+
+
 def test_step_gradient_needs_the_automatic_step_and_a_bool():
     with pytest.raises(ValueError, match="step_gradient=True needs inner_step_size='auto'"):
         InverseNet(**dict(FAST, step_gradient=True, inner_step_size=1e-3)).fit(
             X_TRAIN[:50], Y_TRAIN[:50])
     with pytest.raises(TypeError, match="step_gradient must be True or False"):
         InverseNet(**dict(FAST, step_gradient="yes")).fit(X_TRAIN[:50], Y_TRAIN[:50])
+    with pytest.raises(TypeError, match="normalize_generator must be True or False"):
+        InverseNet(**dict(FAST, normalize_generator=1)).fit(X_TRAIN[:50], Y_TRAIN[:50])
 
 
 def test_many_fits_print_no_retracing_notice(capfd, tf_log_messages):
