@@ -52,7 +52,7 @@ from ._tf import tf
 from ._validation import check_int, check_positive
 
 __all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
-           "smallest_flip_l2"]
+           "held_out_rows", "smallest_flip_l2"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _THREADPOOLS = []    # one ThreadpoolController, made at the first use
@@ -273,31 +273,67 @@ def _class_scores(X, mask, log_weights, means, components, variances, pattern=No
 _predict_scores = tf.function(_class_scores, reduce_retracing=True)
 
 
+def _fine_tune_loss(X, mask, labels, log_prior, extra, parameters):
+    """The cross-entropy of the posterior over classes (nats, mean over images).
+
+    ``parameters`` = [means (C, J, d), components (C, J, d, k), log s^2 (C, J),
+    mixing logits (C, J)]; ``extra`` (C, d) the variance added to every pixel
+    (known noise), ``log_prior`` (C,), ``labels`` (n,) class indices, ``X``
+    and ``mask`` (n, d) as for :func:`class_log_likelihoods`. The isotropic
+    variance is s^2 = exp(log s^2): its gradient is s^2 times that of the
+    variance, of the order of the variance itself, so Adam moves it as much
+    as the other parameters.
+    """
+    mu, W, log_s2, mixing = parameters
+    variances = tf.exp(log_s2)[:, :, None] + extra[:, None, :]
+    scores, _, _ = _class_scores(X, mask, tf.nn.log_softmax(mixing, axis=1), mu, W, variances)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels, scores + log_prior[None]))
+
+
+_monitor_loss = tf.function(_fine_tune_loss, reduce_retracing=True)
+
+
 @tf.function(reduce_retracing=True)
-def _fine_tune_step(X, mask, labels, log_prior, extra, floor, parameters, moments,
+def _fine_tune_step(X, mask, labels, log_prior, extra, log_floor, parameters, moments,
                     velocities, step, learning_rate):
     """The cross-entropy of the posterior over classes, and one step of Adam on it.
 
-    ``parameters`` = [means, components, log(s^2 - floor), mixing logits];
-    ``moments`` and ``velocities`` Adam's running moments of each, ``step`` the
-    step's number (float64). Returns the loss (before the step) and the new
+    ``parameters`` = [means, components, log s^2, mixing logits] (see
+    :func:`_fine_tune_loss`); ``moments`` and ``velocities`` Adam's running
+    moments of each, ``step`` the step's number (float64). After the step,
+    log s^2 is clipped to at least ``log_floor``, the log of the variance
+    floor (a projected step: the floor is a bound, not part of the
+    parametrisation). Returns the loss (before the step) and the new
     parameters, moments and velocities. A module-level function holding the
     whole step, the update too, so that it is traced once per shape, not once
     per fit, and runs as one graph.
     """
     with tf.GradientTape() as tape:
         tape.watch(parameters)
-        mu, W, log_s2, mixing = parameters
-        variances = (floor + tf.exp(log_s2))[:, :, None] + extra[:, None, :]
-        scores, _, _ = _class_scores(X, mask, tf.nn.log_softmax(mixing, axis=1), mu, W,
-                                     variances)
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels, scores + log_prior[None]))
+        loss = _fine_tune_loss(X, mask, labels, log_prior, extra, parameters)
     gradients = tape.gradient(loss, parameters)
     # Adam in float64 (tf.keras.optimizers.Adam would round the learning rate and the
     # betas to float32 first, which changes a step by about 1e-5 of itself)
-    return (loss, *adam_step(parameters, gradients, moments, velocities, step,
-                             learning_rate))
+    parameters, moments, velocities = adam_step(parameters, gradients, moments, velocities,
+                                                step, learning_rate)
+    parameters[2] = tf.maximum(parameters[2], log_floor)
+    return loss, parameters, moments, velocities
+
+
+def held_out_rows(y, fraction):
+    """The training images fine-tuning holds out of the generative fit: (n,) bool.
+
+    Each class's last ``ceil(fraction * count)`` images of ``y`` (n,), in the
+    order given (on the digits, a run of similar handwriting); see
+    ``AnalysisBySynthesis(fine_tune_holdout=...)``.
+    """
+    y = np.asarray(y)
+    held = np.zeros(len(y), bool)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        held[rows[len(rows) - math.ceil(fraction * len(rows)):]] = True
+    return held
 
 
 def _check_noise_std(value):
@@ -334,7 +370,16 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         Steps of Adam on the cross-entropy of the posterior over classes after
         the generative fit, differentiating through the likelihood (and so
         through every generator's inversion). 0: the purely generative fit.
+        The means, generators and mixing logits are trained as they are, the
+        isotropic variances as log s^2, clipped at the log of
+        ``min_variance`` after every step.
     fine_tune_learning_rate : float, default 1e-3
+    fine_tune_holdout : float, default 0.0
+        Fraction of each class's training images held out of the generative
+        fit and used for the fine-tuning alone: the last ones of the class, in
+        the order given (on the digits, a run of similar handwriting). 0: the
+        fine-tuning trains on the images the generators were fitted to, which
+        they already explain well. Only with ``fine_tune_steps`` > 0.
     fine_tune_missing : float, default 0.0
         Fraction of pixels dropped at random from the training images at each
         fine-tuning step (0: clean images).
@@ -358,13 +403,17 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     means_ : (C, J, d), components_ : (C, J, d, k), isotropic_variances_ : (C, J),
     noise_variances_ : (C, J, d) the per-pixel noise variance used in prediction.
     n_iter_ : (C,) EM iterations run per class (1 for the closed form).
-    fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none).
+    fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none),
+        each of the images the step trained on, before the step.
+    fine_tune_monitor_curve_ : list, with ``fit(..., monitor=(X, y))``, the
+        cross-entropy of those images before the first step and after every
+        step (``fine_tune_steps + 1`` values); else empty.
     """
 
     def __init__(self, n_latent=15, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
                  min_variance=0.02, max_iter=50, fine_tune_steps=0,
-                 fine_tune_learning_rate=1e-3, fine_tune_missing=0.0, fine_tune_batch_size=None,
-                 random_state=None):
+                 fine_tune_learning_rate=1e-3, fine_tune_holdout=0.0, fine_tune_missing=0.0,
+                 fine_tune_batch_size=None, random_state=None):
         self.n_latent = n_latent
         self.n_components = n_components
         self.noise_std = noise_std
@@ -373,6 +422,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.fine_tune_steps = fine_tune_steps
         self.fine_tune_learning_rate = fine_tune_learning_rate
+        self.fine_tune_holdout = fine_tune_holdout
         self.fine_tune_missing = fine_tune_missing
         self.fine_tune_batch_size = fine_tune_batch_size
         self.random_state = random_state
@@ -409,40 +459,54 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                 or not 0.0 <= self.fine_tune_missing < 1.0):
             raise ValueError("fine_tune_missing must be a number in [0, 1), got "
                              f"{self.fine_tune_missing!r}")
+        if (isinstance(self.fine_tune_holdout, bool)
+                or not isinstance(self.fine_tune_holdout, numbers.Real)
+                or not 0.0 <= self.fine_tune_holdout < 1.0):
+            raise ValueError("fine_tune_holdout must be a number in [0, 1), got "
+                             f"{self.fine_tune_holdout!r}")
         return k, noise
 
     # -- fitting --------------------------------------------------------------------
-    def fit(self, X, y):
+    def fit(self, X, y, monitor=None):
         """Fit every class's generators from images X (n, d) and labels y (n,).
 
         One generator per class is closed-form PPCA; several are EM on a
         mixture of PPCA. Training images should be complete; a missing (NaN)
         training pixel is replaced by its class's mean of that pixel (a simple
         approximation, used in fitting only: prediction never fills in).
+        ``monitor``: None or a pair (images (m, d), NaN = missing, labels (m,))
+        whose cross-entropy is recorded along the fine-tuning
+        (``fine_tune_monitor_curve_``); it is only looked at, never trained on.
         Returns self.
         """
         # small matrices: one thread is fastest, above all on a busy machine
         with _one_thread():
-            return self._fit(X, y)
+            return self._fit(X, y, monitor)
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, monitor=None):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2,
                              ensure_all_finite="allow-nan")
         k, noise = self._check_params(X.shape[1])
         J = int(self.n_components)
         codes = encode_labels(self, y)
         counts = np.bincount(codes, minlength=len(self.classes_))
+        # the images fine-tuning holds out of the generative fit: each class's last ones
+        held = np.zeros(len(X), bool)
+        if self.fine_tune_steps and self.fine_tune_holdout:
+            held = held_out_rows(codes, self.fine_tune_holdout)
         needed = J * (k + 1)
-        for label, count in zip(self.classes_, counts, strict=True):
+        for label, count in zip(self.classes_, np.bincount(codes[~held],
+                                                           minlength=len(counts)), strict=True):
             if count < needed:
                 raise ValueError(
-                    f"class {label} has {count} training images; {J} generator(s) with "
-                    f"n_latent={k} need at least n_components * (n_latent + 1) = {needed}")
+                    f"class {label} has {count} training images for the generative fit; "
+                    f"{J} generator(s) with n_latent={k} need at least "
+                    f"n_components * (n_latent + 1) = {needed}")
         rng = check_random_state(self.random_state)
         clipped = noise > 0 and self.pixel_range is not None
         fits, extra, n_iter = [], [], []
         for c in range(len(self.classes_)):
-            Xc = X[codes == c]
+            Xc = X[(codes == c) & ~held]
             if np.isnan(Xc).any():   # training only: the class's mean of that pixel
                 fill = np.nanmean(np.where(np.isnan(Xc).all(axis=0), 0.0, Xc), axis=0)
                 Xc = np.where(np.isnan(Xc), fill, Xc)
@@ -464,24 +528,53 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         self.isotropic_variances_ = iso
         self.n_iter_ = np.array(n_iter)
         self._extra_variances = np.stack(extra)            # (C, d)
-        self.fine_tune_loss_curve_ = []
+        self.fine_tune_loss_curve_, self.fine_tune_monitor_curve_ = [], []
         if self.fine_tune_steps:
-            self._fine_tune(X, codes, rng)
+            tuning = held if held.any() else np.ones(len(X), bool)
+            self._fine_tune(X[tuning], codes[tuning], rng, self._monitor_terms(monitor))
         self.noise_variances_ = (self.isotropic_variances_[:, :, None]
                                  + self._extra_variances[:, None, :])
         return self
 
-    def _fine_tune(self, X, codes, rng):
+    def _monitor_terms(self, monitor):
+        """The monitored images as tensors (images, mask, class indices), or None."""
+        if monitor is None:
+            return None
+        try:
+            X, y = monitor
+        except (TypeError, ValueError):
+            raise ValueError("monitor must be None or a pair (X, y)") from None
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_ or len(y) != len(X):
+            raise ValueError(f"monitor must hold images (m, {self.n_features_in_}) and m "
+                             f"labels, got shapes {X.shape} and {np.shape(y)}")
+        y = np.asarray(y)
+        codes = np.minimum(np.searchsorted(self.classes_, y), len(self.classes_) - 1)
+        if np.any(self.classes_[codes] != y):
+            raise ValueError("monitor's labels must be classes seen in fit")
+        mask = (~np.isnan(X)).astype(np.float64)
+        return (tf.constant(np.nan_to_num(X)), tf.constant(mask),
+                tf.constant(codes, tf.int32))
+
+    def _fine_tune(self, X, codes, rng, monitor=None):
         """Discriminative training of every generator through the likelihood (Adam)."""
         floor = float(self.min_variance)
-        # s2 = floor + exp(log_s2) keeps the variance above the floor during training
-        log_s2 = np.log(np.maximum(self.isotropic_variances_ - floor, 1e-12))
+        # log s2, clipped at log(floor) after every step; the generative fit puts
+        # every variance at or above the floor
+        log_s2 = np.log(np.maximum(self.isotropic_variances_, floor))
         parameters = [tf.constant(v) for v in (self.means_, self.components_, log_s2,
                                                 self.log_weights_)]
         moments = [tf.zeros_like(p) for p in parameters]
         velocities = [tf.zeros_like(p) for p in parameters]
-        fixed = [tf.constant(self.class_log_prior_), tf.constant(self._extra_variances),
-                 tf.constant(floor, tf.float64)]
+        fixed = [tf.constant(self.class_log_prior_), tf.constant(self._extra_variances)]
+        log_floor = tf.constant(math.log(floor), tf.float64)
+
+        def watch(parameters):
+            if monitor is not None:
+                self.fine_tune_monitor_curve_.append(
+                    float(_monitor_loss(*monitor, *fixed, parameters)))
+
+        watch(parameters)
         labels = tf.constant(codes, tf.int32)
         X_t = tf.constant(np.nan_to_num(X))
         learning_rate = tf.constant(float(self.fine_tune_learning_rate), tf.float64)
@@ -496,8 +589,9 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
             rows = tf.constant(rows)
             loss, parameters, moments, velocities = _fine_tune_step(
                 tf.gather(X_t, rows), tf.constant(mask), tf.gather(labels, rows), *fixed,
-                parameters, moments, velocities, tf.constant(float(t), tf.float64),
+                log_floor, parameters, moments, velocities, tf.constant(float(t), tf.float64),
                 learning_rate)
+            watch(parameters)
             loss = float(loss)
             if not math.isfinite(loss):
                 raise FloatingPointError(
@@ -506,7 +600,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
             self.fine_tune_loss_curve_.append(loss)
         mu, W, log_s2, mixing = (p.numpy() for p in parameters)
         self.means_, self.components_ = mu, W
-        self.isotropic_variances_ = floor + np.exp(log_s2)
+        self.isotropic_variances_ = np.maximum(np.exp(log_s2), floor)   # exp(log) rounds
         self.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
 
     # -- prediction -------------------------------------------------------------------
