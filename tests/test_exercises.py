@@ -65,6 +65,13 @@ def test_known_answers_from_the_chapters():
     assert not check("1.1", lambda c: 2 / c**2)     # the bound on the curvature, not eta
 
 
+def test_chapter_3_half_fitted_directions_at_the_chosen_steps():
+    """Exercise 3.3 at chapter 3's validated N = 18: eight directions below one half; the
+    count after 100 steps (two) is judged wrong."""
+    assert check("3.3", 8)
+    assert not check("3.3", 2)
+
+
 # Chapter 5 and 6
 def _implicit_formula(G, x, g):
     """Exercise 5.1's formula, from numpy alone: (x - G z) v^T - G v z^T."""
