@@ -40,6 +40,7 @@ __all__ = [
     "BASELINE_GRID",
     "TUNED_BASELINES",
     "tuned_baseline",
+    "fit_tuned_baselines",
 ]
 
 
@@ -363,23 +364,26 @@ BASELINE_GRID = {
 #: chose it, by the procedure that chose ``AnalysisBySynthesis``'s defaults: 5-fold
 #: cross-validation on the training split only (folds of 200 consecutive images), each
 #: setting scored by its mean validation accuracy over the four test conditions
-#: (clean, half the pixels missing, the bottom half missing, noise of sigma 0.3
-#: scored by the setting trained also on a noisy copy at 0.3), over the grid
-#: :data:`BASELINE_GRID`, with and without damaged copies, after each filling.
+#: (clean, half the pixels missing, the bottom half missing, noise of sigma 0.3, this
+#: last scored by the setting told sigma), over the grid :data:`BASELINE_GRID`, with
+#: and without damaged copies, after each filling, and, told sigma, with or without
+#: a noisy copy (``noise_copies``).
 TUNED_BASELINES = {
     "logistic regression": dict(params={"C": 10.0}, filling="KNNImputer",
-                                damaged_copies=True),
+                                damaged_copies=True, noise_copies=True),
     "k-NN": dict(params={"n_neighbors": 3, "weights": "distance"}, filling="KNNImputer",
-                 damaged_copies=False),
+                 damaged_copies=False, noise_copies=False),
     "SVC": dict(params={"C": 10.0, "gamma": 0.05}, filling="KNNImputer",
-                damaged_copies=True),
+                damaged_copies=True, noise_copies=True),
 }
 
 
 def tuned_baseline(name, *, noise_std=None, copy_seed=0):
     """Chapter 8's baseline ``name`` (a key of :data:`TUNED_BASELINES`), unfitted.
 
-    noise_std : the noise level it is told (a noisy training copy), or None.
+    noise_std : the noise level it is told, or None. Told a level, it trains also
+    on a noisy copy at that level if its setting's ``noise_copies`` says so
+    (cross-validation found that the copy helps it), and ignores the level if not.
     Returns a :class:`FilledClassifier`.
     """
     check_choice("name", name, tuple(TUNED_BASELINES))
@@ -387,7 +391,27 @@ def tuned_baseline(name, *, noise_std=None, copy_seed=0):
     estimator = clone(BASELINE_GRID[name][0]).set_params(**setting["params"])
     return FilledClassifier(estimator, filling=setting["filling"],
                             damaged_copies=setting["damaged_copies"],
-                            noise_std=noise_std, copy_seed=copy_seed)
+                            noise_std=noise_std if setting["noise_copies"] else None,
+                            copy_seed=copy_seed)
+
+
+
+def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
+    """Fit every baseline of :data:`TUNED_BASELINES`, plain and told ``noise_std``.
+
+    Returns a dict name -> (plain, told): two fitted :class:`FilledClassifier`, the
+    second trained also on a noisy copy at ``noise_std`` where the setting's
+    ``noise_copies`` says so; where it does not (or ``noise_std`` is None), both
+    are the same fitted object, since knowing the level changes nothing for it.
+    """
+    fitted = {}
+    for name, setting in TUNED_BASELINES.items():
+        plain = tuned_baseline(name).fit(X_train, y_train)
+        told = (tuned_baseline(name, noise_std=noise_std).fit(X_train, y_train)
+                if noise_std is not None and setting["noise_copies"] else plain)
+        fitted[name] = plain, told
+    return fitted
+
 
 _ITERATIVE_ROUNDS = 5
 

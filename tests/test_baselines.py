@@ -284,3 +284,41 @@ def test_filled_classifier_bad_input():
     model = FilledClassifier(filling="zero").fit(X_TRAIN[:100], Y_TRAIN[:100])
     with pytest.raises(ValueError, match="must have 64 pixels"):
         model.predict(X_TEST[:, :60])
+
+
+def test_tuned_baselines_are_their_settings():
+    from inverse_lessons.baselines import BASELINE_GRID, TUNED_BASELINES, tuned_baseline
+
+    for name, setting in TUNED_BASELINES.items():
+        assert set(setting["params"]) == set(BASELINE_GRID[name][1])
+        for key, value in setting["params"].items():     # a point of the searched grid
+            assert value in BASELINE_GRID[name][1][key]
+        told = tuned_baseline(name, noise_std=0.3)
+        assert told.estimator.get_params()[next(iter(setting["params"]))] == \
+            setting["params"][next(iter(setting["params"]))]
+        assert told.noise_std == (0.3 if setting["noise_copies"] else None)
+        assert tuned_baseline(name).noise_std is None
+        assert told.damaged_copies == setting["damaged_copies"]
+    with pytest.raises(ValueError, match="name must be one of"):
+        tuned_baseline("random forest")
+
+
+def test_fit_tuned_baselines_share_the_plain_fit_when_sigma_changes_nothing(monkeypatch):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from inverse_lessons import baselines
+
+    monkeypatch.setattr(baselines, "TUNED_BASELINES", {
+        "k-NN": dict(params={"n_neighbors": 1, "weights": "uniform"}, filling="mean",
+                     damaged_copies=False, noise_copies=False),
+        "logistic regression": dict(params={"C": 1.0}, filling="zero",
+                                    damaged_copies=False, noise_copies=True)})
+    X, y = X_TRAIN[:200], Y_TRAIN[:200]
+    pairs = baselines.fit_tuned_baselines(X, y, noise_std=0.3)
+    assert pairs["k-NN"][0] is pairs["k-NN"][1]
+    assert isinstance(pairs["k-NN"][0].estimator_, KNeighborsClassifier)
+    plain, told = pairs["logistic regression"]
+    assert plain is not told and told.noise_std == 0.3 and plain.noise_std is None
+    assert len(told.estimator_.coef_) == 10
+    untold = baselines.fit_tuned_baselines(X, y)
+    assert all(a is b for a, b in untold.values())
