@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from inverse_lessons import InverseNet, load_digits_split, tf
 
-GRID = {"learning_rate": [0.001, 0.003, 0.01], "alpha": [1e-5, 1e-4, 1e-3]}
+GRID = {"learning_rate": [0.001, 0.003, 0.01], "alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
 
 
 def main():

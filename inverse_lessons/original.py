@@ -54,7 +54,8 @@ class OriginalRun(NamedTuple):
     """The result of :func:`train_original`.
 
     generator : array (64, 10), the learned G (raw-pixel scale).
-    losses : array (n_iterations,), the cross-entropy before each update.
+    losses : array (n_iterations,), the cross-entropy before each update
+        (shorter if training diverged: it ends with the first loss that is not finite).
     rng : the numpy RandomState after training, which the original's
         prediction goes on drawing its random starting latents from.
     """
@@ -100,8 +101,9 @@ def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gr
     @tf.function(autograph=False)   # an explicit loop: nothing to convert, quicker to trace
     def run(G, X, Z0, Y):
         # All outer iterations in one TensorFlow graph: the same updates as a
-        # Python loop over single steps, without a call per iteration.
-        def body(i, G, m, v, losses):
+        # Python loop over single steps, without a call per iteration. It stops
+        # after the first loss that is not finite (the losses then end there).
+        def body(i, finite, G, m, v, losses):
             with tf.GradientTape() as tape:
                 tape.watch(G)
                 Z = _inner(G, X, Z0, n_steps=inner_steps, step_size=inner_step_size,
@@ -113,13 +115,14 @@ def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gr
             else:
                 (G,), (m,), (v,) = adam_step([G], [grad], [m], [v], tf.cast(i + 1, G.dtype),
                                              tf.constant(learning_rate, G.dtype))
-            return i + 1, G, m, v, losses.write(i, loss)
+            return i + 1, tf.math.is_finite(loss), G, m, v, losses.write(i, loss)
 
         zeros = tf.zeros_like(G)
-        _, G, _, _, losses = tf.while_loop(
-            lambda i, *rest: i < n_iterations, body,
-            (tf.constant(0), G, zeros, zeros, tf.TensorArray(tf.float32, size=n_iterations)))
-        return G, losses.stack()
+        i, _, G, _, _, losses = tf.while_loop(
+            lambda i, finite, *rest: tf.logical_and(finite, i < n_iterations), body,
+            (tf.constant(0), tf.constant(True), G, zeros, zeros,
+             tf.TensorArray(tf.float32, size=n_iterations)))
+        return G, losses.stack()[:i]
 
     return run
 

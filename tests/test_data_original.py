@@ -175,3 +175,12 @@ def test_per_image_prediction_does_not_depend_on_the_batch():
     per = predict_original(run.generator, X_test[:1], np.random.RandomState(0),
                            inner_steps=20, inner_step_size=0.01 / 64, inner_loss="per_image")
     np.testing.assert_allclose(one[1], per[1], rtol=1e-5)
+
+
+def test_original_training_stops_at_the_first_loss_that_is_not_finite():
+    # the per-image loss on raw pixels with the original's outer step 100 diverges
+    X, y, _, _ = load_digits_split()
+    run = train_original(X[:200], y[:200], n_iterations=400, inner_steps=50,
+                         inner_loss="per_image")
+    assert len(run.losses) < 400
+    assert np.isfinite(run.losses[:-1]).all() and not np.isfinite(run.losses[-1])
