@@ -47,12 +47,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import ThreadpoolController
 
+from . import attacks
 from ._estimator import adam_step, encode_labels
 from ._tf import tf
 from ._validation import check_int, check_positive
 
 __all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
-           "held_out_rows", "smallest_flip_l2"]
+           "exact_smallest_flip", "held_out_rows", "smallest_flip_l2"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _THREADPOOLS = []    # one ThreadpoolController, made at the first use
@@ -736,29 +737,7 @@ def _complete_image_scores(model):
     return scores
 
 
-def _first_flip(predict, X, directions, start, length, steps):
-    """Bisection for a short flipping change along each unit direction, at most ``length``.
-
-    ``predict`` maps images (n, d) to labels; ``X`` (n, d) images,
-    ``directions`` (n, d) unit vectors, ``start`` (n,) their labels,
-    ``length`` (n,) the longest change tried, pixel units. Returns the lengths
-    (n,) of changes that flip ``start``: the bisection (``steps`` halvings)
-    keeps a flipping end, so each is at most ``length`` (inf where ``length``
-    itself does not flip).
-    """
-    out = np.full(len(X), np.inf)
-    ok = np.flatnonzero(predict(X + length[:, None] * directions) != start)
-    X, directions, start = X[ok], directions[ok], start[ok]
-    low, high = np.zeros(ok.size), length[ok].copy()
-    for _ in range(steps):
-        mid = (low + high) / 2
-        flips = predict(X + mid[:, None] * directions) != start
-        high, low = np.where(flips, mid, high), np.where(flips, low, mid)
-    out[ok] = high
-    return out
-
-
-def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
+def smallest_flip_l2(model, X, *, box=None, max_iter=50, overshoot=0.02, multi_start=True,
                      refine_steps=10, bisection_steps=16):
     """Small L2 changes that flip the prediction of a fitted ``AnalysisBySynthesis``.
 
@@ -778,14 +757,19 @@ def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
     locally smallest change, the change is parallel to that normal): the
     direction is turned fully, half, a quarter or an eighth of the way to the
     normal, the first turn whose bisection flips with a shorter change is
-    kept. The gradients are exact (:func:`_complete_image_scores`). Pixels are
-    not clipped to [0, 1].
+    kept (:func:`inverse_lessons.attacks.refine_flip`). The gradients are
+    exact (:func:`_complete_image_scores`).
     ``multi_start=False, refine_steps=0, bisection_steps=0`` is plain DeepFool.
 
     Parameters
     ----------
     model : a fitted :class:`AnalysisBySynthesis`.
-    X : (n, d) complete images (no NaN), pixel units.
+    X : (n, d) complete images (no NaN), pixel units, inside ``box`` if given.
+    box : None or (low, high), such as (0, 1) for the digits' pixel range.
+        Every point tried is clipped to it, and a DeepFool step leaves alone
+        the pixels at a bound that it would push out: the changes returned
+        keep the images in the box. None: all of space (the changes may take
+        pixels out of their range).
 
     Returns
     -------
@@ -803,19 +787,15 @@ def smallest_flip_l2(model, X, *, max_iter=50, overshoot=0.02, multi_start=True,
     overshoot = check_positive("overshoot", overshoot, allow_zero=True)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    X = np.asarray(X, dtype=np.float64)
-    d = model.means_.shape[-1]
-    if X.ndim != 2 or X.shape[1] != d or not np.isfinite(X).all():
-        raise ValueError(f"X must hold complete, finite images, shape (n, {d}); got "
-                         f"shape {X.shape}" + ("" if X.ndim != 2 or X.shape[1] != d
-                                                 else " with NaN or inf"))
+    box = attacks._check_box(box)
+    X = attacks._check_images(X, model.means_.shape[-1], box)
     # small matrices: one thread is fastest, above all on a busy machine
     with _one_thread():
-        return _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
-                                 bisection_steps)
+        return _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start,
+                                 refine_steps, bisection_steps)
 
 
-def _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
+def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_steps,
                       bisection_steps):
     """:func:`smallest_flip_l2` after its checks."""
     n, (C, J) = len(X), model.log_weights_.shape
@@ -852,8 +832,10 @@ def _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
         c, j = goal[aimed] // J, goal[aimed] % J
         step_f[aimed] = joint[aimed, c, j] - scores[aimed, mine[aimed]]
         step_g[aimed] = joint_grad[aimed, c, j] - grad[aimed, mine[aimed]]
+        step_g = attacks._free(step_g, current[active], box)   # the step moves along +g
         squared = np.sum(step_g ** 2, axis=1) + 1e-24
-        current[active] -= ((1 + overshoot) * step_f / squared)[:, None] * step_g
+        moved = current[active] - ((1 + overshoot) * step_f / squared)[:, None] * step_g
+        current[active] = moved if box is None else np.clip(moved, *box)
         flipped[active] = predict(current[active]) != own[image[active]]
     lengths = np.linalg.norm(current - X[image], axis=1)
     lengths[~flipped] = np.inf
@@ -869,29 +851,142 @@ def _smallest_flip_l2(model, X, max_iter, overshoot, multi_start, refine_steps,
         change = current[shortest[found]] - Xf
         length = np.linalg.norm(change, axis=1)
         unit = change / length[:, None]
-        length = _first_flip(predict, Xf, unit, mine, length, bisection_steps)
-        live = np.arange(found.size)      # images whose change may still shorten
-        for _ in range(refine_steps):
-            if live.size == 0:
-                break
-            point = Xf[live] + length[live, None] * unit[live]
-            grad, rows = scorer(point)[2], np.arange(live.size)
-            normal = grad[rows, predict(point)] - grad[rows, mine[live]]
-            normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-24
-            todo = rows                   # positions in live not yet shortened
-            for turn in (1.0, 0.5, 0.25, 0.125):
-                i = live[todo]
-                towards = unit[i] + turn * (normal[todo] - unit[i])
-                towards /= np.linalg.norm(towards, axis=1, keepdims=True) + 1e-24
-                shorter = _first_flip(predict, Xf[i], towards, mine[i], length[i],
-                                      bisection_steps)
-                better = shorter < length[i]
-                length[i[better]], unit[i[better]] = shorter[better], towards[better]
-                todo = todo[~better]
-            # an image no turn shortened has the same point and normal next time
-            live = np.delete(live, todo)
-        delta[found] = length[:, None] * unit
+        length = attacks.bisect_flip(predict, Xf, unit, mine, length, bisection_steps, box)
+
+        def normal(points, labels):   # the score of the class reached, less the own one's
+            grad, rows = scorer(points)[2], np.arange(len(points))
+            return grad[rows, predict(points)] - grad[rows, labels]
+
+        unit, length = attacks.refine_flip(predict, normal, Xf, mine, unit, length,
+                                           refine_steps=refine_steps,
+                                           bisection_steps=bisection_steps, box=box)
+        delta[found] = attacks._points(Xf, unit, length, box) - Xf
     # the model itself says what flips
     flipped = np.zeros(n, bool)
     flipped[found] = model.predict(X[found] + delta[found]) != model.predict(X[found])
     return delta, flipped
+
+
+def exact_smallest_flip(model, X):
+    """The exact smallest L2 change that flips a one-generator-per-class model.
+
+    With ``n_components=1`` each class c is one Gaussian N(mu_c, C_c), so the
+    score difference between another class c and the predicted class y,
+
+        q(d) = s_c(x + d) - s_y(x + d) = d^T H d / 2 + g^T d + q_0,
+
+    with s the class scores log p(x | c) + log p(c), H = C_y^-1 - C_c^-1,
+    g = C_y^-1 (x - mu_y) - C_c^-1 (x - mu_c) and q_0 = s_c(x) - s_y(x) < 0, is
+    a quadratic in the change d: the boundary between the two classes is a
+    single quadric. The image is flipped as soon as q(d) >= 0 for some c, so
+    the smallest flip is the smallest ||d|| with q(d) = 0, over c. For each c
+    this is a trust-region subproblem, solved exactly: with H = V diag(h) V^T,
+    the solution is d(m) = (m I - H)^-1 g for the m > max(h_max, 0) at which
+    q(d(m)) = 0 (the secular equation; q(d(m)) falls strictly as m grows, so
+    its root is found by bisection on log(m - max(h_max, 0))), or, in the hard
+    case where g has no component along H's top eigenvector, d(h_max) plus a
+    multiple of that eigenvector. Any smaller change keeps every q < 0 (at
+    radius r, d(m) maximises q over the ball of radius r, Gay 1981 / Moré and
+    Sorensen 1983). No box: the exact problem is unclipped.
+
+    Parameters
+    ----------
+    model : a fitted :class:`AnalysisBySynthesis` with ``n_components=1``.
+    X : (n, d) complete images, pixel units.
+
+    Returns
+    -------
+    perturbations : (n, d) the smallest changes, each ending on the boundary
+        (X + perturbations ties the two classes; any longer step along it
+        flips). Zero rows where no class can be reached (where every q stays
+        negative, possible only when the covariance differences allow it).
+    across : (n,) the class across that boundary (``model.classes_``), or -1
+        where none can be reached.
+    """
+    if not isinstance(model, AnalysisBySynthesis):
+        raise TypeError("model must be a fitted AnalysisBySynthesis, got "
+                        f"{type(model).__name__}")
+    check_is_fitted(model)
+    if model.means_.shape[1] != 1:
+        raise ValueError("exact_smallest_flip needs one generator per class "
+                         f"(n_components=1); this model has {model.means_.shape[1]}: a "
+                         "mixture's boundaries are not single quadrics")
+    X = attacks._check_images(X, model.means_.shape[-1])
+    with _one_thread():      # many small matrices
+        return _exact_smallest_flip(model, X)
+
+
+def _exact_smallest_flip(model, X):
+    """:func:`exact_smallest_flip` after its checks."""
+    mu, W = model.means_[:, 0], model.components_[:, 0]
+    n_classes, d = mu.shape
+    covariances = W @ W.transpose(0, 2, 1) + np.stack(
+        [np.diag(v) for v in model.noise_variances_[:, 0]])
+    precisions = np.linalg.inv(covariances)
+    precisions = (precisions + precisions.transpose(0, 2, 1)) / 2
+    scores = model.log_likelihoods(X) + model.class_log_prior_
+    own = scores.argmax(axis=1)
+    # every pair's H = P_y - P_c in its eigenbasis, at once (the diagonal is unused)
+    h, V = np.linalg.eigh(precisions[:, None] - precisions[None, :])    # (C, C, d), (C, C, d, d)
+    image, other = np.nonzero(np.arange(n_classes)[None] != own[:, None])   # rows (i, c)
+    y = own[image]
+    pulled = np.einsum("nd,nde->ne", X[image] - mu[y], precisions[y]) - np.einsum(
+        "nd,nde->ne", X[image] - mu[other], precisions[other])           # g, (rows, d)
+    basis = V[y, other]                                                   # (rows, d, d)
+    step, size = _smallest_quadric_step(
+        h[y, other], np.einsum("nd,nde->ne", pulled, basis),
+        scores[image, other] - scores[image, y])
+    step = np.einsum("nde,ne->nd", basis, step)
+    size = size.reshape(len(X), n_classes - 1)
+    nearest = size.argmin(axis=1)
+    rows = np.arange(len(X)) * (n_classes - 1) + nearest
+    reached = np.isfinite(size[np.arange(len(X)), nearest])
+    delta = np.where(reached[:, None], step[rows], 0.0)
+    labels = np.where(reached, model.classes_[other[rows]], -1)
+    return delta, labels
+
+
+def _smallest_quadric_step(h, g, q0, iterations=80):
+    """The smallest z with sum(h z^2) / 2 + g . z + q0 = 0, row by row (an eigenbasis).
+
+    ``h`` (n, d) ascending eigenvalues of H, ``g`` (n, d) the linear terms in
+    their eigenbasis, ``q0`` (n,) negative constants. Returns the steps (n, d),
+    in the same basis, and their norms (n,), inf (and a zero step) where the
+    quadric cannot be reached.
+    """
+    low_m = np.maximum(h[:, -1], 0.0)
+
+    def q(m):                          # q(z(m)), z(m) = g / (m - h), rows of m (n,)
+        gap = m[:, None] - h
+        return np.sum(g ** 2 * (0.5 * h / gap ** 2 + 1 / gap), axis=1) + q0
+
+    scale = np.abs(h).max(axis=1) + np.abs(g).max(axis=1) + 1.0
+    lo, hi = np.log(1e-14 * scale), np.log(scale)        # log(m - low_m)
+    for _ in range(200):               # widen until q(hi) < 0 (q -> q0 < 0 as m grows)
+        up = q(low_m + np.exp(hi)) >= 0
+        if not up.any():
+            break
+        hi[up] += 2.0
+    reachable = q(low_m + np.exp(lo)) >= 0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        positive = q(low_m + np.exp(mid)) >= 0
+        lo, hi = np.where(positive, mid, lo), np.where(positive, hi, mid)
+    m = low_m + np.exp((lo + hi) / 2)
+    step = g / (m[:, None] - h)
+    # the hard case: at m = h_max > 0 the step without the top eigenvector's part
+    # still has q < 0; the rest is made up along that eigenvector
+    hard = ~reachable & (h[:, -1] > 0)
+    if hard.any():
+        hh, gh = h[hard], g[hard]
+        top = hh == hh[:, -1:]
+        gap = np.where(top, 1.0, hh[:, -1:] - hh)
+        base = np.where(top, 0.0, gh / gap)
+        rest = -(np.sum(np.where(top, 0.0, base ** 2 * (0.5 * hh + gap)), axis=1) + q0[hard])
+        base[:, -1] = np.sqrt(np.maximum(rest, 0.0) * 2 / hh[:, -1])
+        step[hard] = base
+        reachable = reachable | hard
+    size = np.linalg.norm(step, axis=1)
+    size[~reachable] = np.inf
+    step[~reachable] = 0.0
+    return step, size

@@ -620,7 +620,8 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
 @pytest.mark.parametrize("kwargs, error", [
     ({"max_iter": 0}, ValueError), ({"refine_steps": -1}, ValueError),
     ({"overshoot": -0.1}, ValueError), ({"bisection_steps": 1.5}, TypeError),
-    ({"bisection_steps": -1}, ValueError)])
+    ({"bisection_steps": -1}, ValueError), ({"box": (1.0, 0.0)}, ValueError),
+    ({"box": (0.0, 0.5)}, ValueError)])
 def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
     from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
 

@@ -1,0 +1,400 @@
+"""Small changes that flip a classifier's prediction: the searches chapter 8 uses.
+
+Every search here returns *upper bounds* on the smallest L2 change that flips a
+prediction (a change that does flip, checked with the classifier's own
+``predict``), never the smallest change itself; chapter 8 compares them with
+the exact smallest change where one is known
+(:func:`inverse_lessons.analysis_by_synthesis.exact_smallest_flip`).
+
+- :func:`bisect_flip` and :func:`refine_flip`: the shared parts. A bisection
+  along a direction to the first point that flips, and a refinement that turns
+  the direction towards the boundary's normal at the point reached and keeps
+  the turn when the flip comes sooner (at a locally smallest change, the
+  change is parallel to that normal).
+- :func:`svc_flip_l2`: a gradient attack (DeepFool) on an RBF support vector
+  classifier's one-against-one decision functions, whose gradients are exact.
+- :func:`boundary_flip_l2`: a decision-based search for any classifier (only
+  its predictions are used): bisection towards the nearest training images of
+  another class, then the refinement with normals estimated from random probes.
+
+Images are rows, pixel units. With ``box=(low, high)`` every point a search
+tries is clipped to the box (the change a search returns keeps the image in
+it); ``box=None`` searches all of space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.svm import SVC
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from ._validation import check_int, check_positive
+
+__all__ = ["bisect_flip", "boundary_flip_l2", "refine_flip", "svc_flip_l2"]
+
+
+def _check_box(box):
+    if box is None:
+        return None
+    try:
+        low, high = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be None or a pair (low, high), got {box!r}") from None
+    if not low < high:
+        raise ValueError(f"box must have low < high, got {box!r}")
+    return low, high
+
+
+def _check_images(X, d=None, box=None):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or (d is not None and X.shape[1] != d) or not np.isfinite(X).all():
+        raise ValueError(f"X must hold complete, finite images, shape (n, "
+                         f"{'d' if d is None else d}); got shape {X.shape}"
+                         + ("" if X.ndim != 2 else " (or NaN or inf)"))
+    if box is not None and (X.min() < box[0] or X.max() > box[1]):
+        raise ValueError(f"X must lie in the box {box}, got pixels from {X.min()} to "
+                         f"{X.max()}")
+    return X
+
+
+def _points(X, directions, lengths, box):
+    """X + t u, clipped to the box: (n, d)."""
+    points = X + lengths[:, None] * directions
+    return points if box is None else np.clip(points, *box)
+
+
+def _free(normal, points, box):
+    """``normal`` with the components that would push a pixel out of the box zeroed."""
+    if box is None:
+        return normal
+    stuck = ((points <= box[0]) & (normal < 0)) | ((points >= box[1]) & (normal > 0))
+    return np.where(stuck, 0.0, normal)
+
+
+def bisect_flip(predict, X, directions, own, length, steps, box=None):
+    """Bisection for a short flipping change along each direction, at most ``length``.
+
+    ``predict`` maps images (n, d) to labels; ``X`` (n, d) images,
+    ``directions`` (n, d) unit vectors, ``own`` (n,) their labels, ``length``
+    (n,) the longest step tried, pixel units. Returns the steps t (n,) at which
+    X + t u (clipped to ``box``) flips ``own``: the bisection (``steps``
+    halvings) keeps a flipping end, so each is at most ``length`` (inf where
+    ``length`` itself does not flip). Without a box, t is the change's norm;
+    with one, the norm is at most t.
+    """
+    out = np.full(len(X), np.inf)
+    if len(X) == 0:
+        return out
+    ok = np.flatnonzero(predict(_points(X, directions, length, box)) != own)
+    if ok.size == 0:
+        return out
+    X, directions, own = X[ok], directions[ok], own[ok]
+    low, high = np.zeros(ok.size), length[ok].copy()
+    for _ in range(steps):
+        mid = (low + high) / 2
+        flips = predict(_points(X, directions, mid, box)) != own
+        high, low = np.where(flips, mid, high), np.where(flips, low, mid)
+    out[ok] = high
+    return out
+
+
+def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10,
+                bisection_steps=16, box=None, retry=False):
+    """Shorten flipping changes by turning them towards the boundary's normal.
+
+    ``X`` (n, d) images with labels ``own`` (n,); X + t u (clipped to ``box``)
+    flips for the unit ``directions`` u (n, d) and steps ``lengths`` t (n,).
+    Up to ``refine_steps`` times: at the point reached, ``normal(points, own)``
+    (m, d) gives the direction in which the point moves further into the other
+    class (a gradient, or an estimate); the direction is turned fully, half, a
+    quarter or an eighth of the way to it, and the first turn whose bisection
+    (``bisection_steps`` halvings, at most the current step) flips with a
+    smaller change is kept. An image no turn shortens is left alone after
+    that, unless ``retry`` (for a ``normal`` that is a random estimate, which
+    may do better the next time). Returns the new directions (n, d) and steps
+    (n,); the changes are ``clip(X + t u) - X``, never larger than the ones
+    given.
+    """
+    unit, t = directions.copy(), lengths.astype(np.float64).copy()
+    size = np.linalg.norm(_points(X, unit, t, box) - X, axis=1)
+    live = np.arange(len(X))       # images whose change may still shorten
+    for _ in range(refine_steps):
+        if live.size == 0:
+            break
+        point = _points(X[live], unit[live], t[live], box)
+        towards_normal = _free(normal(point, own[live]), point, box)
+        towards_normal /= np.linalg.norm(towards_normal, axis=1, keepdims=True) + 1e-24
+        todo = np.arange(live.size)      # positions in live not yet shortened
+        for turn in (1.0, 0.5, 0.25, 0.125):
+            if todo.size == 0:
+                break
+            i = live[todo]
+            towards = unit[i] + turn * (towards_normal[todo] - unit[i])
+            towards /= np.linalg.norm(towards, axis=1, keepdims=True) + 1e-24
+            step = bisect_flip(predict, X[i], towards, own[i], t[i], bisection_steps, box)
+            new = np.full(i.size, np.inf)
+            found = np.isfinite(step)
+            new[found] = np.linalg.norm(
+                _points(X[i[found]], towards[found], step[found], box) - X[i[found]], axis=1)
+            better = new < size[i]
+            t[i[better]], unit[i[better]], size[i[better]] = (
+                step[better], towards[better], new[better])
+            todo = todo[~better]
+        # an image no turn shortened has the same point and normal next time
+        if not retry:
+            live = np.delete(live, todo)
+    return unit, t
+
+
+# -- a gradient attack on an RBF support vector classifier ---------------------------------
+def _svc_pairs(svc, gamma):
+    """The one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
+
+    Returns a function mapping images (n, d) to values (n, P) and, unless
+    ``gradients=False``, gradients (n, P, d), one per pair (i, j), i < j, in
+    scikit-learn's order; a positive value votes for class i. Built from the
+    public ``support_vectors_``, ``dual_coef_``, ``intercept_`` and
+    ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
+    gradient sum_s a_s K(x, s) (-2 gamma) (x - s).
+    """
+    sv = svc.support_vectors_
+    start = np.concatenate([[0], np.cumsum(svc.n_support_)])
+    n_classes = len(svc.classes_)
+    pairs = [(i, j) for i in range(n_classes) for j in range(i + 1, n_classes)]
+    coef = np.zeros((len(pairs), len(sv)))         # each pair's weights on every SV
+    for p, (i, j) in enumerate(pairs):
+        coef[p, start[i]:start[i + 1]] = svc.dual_coef_[j - 1, start[i]:start[i + 1]]
+        coef[p, start[j]:start[j + 1]] = svc.dual_coef_[i, start[j]:start[j + 1]]
+    sv_sq = np.sum(sv ** 2, axis=1)
+
+    def values(X, gradients=True):
+        sq = np.sum(X ** 2, axis=1)[:, None] - 2 * X @ sv.T + sv_sq[None]
+        K = np.exp(-gamma * np.maximum(sq, 0.0))                    # (n, S)
+        f = K @ coef.T + svc.intercept_[None]
+        if not gradients:
+            return f
+        # sum_s a_s K_s (x - s) = x (K a) - (K * a) S
+        weighted = K[:, None, :] * coef[None]                       # (n, P, S)
+        grad = -2 * gamma * (weighted.sum(axis=2)[:, :, None] * X[:, None, :]
+                             - weighted @ sv)
+        return f, grad
+
+    return values, np.array(pairs)
+
+
+def _votes(f, pairs, n_classes):
+    """One-against-one votes (n, C) from pair values f (n, P); libsvm's argmax breaks ties
+    towards the lower class index, as ``np.argmax`` does."""
+    votes = np.zeros((len(f), n_classes))
+    np.add.at(votes.T, pairs[:, 0], (f > 0).T)
+    np.add.at(votes.T, pairs[:, 1], (f <= 0).T)
+    return votes
+
+
+def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.02,
+                refine_steps=10, bisection_steps=16):
+    """Small L2 changes that flip a fitted RBF ``SVC``: DeepFool on its pair functions.
+
+    A multi-class SVC predicts by one-against-one votes. For the predicted
+    class t, each duel (t, c) is a smooth function of the image; DeepFool
+    (Moosavi-Dezfooli et al. 2016) linearises the duels t still wins, steps
+    to the nearest linearised boundary times ``1 + overshoot`` (in the box:
+    pixels at a bound that the step would push out are left alone), and
+    repeats until the prediction changes (at most ``max_iter`` steps). One run
+    starts with the nearest duel, and one per other class c with the duel
+    (t, c); the smallest flipping change of the runs is then refined by
+    :func:`refine_flip` with the gradient of the duel the point has lost.
+
+    Parameters
+    ----------
+    svc : fitted ``sklearn.svm.SVC`` with ``kernel="rbf"`` (or a fitted
+        ``GridSearchCV`` around one: its ``best_estimator_`` is used).
+    X : (n, d) complete images, pixel units, inside ``box`` if one is given.
+    gamma : float or None. The kernel's width; None reads ``svc.gamma`` when it
+        is a number. For ``gamma="scale"`` pass 1 / (d * X_train.var()).
+    box : (low, high) or None. The pixel range every tried point is clipped to.
+
+    Returns
+    -------
+    perturbations : (n, d) changes; zero where nothing flipped.
+    flipped : (n,) bool, checked with ``svc.predict``.
+    """
+    svc = getattr(svc, "best_estimator_", svc)
+    if not isinstance(svc, SVC):
+        raise TypeError(f"svc must be a fitted SVC, got {type(svc).__name__}")
+    check_is_fitted(svc)
+    if svc.kernel != "rbf":
+        raise ValueError(f"svc must use kernel='rbf', got {svc.kernel!r}")
+    if gamma is None:
+        if isinstance(svc.gamma, str):
+            raise ValueError(f"svc.gamma is {svc.gamma!r}: pass its value as gamma")
+        gamma = svc.gamma
+    gamma = check_positive("gamma", gamma)
+    box = _check_box(box)
+    max_iter = check_int("max_iter", max_iter)
+    overshoot = check_positive("overshoot", overshoot, allow_zero=True)
+    refine_steps = check_int("refine_steps", refine_steps, minimum=0)
+    bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
+    X = _check_images(X, svc.shape_fit_[1], box)
+    # small problems, many calls: one thread is fastest, above all on a busy machine
+    with threadpool_limits(limits=1):
+        return _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps,
+                            bisection_steps)
+
+
+def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisection_steps):
+    """:func:`svc_flip_l2` after its checks."""
+    values, pairs = _svc_pairs(svc, gamma)
+    n_classes = len(svc.classes_)
+
+    def predict(images):          # class indices
+        return _votes(values(images, gradients=False), pairs, n_classes).argmax(axis=1)
+
+    own = predict(X)
+    if not np.array_equal(svc.classes_[own], svc.predict(X)):
+        raise ValueError("the pair functions do not reproduce svc.predict: is gamma right?")
+    n = len(X)
+    image = np.concatenate([np.arange(n), np.repeat(np.arange(n), n_classes)])
+    target = np.concatenate([np.full(n, -1), np.tile(np.arange(n_classes), n)])
+    keep = target != own[image]
+    image, target = image[keep], target[keep]
+    # sign[p, c] = +1 if pair p's value grows towards class c winning it, -1 if
+    # towards c losing, 0 if c is not in the pair
+    sign = np.zeros((len(pairs), n_classes))
+    sign[np.arange(len(pairs)), pairs[:, 0]], sign[np.arange(len(pairs)), pairs[:, 1]] = 1, -1
+    duel_of = np.zeros((n_classes, n_classes), int)    # the pair of classes a and b
+    duel_of[pairs[:, 0], pairs[:, 1]] = duel_of[pairs[:, 1], pairs[:, 0]] = np.arange(len(pairs))
+    current = X[image].copy()
+    flipped = np.zeros(len(image), bool)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~flipped)
+        if active.size == 0:
+            break
+        f, grad = values(current[active])
+        mine = own[image[active]]
+        # h > 0 while the own class wins a duel; a duel's h falls as the other side gains
+        h = f * sign[:, mine].T                             # (m, P)
+        g = grad * sign[:, mine].T[:, :, None]
+        g = -_free(-g, current[active][:, None, :], box)      # the step moves along -g
+        distance = h / (np.linalg.norm(g, axis=2) + 1e-12)
+        distance[sign[:, mine].T == 0] = np.inf           # duels of other classes
+        distance[h <= 0] = np.inf                          # duels already lost
+        goal = target[active]
+        rows = np.arange(active.size)
+        duel = duel_of[mine, np.maximum(goal, 0)]          # the targeted duel, while won
+        aim = (goal >= 0) & (h[rows, duel] > 0)
+        nearest = np.where(aim, duel, distance.argmin(axis=1))
+        step_h, step_g = h[rows, nearest], g[rows, nearest]
+        squared = np.sum(step_g ** 2, axis=1) + 1e-24
+        moved = current[active] - ((1 + overshoot) * step_h / squared)[:, None] * step_g
+        current[active] = moved if box is None else np.clip(moved, *box)
+        flipped[active] = predict(current[active]) != mine
+    lengths = np.linalg.norm(current - X[image], axis=1)
+    lengths[~flipped] = np.inf
+    shortest = np.full(n, -1)
+    for row in np.argsort(-lengths):        # each image's shortest run comes last
+        if np.isfinite(lengths[row]):
+            shortest[image[row]] = row
+    found = np.flatnonzero(shortest >= 0)
+    delta = np.zeros_like(X)
+    if found.size:
+        def normal(points, labels):          # grows as the duel lost is lost further
+            f, grad = values(points)
+            p = duel_of[labels, predict(points)]
+            return -grad[np.arange(len(points)), p] * sign[p, labels][:, None]
+
+        change = current[shortest[found]] - X[found]
+        length = np.linalg.norm(change, axis=1)
+        unit = change / length[:, None]
+        length = bisect_flip(predict, X[found], unit, own[found], length, bisection_steps, box)
+        unit, length = refine_flip(predict, normal, X[found], own[found], unit, length,
+                                   refine_steps=refine_steps,
+                                   bisection_steps=bisection_steps, box=box)
+        delta[found] = _points(X[found], unit, length, box) - X[found]
+    flipped = np.zeros(n, bool)
+    flipped[found] = svc.predict(X[found] + delta[found]) != svc.predict(X[found])
+    return delta, flipped
+
+
+# -- a decision-based search for any classifier ----------------------------------------------
+def boundary_flip_l2(predict, X, X_train, *, box=(0.0, 1.0), n_starts=5, refine_steps=20,
+                     n_probes=64, probe_radius=0.02, bisection_steps=16, seed=0):
+    """Small L2 changes that flip any classifier, from its predictions alone.
+
+    For each image, the straight lines to the ``n_starts`` nearest training
+    images that ``predict`` labels differently are bisected to their first
+    flipping point, and the shortest is refined by :func:`refine_flip`, with
+    the boundary's normal estimated from ``n_probes`` random probes around the
+    point reached, at distance ``probe_radius`` (pixel units) from it (the
+    probe directions, each weighted by whether it flips, +1, or not, -1, less
+    the mean weight: the estimate of HopSkipJump, Chen et al. 2020).
+
+    Parameters
+    ----------
+    predict : callable mapping images (m, d) to labels (m,), such as a fitted
+        classifier's ``predict``.
+    X : (n, d) complete images, inside ``box`` if one is given.
+    X_train : (N, d) images to aim at (the training split).
+    seed : seed of the random probes.
+
+    Returns
+    -------
+    perturbations : (n, d) changes; zero where nothing flipped.
+    flipped : (n,) bool, checked with ``predict``.
+    """
+    box = _check_box(box)
+    n_starts = check_int("n_starts", n_starts)
+    refine_steps = check_int("refine_steps", refine_steps, minimum=0)
+    n_probes = check_int("n_probes", n_probes, minimum=2)
+    probe_radius = check_positive("probe_radius", probe_radius)
+    bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
+    X = _check_images(X, box=box)
+    X_train = _check_images(X_train, X.shape[1])
+    # small problems, many calls: one thread is fastest, above all on a busy machine
+    with threadpool_limits(limits=1):
+        return _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes,
+                                 probe_radius, bisection_steps, np.random.default_rng(seed))
+
+
+def _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes,
+                      probe_radius, bisection_steps, rng):
+    """:func:`boundary_flip_l2` after its checks."""
+    own, train_labels = predict(X), predict(X_train)
+    n, d = X.shape
+    distances = np.linalg.norm(X[:, None] - X_train[None], axis=2)
+    distances[own[:, None] == train_labels[None]] = np.inf     # only other labels
+    nearest = np.argsort(distances, axis=1)[:, :n_starts]      # (n, n_starts)
+    image = np.repeat(np.arange(n), n_starts)
+    usable = np.isfinite(distances[image, nearest.ravel()])
+    image, target = image[usable], nearest.ravel()[usable]
+    change = X_train[target] - X[image]
+    length = np.linalg.norm(change, axis=1)
+    t = bisect_flip(predict, X[image], change / length[:, None], own[image], length,
+                    bisection_steps, box)
+    lengths, units = np.full(n, np.inf), np.zeros_like(X)
+    for row in np.argsort(-t):               # each image's shortest line comes last
+        if np.isfinite(t[row]):
+            lengths[image[row]], units[image[row]] = t[row], change[row] / length[row]
+    found = np.flatnonzero(np.isfinite(lengths))
+
+    def normal(points, labels):
+        u = rng.standard_normal((len(points), n_probes, d))
+        u /= np.linalg.norm(u, axis=2, keepdims=True)
+        probes = (points[:, None] + probe_radius * u).reshape(-1, d)
+        if box is not None:
+            probes = np.clip(probes, *box)
+        flips = predict(probes).reshape(len(points), n_probes) != labels[:, None]
+        sign = np.where(flips, 1.0, -1.0)
+        sign -= sign.mean(axis=1, keepdims=True)
+        return np.einsum("np,npd->nd", sign, u)
+
+    delta = np.zeros_like(X)
+    if found.size:
+        unit, t = refine_flip(predict, normal, X[found], own[found], units[found],
+                              lengths[found], refine_steps=refine_steps,
+                              bisection_steps=bisection_steps, box=box, retry=True)
+        delta[found] = _points(X[found], unit, t, box) - X[found]
+    flipped = np.zeros(n, bool)
+    flipped[found] = predict(X[found] + delta[found]) != own[found]
+    return delta, flipped
