@@ -357,7 +357,7 @@ BASELINE_GRID = {
              {"n_neighbors": [1, 3, 5, 7, 9], "weights": ["uniform", "distance"]}),
     "SVC": (SVC(kernel="rbf"),
             {"C": [1.0, 3.0, 10.0, 30.0, 100.0],
-             "gamma": [0.025, 0.05, 0.1, 0.2, 0.4]}),
+             "gamma": [0.05, 0.1, 0.2, 0.4, 0.8]}),
 }
 
 #: Chapter 8's baselines: each classifier's setting as ``benchmarks/tune_baselines.py``
@@ -369,11 +369,11 @@ BASELINE_GRID = {
 #: and without damaged copies, after each filling, and, told sigma, with or without
 #: a noisy copy (``noise_copies``).
 TUNED_BASELINES = {
-    "logistic regression": dict(params={"C": 10.0}, filling="KNNImputer",
+    "logistic regression": dict(params={"C": 1.0}, filling="KNNImputer",
                                 damaged_copies=True, noise_copies=True),
-    "k-NN": dict(params={"n_neighbors": 3, "weights": "distance"}, filling="KNNImputer",
+    "k-NN": dict(params={"n_neighbors": 1, "weights": "uniform"}, filling="KNNImputer",
                  damaged_copies=False, noise_copies=False),
-    "SVC": dict(params={"C": 10.0, "gamma": 0.05}, filling="KNNImputer",
+    "SVC": dict(params={"C": 3.0, "gamma": 0.4}, filling="IterativeImputer",
                 damaged_copies=True, noise_copies=True),
 }
 
