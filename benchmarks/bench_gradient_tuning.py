@@ -8,7 +8,7 @@ tunes the outer learning rate and the penalty alpha for each gradient, the
 stopped one (``step_gradient=False``) and the exact one (``step_gradient=True``),
 by 3-fold cross-validation on the training split only (``GridSearchCV``, the
 test split is never read), and prints the grid, so that chapter 4 can fit the
-chosen settings over five seeds. Run (about 2 minutes on 2 idle cores):
+chosen settings over five seeds. Run (about 3 minutes on 2 idle cores):
 
     .venv/bin/python benchmarks/bench_gradient_tuning.py
 """
