@@ -847,20 +847,13 @@ def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_st
     delta = np.zeros_like(X)
     if found.size:
         # refine: bisection along the change, then along the boundary's normal
-        Xf, mine = X[found], own[found]
-        change = current[shortest[found]] - Xf
-        length = np.linalg.norm(change, axis=1)
-        unit = change / length[:, None]
-        length = attacks.bisect_flip(predict, Xf, unit, mine, length, bisection_steps, box)
-
         def normal(points, labels):   # the score of the class reached, less the own one's
             grad, rows = scorer(points)[2], np.arange(len(points))
             return grad[rows, predict(points)] - grad[rows, labels]
 
-        unit, length = attacks.refine_flip(predict, normal, Xf, mine, unit, length,
-                                           refine_steps=refine_steps,
-                                           bisection_steps=bisection_steps, box=box)
-        delta[found] = attacks._points(Xf, unit, length, box) - Xf
+        delta[found] = attacks._shorten(predict, normal, X[found], own[found],
+                                        current[shortest[found]] - X[found], refine_steps,
+                                        bisection_steps, box)
     # the model itself says what flips
     flipped = np.zeros(n, bool)
     flipped[found] = model.predict(X[found] + delta[found]) != model.predict(X[found])

@@ -147,13 +147,30 @@ def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10
     return unit, t
 
 
+def _shorten(predict, normal, X, own, change, refine_steps, bisection_steps, box):
+    """Flipping changes (n, d) shortened by a bisection along each, then by
+    :func:`refine_flip`. A change whose own end does not flip again (a point left
+    on the boundary to rounding) is returned as it is."""
+    length = np.linalg.norm(change, axis=1)
+    unit = change / np.maximum(length, 1e-300)[:, None]
+    t = bisect_flip(predict, X, unit, own, length, bisection_steps, box)
+    ok = np.flatnonzero(np.isfinite(t))
+    unit[ok], t[ok] = refine_flip(predict, normal, X[ok], own[ok], unit[ok], t[ok],
+                                  refine_steps=refine_steps,
+                                  bisection_steps=bisection_steps, box=box)
+    out = change.copy()
+    out[ok] = _points(X[ok], unit[ok], t[ok], box) - X[ok]
+    return out
+
+
 # -- a gradient attack on an RBF support vector classifier ---------------------------------
 def _svc_pairs(svc, gamma):
     """The one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
 
     Returns a function mapping images (n, d) to values (n, P) and, unless
     ``gradients=False``, gradients (n, P, d), one per pair (i, j), i < j, in
-    scikit-learn's order; a positive value votes for class i. Built from the
+    scikit-learn's order; a positive value votes for class i. With ``which``
+    (n, q) pair indices, only those pairs' gradients, (n, q, d). Built from the
     public ``support_vectors_``, ``dual_coef_``, ``intercept_`` and
     ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
     gradient sum_s a_s K(x, s) (-2 gamma) (x - s).
@@ -168,14 +185,15 @@ def _svc_pairs(svc, gamma):
         coef[p, start[j]:start[j + 1]] = svc.dual_coef_[i, start[j]:start[j + 1]]
     sv_sq = np.sum(sv ** 2, axis=1)
 
-    def values(X, gradients=True):
+    def values(X, gradients=True, which=None):
         sq = np.sum(X ** 2, axis=1)[:, None] - 2 * X @ sv.T + sv_sq[None]
         K = np.exp(-gamma * np.maximum(sq, 0.0))                    # (n, S)
         f = K @ coef.T + svc.intercept_[None]
         if not gradients:
             return f
         # sum_s a_s K_s (x - s) = x (K a) - (K * a) S
-        weighted = K[:, None, :] * coef[None]                       # (n, P, S)
+        chosen = coef[None] if which is None else coef[which]       # (n or 1, q, S)
+        weighted = K[:, None, :] * chosen                           # (n, q, S)
         grad = -2 * gamma * (weighted.sum(axis=2)[:, :, None] * X[:, None, :]
                              - weighted @ sv)
         return f, grad
@@ -271,20 +289,22 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
         active = np.flatnonzero(~flipped)
         if active.size == 0:
             break
-        f, grad = values(current[active])
         mine = own[image[active]]
+        mine_duels = duel_of[mine]                          # (m, C), own's duels (and own)
+        f, grad = values(current[active], which=mine_duels)
+        rows = np.arange(active.size)
         # h > 0 while the own class wins a duel; a duel's h falls as the other side gains
-        h = f * sign[:, mine].T                             # (m, P)
-        g = grad * sign[:, mine].T[:, :, None]
+        duel_sign = sign[mine_duels, mine[:, None]]         # (m, C)
+        duel_sign[rows, mine] = 0                           # own's column: no duel
+        h = f[rows[:, None], mine_duels] * duel_sign
+        g = grad * duel_sign[:, :, None]
         g = -_free(-g, current[active][:, None, :], box)      # the step moves along -g
         distance = h / (np.linalg.norm(g, axis=2) + 1e-12)
-        distance[sign[:, mine].T == 0] = np.inf           # duels of other classes
+        distance[duel_sign == 0] = np.inf                  # own column
         distance[h <= 0] = np.inf                          # duels already lost
         goal = target[active]
-        rows = np.arange(active.size)
-        duel = duel_of[mine, np.maximum(goal, 0)]          # the targeted duel, while won
-        aim = (goal >= 0) & (h[rows, duel] > 0)
-        nearest = np.where(aim, duel, distance.argmin(axis=1))
+        aim = (goal >= 0) & (h[rows, np.maximum(goal, 0)] > 0)   # the targeted duel, while won
+        nearest = np.where(aim, goal, distance.argmin(axis=1))   # a class: column of h
         step_h, step_g = h[rows, nearest], g[rows, nearest]
         squared = np.sum(step_g ** 2, axis=1) + 1e-24
         moved = current[active] - ((1 + overshoot) * step_h / squared)[:, None] * step_g
@@ -300,18 +320,13 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
     delta = np.zeros_like(X)
     if found.size:
         def normal(points, labels):          # grows as the duel lost is lost further
-            f, grad = values(points)
             p = duel_of[labels, predict(points)]
-            return -grad[np.arange(len(points)), p] * sign[p, labels][:, None]
+            grad = values(points, which=p[:, None])[1][:, 0]
+            return -grad * sign[p, labels][:, None]
 
-        change = current[shortest[found]] - X[found]
-        length = np.linalg.norm(change, axis=1)
-        unit = change / length[:, None]
-        length = bisect_flip(predict, X[found], unit, own[found], length, bisection_steps, box)
-        unit, length = refine_flip(predict, normal, X[found], own[found], unit, length,
-                                   refine_steps=refine_steps,
-                                   bisection_steps=bisection_steps, box=box)
-        delta[found] = _points(X[found], unit, length, box) - X[found]
+        delta[found] = current[shortest[found]] - X[found]
+        delta[found] = _shorten(predict, normal, X[found], own[found], delta[found],
+                                refine_steps, bisection_steps, box)
     flipped = np.zeros(n, bool)
     flipped[found] = svc.predict(X[found] + delta[found]) != svc.predict(X[found])
     return delta, flipped
