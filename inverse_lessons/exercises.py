@@ -365,6 +365,28 @@ _register(Exercise(
          "batch does, and compare peak_mib of the two measurements."))
 
 
+def _truncated_training():
+    from .data import load_digits_split
+    from .linear_inversion import train_through_inversion
+
+    X_train, y_train, _, _ = load_digits_split()
+    X, y = X_train[:500], y_train[:500]
+    full, truncated = (train_through_inversion(X, y, inner_steps=300, backprop_steps=k,
+                                               n_iter=50, seeds=(0,))[0, -1]
+                       for k in (None, 10))
+    return float(full), float(truncated)
+
+
+_register(Exercise(
+    "5.3", "(final training loss with the full gradient, with the last 10 steps only): "
+           "train_through_inversion on the first 500 training images, N = 300, 50 "
+           "iterations, seed 0",
+    _truncated_training, rtol=1e-3, atol=0,
+    hint="Call train_through_inversion twice on X_train[:500], y_train[:500] with "
+         "inner_steps=300, n_iter=50 and seeds=(0,), once with backprop_steps=None and once "
+         "with backprop_steps=10, and pass the last entry of each curve, full gradient first."))
+
+
 # --------------------------------------------------------------------------- chapter 6
 
 def _masked_curvature(G, d):

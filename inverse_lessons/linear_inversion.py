@@ -28,6 +28,10 @@ have fitted, and :func:`signal_and_deviation` splits each image's
 least-squares weights along those directions into the part its own class
 template explains and the rest.
 
+:func:`train_through_inversion` trains a generator and a linear head through
+N inner steps with the gradient through the last K only (chapter 5's
+exercise 5.3: what truncated backpropagation does to training).
+
 All four are TensorFlow functions of G, so they can be differentiated with
 respect to the generator. Shapes: G (m, k), X (n, m), result Z (n, k).
 """
@@ -49,6 +53,7 @@ __all__ = [
     "generator_step_size_bound",
     "filter_factors",
     "signal_and_deviation",
+    "train_through_inversion",
 ]
 
 
@@ -297,3 +302,93 @@ def signal_and_deviation(G, X, y):
     signal = a[:, None] * Vt[:, y].T                    # a V[y, j]
     deviation = ((X - a[:, None] * own) @ U) / s
     return s, signal, deviation
+
+
+def train_through_inversion(X, y, *, inner_steps=300, backprop_steps=None, n_iter=50,
+                            n_latent=30, learning_rate=0.01, alpha=3e-4, seeds=(0,)):
+    """Train a generator G and a linear head through N inner steps; return the loss curves.
+
+    A small, float64 version of what ``InverseNet()`` does (chapter 4), kept
+    short so that the gradient is the only thing that varies (chapter 5,
+    exercise 5.3). The latents of each image are N = ``inner_steps`` gradient
+    steps from z = 0 with step size 0.5 / sigma_max(G)^2 (recomputed from the
+    current G, no gradient through it); the outer loss is the mean
+    cross-entropy of the logits Z W^T + c plus alpha ||W||^2; the update is
+    Adam with ``learning_rate`` (beta1 0.9, beta2 0.999, epsilon 1e-7), from
+    InverseNet's start: G = 30 (``n_latent``) training images picked at
+    random, plus noise of 0.1 times the mean absolute pixel; W small and
+    random (0.01 N(0, 1)); c = 0.
+
+    ``backprop_steps`` = K lets the gradient flow through the last K steps
+    only, the iterate before them held fixed (truncated backpropagation, as
+    ``unrolled_inversion(..., backprop_steps=K)``); None (or K = N)
+    backpropagates through all N. Both are computed in closed form
+    (:func:`closed_form_inversion`), which equals unrolling.
+
+    X : (n, m) images, one per row; y : (n,) integer classes 0..9.
+    ``seeds`` : the random starts to train from, one run each.
+    Returns an array (len(seeds), n_iter): the training loss at each
+    iteration, evaluated before that iteration's update.
+    """
+    inner_steps = check_int("inner_steps", inner_steps, minimum=1)
+    n_iter = check_int("n_iter", n_iter, minimum=1)
+    n_latent = check_int("n_latent", n_latent, minimum=1)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    alpha = check_positive("alpha", alpha, allow_zero=True)
+    K = inner_steps if backprop_steps is None else check_int(
+        "backprop_steps", backprop_steps, minimum=1)
+    if K > inner_steps:
+        raise ValueError(f"backprop_steps must be at most inner_steps={inner_steps}, got {K}")
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"X must be (n, m) and y (n,) integer classes, got {X.shape} and "
+                         f"{y.dtype} {y.shape}")
+    if X.shape[0] < n_latent:
+        raise ValueError(f"need at least n_latent={n_latent} images, got {X.shape[0]}")
+    n_classes = 10
+    if y.min() < 0 or y.max() >= n_classes:
+        raise ValueError("classes must lie in 0..9")
+    X_t, labels = tf.constant(X), tf.constant(y)
+    shapes = ((X.shape[1], n_latent), (n_latent, n_classes), (n_classes,))
+    params = [tf.Variable(tf.zeros(shape, tf.float64)) for shape in shapes]
+    moments = [tf.Variable(tf.zeros(shape, tf.float64)) for shape in shapes for _ in "mv"]
+    beta1, beta2 = 0.9, 0.999
+
+    def latents(G):
+        step = 0.5 * generator_step_size_bound(G)
+        if K == inner_steps:
+            return closed_form_inversion(G, X_t, n_steps=inner_steps, step_size=step)
+        start = closed_form_inversion(G, X_t, n_steps=inner_steps - K, step_size=step)
+        return closed_form_inversion(G, X_t, n_steps=K, step_size=step,
+                                     initial=tf.stop_gradient(start))
+
+    @tf.function
+    def update(t):                              # one Adam step, t = 1, 2, ...
+        with tf.GradientTape() as tape:
+            W, c = params[1], params[2]         # W transposed, as coef_
+            logits = tf.matmul(latents(params[0]), W) + c
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+            loss += alpha * tf.reduce_sum(W ** 2)
+        grads = tape.gradient(loss, params)
+        for p, g, m, v in zip(params, grads, moments[::2], moments[1::2], strict=True):
+            m.assign(beta1 * m + (1 - beta1) * g)
+            v.assign(beta2 * v + (1 - beta2) * g ** 2)
+            p.assign_sub(learning_rate * m / (1 - beta1 ** t)
+                         / (tf.sqrt(v / (1 - beta2 ** t)) + 1e-7))
+        return loss
+
+    curves = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        picks = rng.choice(X.shape[0], size=n_latent, replace=False)
+        scale = 0.1 * np.abs(X).mean()
+        params[0].assign(X[picks].T + scale * rng.standard_normal(shapes[0]))
+        params[1].assign(0.01 * rng.standard_normal(shapes[1]))
+        params[2].assign(np.zeros(n_classes))
+        for m in moments:
+            m.assign(tf.zeros_like(m))
+        steps = tf.range(1, n_iter + 1, dtype=tf.float64)
+        curves.append([float(update(t)) for t in steps])
+    return np.array(curves)

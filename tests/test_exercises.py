@@ -85,6 +85,9 @@ def test_known_answers_chapters_5_and_6():
     assert check("5.1", _implicit_formula)
     assert not check("5.1", lambda G, x, g: -_implicit_formula(G, x, g))
     assert check("5.2", 0.5) and not check("5.2", 1.0)   # halves, does not stay
+    full, truncated = _reference("5.3")
+    assert truncated > full                              # truncation trains more slowly
+    assert not check("5.3", (truncated, full))           # the pair the wrong way round
     assert check("6.1", lambda G, d: 2 * G.T @ (d[:, None] * G))
     assert not check("6.1", lambda G, d: 2 * G.T @ G)    # the unmasked curvature
     assert not check("6.1", lambda G, d: G.T @ (d[:, None] * G))   # the factor 2

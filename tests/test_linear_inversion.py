@@ -11,6 +11,7 @@ from inverse_lessons.linear_inversion import (
     least_squares_inversion,
     observed_mask,
     signal_and_deviation,
+    train_through_inversion,
     unrolled_inversion,
 )
 from inverse_lessons.solver import step_size_bound
@@ -297,3 +298,48 @@ def test_signal_and_deviation_refuse_bad_input():
         signal_and_deviation(G, X, LABELS + 1)
     with pytest.raises(ValueError, match="full column rank"):
         signal_and_deviation(np.c_[G[:, :9], G[:, :1]], X, LABELS)
+
+
+@pytest.fixture(scope="module")
+def digits_200():
+    from inverse_lessons import load_digits_split
+
+    X_train, y_train, _, _ = load_digits_split()
+    return X_train[:200], y_train[:200]
+
+
+def test_training_through_inversion_starts_at_chance_and_truncation_slows_it(digits_200):
+    X, y = digits_200
+    kwargs = dict(inner_steps=60, n_iter=12, seeds=(0, 1))
+    full = train_through_inversion(X, y, **kwargs)
+    truncated = train_through_inversion(X, y, backprop_steps=3, **kwargs)
+    assert full.shape == truncated.shape == (2, 12)
+    np.testing.assert_allclose(full[:, 0], truncated[:, 0], rtol=1e-12)   # same start
+    assert np.all(np.abs(full[:, 0] - np.log(10)) < 0.05)                # near ln 10
+    assert np.all(full[:, -1] < full[:, 0] - 0.1)                        # it learns
+    assert np.all(truncated[:, 2:] > full[:, 2:])                        # more slowly
+
+
+def test_training_backprop_through_all_steps_is_the_full_gradient(digits_200):
+    X, y = digits_200
+    kwargs = dict(inner_steps=20, n_iter=4)
+    np.testing.assert_allclose(train_through_inversion(X, y, backprop_steps=20, **kwargs),
+                               train_through_inversion(X, y, **kwargs), rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad, error", [
+    (dict(backprop_steps=0), ValueError), (dict(backprop_steps=61), ValueError),
+    (dict(backprop_steps=2.5), TypeError), (dict(n_iter=0), ValueError),
+    (dict(learning_rate=-1.0), ValueError)])
+def test_training_refuses_bad_settings(digits_200, bad, error):
+    X, y = digits_200
+    with pytest.raises(error):
+        train_through_inversion(X, y, inner_steps=60, **bad)
+
+
+def test_training_refuses_bad_data(digits_200):
+    X, y = digits_200
+    with pytest.raises(ValueError, match="integer classes"):
+        train_through_inversion(X, y.astype(float), inner_steps=5, n_iter=1)
+    with pytest.raises(ValueError, match="n_latent"):
+        train_through_inversion(X[:10], y[:10], inner_steps=5, n_iter=1)
