@@ -180,14 +180,16 @@ def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INT
     The first equation can have several roots in the stable range
     0 < a < 1/sqrt(eta) (see :func:`exact_fit_slopes`); this returns the
     largest, the one nearest a_true, and raises ValueError when there is none
-    (too few steps to ever reach the target). Returns (a, b).
+    with stable inner steps (too few steps to ever reach the target). Returns
+    (a, b).
     """
     slopes = exact_fit_slopes(n_steps=n_steps, step_size=step_size, a_true=a_true)
     eta = check_positive("step_size", step_size)
     if len(slopes) == 0:
         raise ValueError(
-            f"no exact fit exists with n_steps={n_steps} and step_size={eta:g}: "
-            "that few steps never reach the targets"
+            f"no exact fit with stable inner steps (0 < a < 1/sqrt(step_size)) exists "
+            f"with n_steps={n_steps} and step_size={eta:g}: that few steps never reach "
+            "the targets"
         )
     a = float(slopes[-1])
     rn = (1.0 - 2.0 * eta * a * a) ** n_steps
