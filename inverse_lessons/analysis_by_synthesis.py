@@ -1,11 +1,16 @@
-"""Analysis by synthesis: one linear generator per class (chapter 8).
+"""Analysis by synthesis: a few linear generators per class (chapter 8).
 
-Each class c has its own linear generator, an image being drawn as
+Each class c has its own linear generators (three by default, ``n_components``;
+one is the simplest case), each drawing an image as
 
     x = mu_c + W_c z + e,      z ~ N(0, I_k),   e ~ N(0, D_c),
 
-(a probabilistic PCA model, Tipping and Bishop 1999), so the images of class
-c are Gaussian, x ~ N(mu_c, C_c) with C_c = W_c W_c^T + D_c. To classify an
+(a probabilistic PCA model, Tipping and Bishop 1999), so under one generator
+the images of class c are Gaussian, x ~ N(mu_c, C_c) with
+C_c = W_c W_c^T + D_c, and under several a mixture of such Gaussians. With
+one generator per class the boundary between two classes is a single quadric
+(:func:`exact_smallest_flip` uses that); with several it is the level set of a
+difference of log-sum-exps of quadratics, not a piece of a quadric. To classify an
 image the model *inverts every class's generator* on the pixels it actually
 observed and asks which class explains them best: the prediction is the class
 with the largest
@@ -13,7 +18,8 @@ with the largest
     log p(x_O | c) + log p(c),
 
 where x_O are the observed pixels and p(x_O | c) the Gaussian marginal
-likelihood N(mu_O, W_O W_O^T + D_O). Missing pixels (NaN) are marginalised out
+likelihood N(mu_O, W_O W_O^T + D_O) (with several generators, their weighted
+sum). Missing pixels (NaN) are marginalised out
 exactly (a Gaussian's marginal keeps the observed rows and columns): no
 pixel is ever filled in before classifying.
 
@@ -344,7 +350,7 @@ def _check_noise_std(value):
 
 
 class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
-    """Classify by inverting linear generators, one (or a few) per class: probabilistic PCA.
+    """Classify by inverting linear generators, a few per class (three by default): PPCA.
 
     Parameters
     ----------
