@@ -15,6 +15,7 @@ Exercise 1.2: correct.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,10 @@ class Exercise:
         A tuple of numbers, an array, or a callable (then the reader's answer must be a
         callable too, and the two are compared at ``probes``).
     hint : a nudge for a wrong answer that does not give the answer away.
-    rtol, atol : the tolerance of the comparison (numpy.allclose).
+    rtol, atol : the tolerance of the comparison (numpy.allclose). An answer that misses
+        it but lies within ``CLOSE`` times of it is told the tolerance used.
+    The parts of a tuple answer are named by the parenthesised list that opens
+    ``expects`` ("(x_star, k): ..."), so that a hint can say which part is off.
     probes : for a callable answer, the argument tuples it is compared at.
     judge : for an answer that is a procedure rather than a number (a fitted search, say):
         a callable answer -> None if it is right, else what is wrong (a sentence); it
@@ -70,6 +74,10 @@ class Check:
 
 _EXERCISES: dict[str, Exercise] = {}
 
+#: An answer outside the tolerance but within CLOSE times it is "close": check() then says
+#: which tolerance it used, so that a reader can tell rounding from a wrong method.
+CLOSE = 10.0
+
 
 def _register(exercise):
     _EXERCISES[exercise.number] = exercise
@@ -95,12 +103,53 @@ def _as_numbers(value):
     return array
 
 
+def _tolerance(exercise):
+    return f"rtol={exercise.rtol:g}, atol={exercise.atol:g}"
+
+
+def _close(mine, right, exercise):
+    """Elementwise: within the tolerance, and within CLOSE times the tolerance."""
+    within = np.isclose(mine, right, rtol=exercise.rtol, atol=exercise.atol)
+    near = np.isclose(mine, right, rtol=CLOSE * exercise.rtol, atol=CLOSE * exercise.atol)
+    return within, near
+
+
+def _part_names(exercise, size):
+    """The names of a tuple answer's parts, from ``expects``; "part 1", ... otherwise."""
+    match = re.match(r"\s*\(([^()]*)\)", exercise.expects)
+    names = [name.strip() for name in match.group(1).split(",")] if match else []
+    if len(names) != size or not all(names):
+        names = [f"part {i + 1}" for i in range(size)]
+    return names
+
+
+def _listed(names):
+    names = list(names)
+    text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return text + (" is" if len(names) == 1 else " are")
+
+
+def _diagnosis(exercise, answer, within, near):
+    """What is wrong, without the answer: which parts, and whether it is close."""
+    said = []
+    if isinstance(answer, tuple | list) and within.ndim == 1 and within.size > 1:
+        names = _part_names(exercise, within.size)
+        wrong = [name for name, ok in zip(names, within, strict=True) if not ok]
+        right = [name for name, ok in zip(names, within, strict=True) if ok]
+        said.append(f"{_listed(wrong)} off" + (f" ({_listed(right)} right)" if right else ""))
+    if np.all(near):
+        said.append(f"close, but not within the tolerance used ({_tolerance(exercise)})")
+    return ": " + "; ".join(said) if said else ""
+
+
 def check(number, answer):
     """Is ``answer`` right for exercise ``number``? Returns a :class:`Check`.
 
     number : str such as "3.2" (an int or float such as 3.2 is read the same way).
     answer : what the exercise asks for, in the form ``exercises()[number]`` names.
-    Raises ValueError for an exercise that has no check.
+    Raises ValueError for an exercise that has no check. A wrong answer gets a hint; the
+    hint names the wrong parts of a tuple answer, and says the tolerance used when the
+    answer is close (within ``CLOSE`` times the tolerance) but not accepted.
     """
     key = str(number)
     if key not in _EXERCISES:
@@ -122,18 +171,23 @@ def check(number, answer):
             return Check(key, False, f"not yet: your function raised "
                                      f"{type(error).__name__}: {error}. {exercise.hint}")
         right = [np.asarray(reference(*args), dtype=np.float64) for args in exercise.probes]
-        ok = all(m.shape == r.shape and np.allclose(m, r, rtol=exercise.rtol,
-                                                    atol=exercise.atol)
-                 for m, r in zip(mine, right, strict=True))
+        if any(m.shape != r.shape for m, r in zip(mine, right, strict=True)):
+            return Check(key, False, f"not yet: your function's results have the wrong "
+                                     f"shape. {exercise.hint}")
+        within, near = _close(np.concatenate([np.zeros(0)] + [m.ravel() for m in mine]),
+                              np.concatenate([np.zeros(0)] + [r.ravel() for r in right]),
+                              exercise)
+        answer = None                     # a function's results have no named parts
     else:
         mine, right = _as_numbers(answer), np.asarray(reference, dtype=np.float64)
         if mine is None or mine.shape != right.shape:
             shape = "one number" if right.ndim == 0 else f"{right.size} numbers"
             return Check(key, False, f"not yet: pass {exercise.expects} ({shape}).")
-        ok = bool(np.allclose(mine, right, rtol=exercise.rtol, atol=exercise.atol))
-    if ok:
+        within, near = _close(mine, right, exercise)
+    if np.all(within):
         return Check(key, True, "correct.")
-    return Check(key, False, f"not yet. {exercise.hint}")
+    return Check(key, False, f"not yet{_diagnosis(exercise, answer, within, near)}. "
+                             f"{exercise.hint}")
 
 
 # --------------------------------------------------------------------------- chapter 1

@@ -52,6 +52,32 @@ def test_a_failing_function_is_reported_not_raised():
     assert not result and "ZeroDivisionError" in repr(result)
 
 
+def test_a_close_answer_is_told_the_tolerance_used():
+    """Just outside the tolerance: the hint says which tolerance; far off: it does not."""
+    slope = float(_reference("2.3"))                # rtol 1e-6
+    near = check("2.3", slope * (1 + 3e-6))
+    assert not near and "close, but not within the tolerance used (rtol=1e-06, atol=1e-08)" \
+        in repr(near)
+    far = check("2.3", slope * 1.01)
+    assert not far and "tolerance" not in repr(far)
+    eta_max = _reference("1.1")                     # a function: compared at the probes
+    assert "tolerance used" in repr(check("1.1", lambda c: eta_max(c) * (1 + 5e-3)))
+    assert "tolerance" not in repr(check("1.1", lambda c: 2 * eta_max(c)))
+
+
+def test_a_multi_part_answer_hears_which_part_is_wrong():
+    x_star, k = _reference("1.2")
+    only_k = repr(check("1.2", (x_star, k + 1)))
+    assert "not yet: k is off (x_star is right)." in only_k
+    only_x = repr(check("1.2", [x_star + 1, k]))
+    assert "not yet: x_star is off (k is right)." in only_x
+    assert "not yet: x_star and k are off." in repr(check("1.2", (x_star + 1, k + 1)))
+    a, b = _reference("2.2")
+    b_close = repr(check("2.2", (a, b * (1 + 3e-6))))
+    assert "b is off (a is right); close, but not within the tolerance used" in b_close
+    assert "is right" not in repr(check("2.1", 1.0))    # one number has no parts
+
+
 def test_an_unknown_exercise_is_a_clear_error():
     with pytest.raises(ValueError, match="number must name a checkable exercise"):
         check("9.9", 1.0)
