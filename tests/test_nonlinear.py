@@ -161,6 +161,42 @@ def test_long_inversion_takes_the_same_steps_as_invert_decoder():
     np.testing.assert_array_equal(same, Z0)
 
 
+def test_prior_weight_adds_lambda_z_squared_and_its_derivatives():
+    decoder = make_decoder(4, seed=7)
+    Z = np.random.default_rng(3).standard_normal((3, 4))
+    lam = 0.3
+    plain = inversion_derivatives(decoder, X_TEST[:3], Z)
+    prior = inversion_derivatives(decoder, X_TEST[:3], Z, prior_weight=lam)
+    # closed forms: lambda ||z||^2, its gradient 2 lambda z, its Hessian 2 lambda I
+    np.testing.assert_allclose(prior[0], plain[0] + lam * np.sum(Z**2, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(prior[1], plain[1] + 2 * lam * Z, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(prior[2], plain[2] + 2 * lam * np.eye(4), rtol=1e-10,
+                               atol=1e-12)
+    # the descent takes steps of that gradient: one step by hand
+    Z1, _, _ = long_inversion(decoder, X_TEST[:3], Z, step_size=0.05, n_steps=1,
+                              prior_weight=lam)
+    np.testing.assert_allclose(Z1, Z - 0.05 * prior[1], rtol=1e-10, atol=1e-12)
+
+
+def test_a_prior_stops_the_outward_drift_of_the_codes():
+    # An untrained decoder and a target it cannot draw (all pixels 1): without a prior
+    # the codes keep moving, with one the descent comes to rest at a finite point.
+    decoder = make_decoder(3, seed=8)
+    X = np.ones((4, 64))
+    Z0 = np.random.default_rng(4).standard_normal((4, 3))
+    for lam in (0.0, 0.1):
+        Z_a, _, _ = long_inversion(decoder, X, Z0, step_size=0.01, n_steps=2000,
+                                   prior_weight=lam)
+        Z_b, _, norms = long_inversion(decoder, X, Z_a, step_size=0.01, n_steps=2000,
+                                       prior_weight=lam)
+        moved = np.linalg.norm(Z_b - Z_a, axis=1)
+        if lam == 0.0:
+            assert np.all(np.linalg.norm(Z_b, axis=1) > np.linalg.norm(Z_a, axis=1))
+            assert np.all(moved > 0.1)
+        else:
+            assert np.all(norms < 1e-6) and np.all(moved < 1e-3)
+
+
 def test_loss_along_line():
     decoder = make_decoder(3, seed=5)
     rng = np.random.default_rng(2)
@@ -180,6 +216,11 @@ def test_analysis_helpers_reject_bad_input():
         long_inversion(decoder, X_TEST[:2], np.zeros((2, 3)), step_size=0.0, n_steps=1)
     with pytest.raises(ValueError, match="n_steps must be >= 0"):
         long_inversion(decoder, X_TEST[:2], np.zeros((2, 3)), step_size=0.05, n_steps=-1)
+    with pytest.raises(ValueError, match="prior_weight must be non-negative"):
+        long_inversion(decoder, X_TEST[:2], np.zeros((2, 3)), step_size=0.05, n_steps=1,
+                       prior_weight=-0.1)
+    with pytest.raises(TypeError, match="prior_weight must be a real number"):
+        inversion_derivatives(decoder, X_TEST[:2], np.zeros((2, 3)), prior_weight="0.1")
     with pytest.raises(ValueError, match="z_a and z_b"):
         loss_along_line(decoder, X_TEST[0], np.zeros(3), np.zeros(4), [0.5])
     one_layer = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(64)])
