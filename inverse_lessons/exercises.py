@@ -432,13 +432,13 @@ def _truncated_training():
 
 
 _register(Exercise(
-    "5.3", "(final training loss with the full gradient, with the last 10 steps only): "
-           "train_through_inversion on the first 500 training images, N = 300, 50 "
-           "iterations, seed 0",
+    "5.3", "(final_full, final_truncated): the last training loss of seed 0 with the full "
+           "gradient and with the last 10 steps only, from train_through_inversion on the "
+           "first 500 training images, N = 300, 50 iterations",
     _truncated_training, rtol=1e-3, atol=0,
-    hint="Call train_through_inversion twice on X_train[:500], y_train[:500] with "
-         "inner_steps=300, n_iter=50 and seeds=(0,), once with backprop_steps=None and once "
-         "with backprop_steps=10, and pass the last entry of each curve, full gradient first."))
+    hint="Train twice with the same data, seed and settings (inner_steps=300, n_iter=50), "
+         "once with backprop_steps=None and once with backprop_steps=10, and pass the last "
+         "entry of each curve, full gradient first."))
 
 
 # --------------------------------------------------------------------------- chapter 6
