@@ -17,8 +17,12 @@ Modules, one idea each:
 - :mod:`inverse_lessons.profiling`: time and memory of a computation (chapter 5).
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
-- :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, one linear
-  generator per class, inverted on the observed pixels (chapter 8).
+- :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, a few linear
+  generators per class, inverted on the observed pixels (chapter 8).
+- :mod:`inverse_lessons.attacks`: the smallest changes that flip a classifier: the exact
+  flip of a model with one generator per class, gradient and decision-based searches
+  (chapter 8).
+- :mod:`inverse_lessons.stats`: McNemar's exact paired test over test images.
 - :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures
   the sliders and animations draw.
 - :mod:`inverse_lessons.widgets`: sliders for the live notebooks (ipywidgets).
