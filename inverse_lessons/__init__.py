@@ -18,10 +18,11 @@ Modules, one idea each:
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
 - :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, a few linear
-  generators per class, inverted on the observed pixels (chapter 8).
-- :mod:`inverse_lessons.attacks`: the smallest changes that flip a classifier: the exact
-  flip of a model with one generator per class, gradient and decision-based searches
-  (chapter 8).
+  generators per class, inverted on the observed pixels; the gradient attack on it and the
+  exact smallest flip with one generator per class (chapter 8).
+- :mod:`inverse_lessons.attacks`: searches for the smallest change that flips a baseline
+  classifier: gradient (an RBF SVC) and decision-based (any classifier), with the bisection
+  and refinement they share (chapter 8).
 - :mod:`inverse_lessons.stats`: McNemar's exact paired test over test images.
 - :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures
   the sliders and animations draw.
