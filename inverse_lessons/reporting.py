@@ -1,0 +1,137 @@
+"""Five seeds and how to report them: the bookkeeping a chapter of several pages shares.
+
+Chapter 4 fits every model with five seeds and states the mean with the range beside it;
+its numbers reach the prose through myst-nb's ``glue``, and bounds stated as
+"p <= ..." are rounded the safe way. Each of its pages runs alone, so these helpers live
+here instead of being copied from page to page.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["fit_seeds", "glue_spread", "most_disagreements", "one_thread", "round_down",
+           "round_up", "spread"]
+
+
+def _positive_finite(x):
+    x = float(x)
+    if not np.isfinite(x) or x <= 0:
+        raise ValueError(f"x must be a positive finite number, got {x}")
+    return x
+
+
+def _digits(digits):
+    if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or digits < 1:
+        raise ValueError(f"digits must be a positive integer, got {digits!r}")
+    return int(digits)
+
+
+def round_up(x, digits=2):
+    """``x`` rounded up to ``digits`` significant digits, so that "p <= result" stays true.
+
+    Parameters
+    ----------
+    x : float, positive and finite
+    digits : int, at least 1
+
+    Returns
+    -------
+    float, at least ``x``; 0.01234 -> 0.013 with two digits.
+    """
+    x, digits = _positive_finite(x), _digits(digits)
+    scale = 10.0 ** (np.floor(np.log10(x)) - digits + 1)
+    return float(np.ceil(x / scale) * scale)
+
+
+def round_down(x, digits=2):
+    """``x`` rounded down to ``digits`` significant digits, so that "p >= result" stays true.
+
+    Same parameters as :func:`round_up`; returns a float at most ``x``.
+    """
+    x, digits = _positive_finite(x), _digits(digits)
+    scale = 10.0 ** (np.floor(np.log10(x)) - digits + 1)
+    return float(np.floor(x / scale) * scale)
+
+
+def _values(values):
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"values must be a non-empty 1-d sequence, got shape {values.shape}")
+    return values
+
+
+def spread(values):
+    """``'mean (min-max)'`` of ``values`` to three decimals, for a table cell or a print.
+
+    Parameters
+    ----------
+    values : sequence of float, shape (n_seeds,)
+    """
+    values = _values(values)
+    return f"{values.mean():.3f} ({values.min():.3f}-{values.max():.3f})"
+
+
+def glue_spread(name, values):
+    """Glue the mean, min and max of ``values`` as ``name_mean``, ``name_min``, ``name_max``.
+
+    For the prose of a notebook built by myst-nb (``{glue:text}`name_mean:.3f```).
+    Returns the three floats glued, as a dict keyed by the glued names.
+    """
+    from myst_nb import glue
+
+    values = _values(values)
+    glued = {f"{name}_{stat}": float(getattr(np, stat)(values))
+             for stat in ("mean", "min", "max")}
+    for key, value in glued.items():
+        glue(key, value, display=False)
+    return glued
+
+
+def fit_seeds(X, y, seeds, **params):
+    """``InverseNet(random_state=seed, **params)`` fitted on (X, y) once per seed.
+
+    Parameters
+    ----------
+    X : array, shape (n_images, n_pixels)
+    y : array of int, shape (n_images,)
+    seeds : iterable of int
+    **params : passed to :class:`~inverse_lessons.InverseNet`
+
+    Returns
+    -------
+    list of fitted InverseNet, one per seed, in the order of ``seeds``.
+    """
+    from inverse_lessons.inverse_net import InverseNet
+
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: at least one seed is needed")
+    return [InverseNet(random_state=seed, **params).fit(X, y) for seed in seeds]
+
+
+def most_disagreements(models, X):
+    """Most images of ``X`` on which a model's label differs from ``models[0]``'s (an int)."""
+    models = list(models)
+    if not models:
+        raise ValueError("models is empty")
+    reference = models[0].predict(X)
+    return max(int(np.sum(m.predict(X) != reference)) for m in models)
+
+
+def one_thread():
+    """One BLAS thread, and TensorFlow on one thread.
+
+    For the book's small matrices that is faster than two threads competing for two
+    shared cores. It does not make runs repeat bit for bit. Call it before TensorFlow's
+    first computation (TensorFlow refuses to change its threads after that).
+    Returns the threadpoolctl limiter (keep it alive for the limit to hold).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from inverse_lessons import tf
+
+    limiter = threadpool_limits(limits=1, user_api="blas")
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    return limiter
