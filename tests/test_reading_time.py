@@ -17,7 +17,8 @@ _spec = importlib.util.spec_from_file_location("page_metrics", ROOT / "tools" / 
 page_metrics = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(page_metrics)
 
-MEASURED = ["01_toy_inverse_problem", "02_training_through_the_inversion"]
+MEASURED = ["01_toy_inverse_problem", "02_training_through_the_inversion",
+            "06_missing_pixels_and_noise"]
 STATED = re.compile(r"\*\*Reading\*\* about (\d+) minutes")
 
 
