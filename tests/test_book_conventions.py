@@ -1,10 +1,19 @@
 """What the book's conventions require of every chapter, as far as a test can tell.
 
-- every chapter opens with a title, learning goals and prerequisites, and ends with a summary;
+A chapter is one notebook ``notebooks/NN_*.ipynb`` or several: pages that share the chapter's
+two digits (``04_training_the_generative_model``, ``04_2_...``). Its first page is a chapter of
+the toc, its other pages are that entry's ``sections:`` (so the chapter keeps its number), and
+each page runs alone. Rules about a chapter hold over all its pages together; rules about a page
+hold for each page:
+
+- every page opens with a title, learning goals and prerequisites (a page is one sitting, read
+  on its own), and ends with a summary; a page that sets exercises has an "## Exercises" section;
 - every chapter has at least three labelled exercises (sphinx-exercise), pen-and-paper and code,
-  each with a solution in a dropdown, and each code exercise leaves a stub cell for the reader;
+  counted over its pages, labelled ``ex-NN-*`` on whichever page they sit, each with a solution
+  in a dropdown on the same page, and each code exercise leaves a stub cell for the reader;
 - every solution runs: it is a gated solution (solution-start ... solution-end) around at least
-  one code cell that computes or checks the answer, executed by the book build and by nbval;
+  one code cell that computes or checks the answer, executed by the book build and by nbval
+  (at least three per chapter);
 - every cell that draws a figure gives it alt text and a caption (myst-nb cell metadata), and
   every scrubbable animation alt text for its frames;
 - slider cells are not executed by the book build and show no output there (no dead controls);
@@ -22,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted(Path(__file__).resolve().parents[1].glob("notebooks/[0-9][0-9]_*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
 
 
 def cells(path):
@@ -34,7 +44,7 @@ def source(cell):
 
 
 def test_there_are_chapters():
-    assert len(NOTEBOOKS) >= 7
+    assert len(CHAPTERS) >= 7
 
 
 EXERCISE = re.compile(r"^:::\{exercise\} (Pen and paper|Code)\n:label: (ex-\d+-\d+)\n", re.M)
@@ -48,31 +58,75 @@ def chapter_number(path):
     return int(path.stem[:2])
 
 
+#: chapter number -> its pages (one notebook, or several sharing the two digits)
+CHAPTERS = {}
+for _path in NOTEBOOKS:
+    CHAPTERS.setdefault(chapter_number(_path), []).append(_path)
+
+
+def _toc_chapter_entries():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [entry for part in toc.get("parts", []) for entry in part.get("chapters", [])
+            if entry.get("file", "").startswith("notebooks/")]
+
+
+def test_a_chapter_of_several_pages_keeps_its_number():
+    """One toc chapter per chapter number; its other pages are that chapter's sections."""
+    entries = _toc_chapter_entries()
+    firsts = [entry["file"] for entry in entries]
+    assert [int(Path(f).name[:2]) for f in firsts] == sorted(CHAPTERS), \
+        "one toc chapter per chapter number, in order"
+    for entry in entries:
+        number = int(Path(entry["file"]).name[:2])
+        sections = [s["file"] for s in entry.get("sections", [])]
+        listed = {f"notebooks/{p.stem}" for p in CHAPTERS[number]}
+        assert {entry["file"], *sections} == listed, \
+            f"chapter {number}'s pages are its toc entry and its sections"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_structure(path):
     markdown = [source(c) for c in cells(path) if c["cell_type"] == "markdown"]
     text = "\n".join(markdown)
-    assert markdown[0].startswith("# "), "the first cell is the chapter's # Title"
+    assert markdown[0].startswith("# "), "the first cell is the page's # Title"
     assert "**Learning goals.**" in text and "**Prerequisites.**" in text
-    assert "## Summary" in text and "## Exercises" in text
+    assert "## Summary" in text
+    assert "## Exercises" in text or not EXERCISE.search(text), "exercises get a section"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_exercises_are_labelled_with_dropdown_solutions(path):
-    text = "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
-    exercises = EXERCISE.findall(text)
+def _markdown(path):
+    return "\n".join(source(c) for c in cells(path) if c["cell_type"] == "markdown")
+
+
+@pytest.mark.parametrize("number", sorted(CHAPTERS), ids=lambda n: f"chapter{n:02d}")
+def test_exercises_are_labelled_with_dropdown_solutions(number):
+    exercises = []
+    for path in CHAPTERS[number]:
+        text = _markdown(path)
+        on_page = EXERCISE.findall(text)
+        assert SOLUTION.findall(text) == [label for _, label in on_page], \
+            f"one dropdown solution per exercise, in order, on its page ({path.stem})"
+        exercises += on_page
     kinds = {kind for kind, _ in exercises}
     labels = [label for _, label in exercises]
     assert len(exercises) >= 3, "at least three sphinx-exercise directives"
     assert kinds == {"Pen and paper", "Code"}, "a mix of pen-and-paper and code exercises"
     assert len(set(labels)) == len(labels), "labels are unique"
-    assert all(label.startswith(f"ex-{chapter_number(path)}-") for label in labels)
-    assert SOLUTION.findall(text) == labels, "one dropdown solution per exercise, in order"
+    assert all(label.startswith(f"ex-{number}-") for label in labels)
+    assert "## Exercises" in "\n".join(_markdown(p) for p in CHAPTERS[number])
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_every_solution_is_executed_code(path):
+@pytest.mark.parametrize("number", sorted(CHAPTERS), ids=lambda n: f"chapter{n:02d}")
+def test_every_solution_is_executed_code(number):
     """A solution is a gated block around code cells: the build and nbval run its answer."""
+    seen = sum(_executed_solutions(path) for path in CHAPTERS[number])
+    assert seen >= 3
+
+
+def _executed_solutions(path):
+    """How many solutions ``path`` has; fails if one is not a gated block around code."""
     all_cells = cells(path)
     open_label, code_cells, seen = None, 0, 0
     for cell in all_cells:
@@ -93,7 +147,7 @@ def test_every_solution_is_executed_code(path):
             code_cells += 1
             assert "exercise" not in cell["metadata"].get("tags", []), "a stub is not a solution"
     assert open_label is None, f"solution to {open_label} is not closed"
-    assert seen >= 3
+    return seen
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
