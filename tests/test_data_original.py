@@ -184,3 +184,58 @@ def test_original_training_stops_at_the_first_loss_that_is_not_finite():
                          inner_loss="per_image")
     assert len(run.losses) < 400
     assert np.isfinite(run.losses[:-1]).all() and not np.isfinite(run.losses[-1])
+
+
+def _stall_constant(n_steps):
+    """c_N = max over 0 < r <= 1 of |1 - (1 - 2r)^N| / sqrt(r) (chapter 4's stall bound)."""
+    r = np.geomspace(1e-9, 1, 200_001)
+    return float(np.max(np.abs(1 - (1 - 2 * r) ** n_steps) / np.sqrt(r)))
+
+
+def test_stall_bound_holds_for_every_stable_generator_and_is_tight():
+    # ||z_N - M^N z_0|| <= c_N sqrt(eta') ||x|| for N steps of size eta' on ||x - G z||^2,
+    # whatever the (stable) G: checked on generators of very different scales and shapes
+    from inverse_lessons.linear_inversion import closed_form_inversion
+
+    X, _, _, _ = load_digits_split()
+    X = 16 * X[:200]                                   # the original's raw pixels
+    eta, n_steps = batch_mean_step(0.01, 1000), 250
+    c_N = _stall_constant(n_steps)
+    assert c_N / np.sqrt(2 * n_steps) == pytest.approx(0.638, abs=2e-3)
+    rng = np.random.default_rng(0)
+    for scale in (1e-3, 1e-1, 10.0, 100.0, 0.99 / np.sqrt(eta)):
+        G = rng.random((N_PIXELS, N_CLASSES))
+        G *= scale / np.linalg.norm(G, 2)              # sigma_max(G) = scale, stable
+        Z = closed_form_inversion(G, X, n_steps=n_steps, step_size=eta).numpy()
+        assert np.all(np.linalg.norm(Z, axis=1)
+                      <= c_N * np.sqrt(eta) * np.linalg.norm(X, axis=1) * (1 + 1e-9))
+    # tight: orthonormal columns scaled to the peak's sigma, and an image in their span
+    r = np.geomspace(1e-9, 1, 200_001)
+    r_peak = r[np.argmax(np.abs(1 - (1 - 2 * r) ** n_steps) / np.sqrt(r))]
+    Q = np.linalg.qr(rng.standard_normal((N_PIXELS, N_CLASSES)))[0]
+    x = Q @ rng.standard_normal(N_CLASSES)
+    z = closed_form_inversion(np.sqrt(r_peak / eta) * Q, x[None], n_steps=n_steps,
+                              step_size=eta).numpy()[0]
+    ratio = np.linalg.norm(z) / (c_N * np.sqrt(eta) * np.linalg.norm(x))
+    assert 0.999 < ratio <= 1 + 1e-9                   # so c_N / 2 would be wrong
+
+
+def test_pixel_scale_is_a_learning_rate_for_adam():
+    # With the automatic inner step the codes are unchanged by (x, G) -> (s x, s G), the
+    # gradient in G is divided by s, and Adam ignores the gradient's scale: pixels times 16
+    # with learning rate 0.01 train as pixels in [0, 1] with learning rate 0.01 / 16
+    X, y, _, _ = load_digits_split()
+    options = dict(n_iterations=30, inner_steps=50, inner_loss="per_image",
+                   inner_step_size="auto", optimizer="adam", init="images", start="zero")
+    raw = train_original(X[:200], y[:200], pixel_scale=16.0, learning_rate=0.01, **options)
+    unit = train_original(X[:200], y[:200], pixel_scale=1.0, learning_rate=0.01 / 16,
+                          **options)
+    np.testing.assert_allclose(raw.losses, unit.losses, rtol=1e-3)
+    # G / 16 agrees to about 1 % of its largest entry (Adam's epsilon matters only where
+    # the gradient is nearly zero: pixels that are blank in every image)
+    gap = np.abs(raw.generator / 16 - unit.generator).max()
+    assert gap < 0.02 * np.abs(unit.generator).max()
+    assert unit.losses[-1] < unit.losses[0] - 0.01      # and it did train
+    # the same learning rate on both scales trains differently: the scale matters
+    same = train_original(X[:200], y[:200], pixel_scale=1.0, learning_rate=0.01, **options)
+    assert abs(same.losses[-1] - raw.losses[-1]) > 0.1
