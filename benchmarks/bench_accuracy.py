@@ -2,7 +2,10 @@
 
 Goals:
 - InverseNet() with no arguments: test accuracy >= 0.955, in well under 10 s.
-- The best configuration shown in chapter 4: >= 0.96.
+- 20 latents and 3000 inner steps, a configuration picked during development with the
+  test split in view (not shown in chapter 4 any more): >= 0.96. It is a record, not a fair
+  comparison; the fair InverseNet row is the one whose N and alpha were chosen by
+  cross-validation on the training split (chapter 4's second page: N = 1000, alpha = 1e-3).
 Reference, in the same run: tuned logistic regression (it fits the same family of
 affine rules as a linear generator with a linear head; the family's ceiling is the
 best affine rule, not this fitted one) and the other baselines. Each InverseNet setting is
@@ -22,7 +25,10 @@ from inverse_lessons.baselines import baseline_accuracies
 
 SETTINGS = {
     "InverseNet() defaults": {},
-    "chapter 4 best: 20 latents, 3000 inner steps": dict(n_latent=20, inner_steps=3000),
+    "20 latents, 3000 inner steps (picked with the test split in view)":
+        dict(n_latent=20, inner_steps=3000),
+    "N and alpha by 3-fold CV on the training split (1000 steps, alpha 1e-3)":
+        dict(alpha=1e-3),
     "original architecture, repaired (10 latents, identity head, 250 steps)":
         dict(n_latent=10, head="identity", inner_steps=250),
     # the well-posed objective (sigma_max(G) = 1), each gradient with the settings
@@ -60,10 +66,10 @@ def main():
         print(f"{name:<72}{lo:7.3f}{mean:7.3f}{hi:7.3f}{mean / reference:10.3f}{sec:7.2f}")
 
     lo, _, _, sec = results["InverseNet() defaults"]
-    best_lo = results["chapter 4 best: 20 latents, 3000 inner steps"][0]
+    best_lo = results["20 latents, 3000 inner steps (picked with the test split in view)"][0]
     print(f"\ngoal defaults >= 0.955 for every seed: {'met' if lo >= 0.955 else 'NOT met'} "
           f"(worst {lo:.3f}, {sec:.1f} s per fit)")
-    print(f"goal best configuration >= 0.96 for every seed: "
+    print(f"goal 20 latents, 3000 steps >= 0.96 for every seed: "
           f"{'met' if best_lo >= 0.96 else 'NOT met'} (worst {best_lo:.3f})")
 
 
