@@ -24,6 +24,8 @@ Modules, one idea each:
   classifier: gradient (an RBF SVC) and decision-based (any classifier), with the bisection
   and refinement they share (chapter 8).
 - :mod:`inverse_lessons.stats`: McNemar's exact paired test over test images.
+- :mod:`inverse_lessons.reporting`: fitting with several seeds and reporting the spread
+  (chapter 4's pages share it).
 - :mod:`inverse_lessons.calibration`: how well predicted probabilities match accuracy: the
   reliability table and the expected calibration error (chapter 8).
 - :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures

@@ -80,7 +80,7 @@ def main():
     for name, row in rows:
         cells = [f"{row[c]}" + (" (over)" if c in AIMS and row[c] > AIMS[c] else "")
                  for c in columns]
-        print(f"| {name[:2]} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
