@@ -37,8 +37,8 @@ def book():
 
 
 def _words(title):
-    """The first three words of a title, its chapter number aside."""
-    return " ".join(re.sub(r"^\d+\.\s+", "", title).split()[:3])
+    """The first three words of a title, its chapter or section number (4. or 4.6.) aside."""
+    return " ".join(re.sub(r"^\d+(?:\.\d+)*\.\s+", "", title).split()[:3])
 
 
 def _site_page(path):
