@@ -843,23 +843,15 @@ def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_st
         moved = current[active] - ((1 + overshoot) * step_f / squared)[:, None] * step_g
         current[active] = moved if box is None else np.clip(moved, *box)
         flipped[active] = predict(current[active]) != own[image[active]]
-    lengths = np.linalg.norm(current - X[image], axis=1)
-    lengths[~flipped] = np.inf
-    shortest = np.full(n, -1)
-    for row in np.argsort(-lengths):        # each image's shortest run comes last
-        if np.isfinite(lengths[row]):
-            shortest[image[row]] = row
-    found = np.flatnonzero(shortest >= 0)
-    delta = np.zeros_like(X)
+    found, delta = attacks._shortest_runs(X, image, current, flipped)
     if found.size:
         # refine: bisection along the change, then along the boundary's normal
         def normal(points, labels):   # the score of the class reached, less the own one's
             grad, rows = scorer(points)[2], np.arange(len(points))
             return grad[rows, predict(points)] - grad[rows, labels]
 
-        delta[found] = attacks._shorten(predict, normal, X[found], own[found],
-                                        current[shortest[found]] - X[found], refine_steps,
-                                        bisection_steps, box)
+        delta[found] = attacks._shorten(predict, normal, X[found], own[found], delta[found],
+                                        refine_steps, bisection_steps, box)
     # the model itself says what flips
     flipped = np.zeros(n, bool)
     flipped[found] = model.predict(X[found] + delta[found]) != model.predict(X[found])

@@ -163,6 +163,22 @@ def _shorten(predict, normal, X, own, change, refine_steps, bisection_steps, box
     return out
 
 
+def _shortest_runs(X, image, current, flipped):
+    """Each image's shortest flipping run: the rows of ``current`` (runs, d), started from
+    ``X[image]``, that flip and are nearest their image, as (found, delta): the images with
+    such a run, and the change (n, d) it makes (zero where none flips)."""
+    lengths = np.linalg.norm(current - X[image], axis=1)
+    lengths[~flipped] = np.inf
+    shortest = np.full(len(X), -1)
+    for row in np.argsort(-lengths):        # each image's shortest run comes last
+        if np.isfinite(lengths[row]):
+            shortest[image[row]] = row
+    found = np.flatnonzero(shortest >= 0)
+    delta = np.zeros_like(X)
+    delta[found] = current[shortest[found]] - X[found]
+    return found, delta
+
+
 # -- a gradient attack on an RBF support vector classifier ---------------------------------
 def _svc_pairs(svc, gamma):
     """The one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
@@ -310,21 +326,13 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
         moved = current[active] - ((1 + overshoot) * step_h / squared)[:, None] * step_g
         current[active] = moved if box is None else np.clip(moved, *box)
         flipped[active] = predict(current[active]) != mine
-    lengths = np.linalg.norm(current - X[image], axis=1)
-    lengths[~flipped] = np.inf
-    shortest = np.full(n, -1)
-    for row in np.argsort(-lengths):        # each image's shortest run comes last
-        if np.isfinite(lengths[row]):
-            shortest[image[row]] = row
-    found = np.flatnonzero(shortest >= 0)
-    delta = np.zeros_like(X)
+    found, delta = _shortest_runs(X, image, current, flipped)
     if found.size:
         def normal(points, labels):          # grows as the duel lost is lost further
             p = duel_of[labels, predict(points)]
             grad = values(points, which=p[:, None])[1][:, 0]
             return -grad * sign[p, labels][:, None]
 
-        delta[found] = current[shortest[found]] - X[found]
         delta[found] = _shorten(predict, normal, X[found], own[found], delta[found],
                                 refine_steps, bisection_steps, box)
     flipped = np.zeros(n, bool)
