@@ -54,7 +54,7 @@ book: $(STAMP)
 
 # The PDF lands in the site (_build/html/inverse-lessons.pdf), which links to it.
 pdf: book
-	CHROMIUM="$(CHROMIUM)" $(BIN)/python book/_ext/print_book.py
+	CHROMIUM="$(CHROMIUM)" $(BIN)/python tools/print_book.py
 
 # One thread for each test worker (a worker per core): numpy's BLAS, OpenMP and TensorFlow would
 # otherwise each start a thread per core in every worker, and the workers' threads contend.

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
+sys.path.insert(0, str(ROOT / "tools"))
 # the book's pages in reading order, and the Chromium the PDF is printed with
 from print_book import CHROMIUM, CHROMIUM_ARGS, toc_pages  # noqa: E402,F401
 

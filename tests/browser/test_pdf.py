@@ -1,6 +1,6 @@
 """The printed book (make pdf): every page of the site, in order, typeset, numbered, complete.
 
-Reads the PDF that book/_ext/print_book.py made from the built site and checks it against
+Reads the PDF that tools/print_book.py made from the built site and checks it against
 that site: the titles, a sample of the numbers each chapter glues into its prose, the figure
 count, the contents page and bookmarks, and that no unresolved reference or raw TeX is left.
 """

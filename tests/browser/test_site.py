@@ -57,7 +57,7 @@ def test_no_code_or_output_line_scrolls(visit, path):
 @pytest.mark.parametrize("path", PAGES)
 def test_figures_are_shown_at_the_size_they_were_drawn(visit, path):
     """No figure is wider than the column: scaled down, its text would read below the
-    9 pt it is drawn at (benchmarks/figure_legibility.py measures every figure's text)."""
+    9 pt it is drawn at (tools/figure_legibility.py measures every figure's text)."""
     assert visit(path)["shrunk"] == []
 
 

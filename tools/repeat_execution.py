@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/repeat_execution.py [--runs 20] [--timeout 120] NB [NB ...]
+    .venv/bin/python tools/repeat_execution.py [--runs 20] [--timeout 120] NB [NB ...]
 
 Each run executes the notebook in a fresh kernel with nbclient, the executor behind the book
 build (myst-nb through jupyter-cache), with the same conventions: cells tagged

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/chapter_timings.py [notebooks/NN_*.ipynb ...] [--top 5]
+    .venv/bin/python tools/chapter_timings.py [notebooks/NN_*.ipynb ...] [--top 5]
 
 Executes each notebook top to bottom in a fresh kernel (as the book build and nbval do, slider
 cells included unless tagged ``skip-execution``), then prints for each chapter its total and

@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/compare_builds.py BUILD_A BUILD_B
+    .venv/bin/python tools/compare_builds.py BUILD_A BUILD_B
 
 BUILD_A and BUILD_B are two ``_build/html`` folders of the same commit, each built from clean
 (for example this clone's and a fresh clone's, or one built before and one after

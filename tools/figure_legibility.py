@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/figure_legibility.py [notebooks/NN_*.ipynb ...]
+    .venv/bin/python tools/figure_legibility.py [notebooks/NN_*.ipynb ...]
 
 Executes each notebook in a fresh kernel (slider cells tagged ``skip-execution`` skipped, as
 in the book build) with a start-up file that records every figure the kernel draws for

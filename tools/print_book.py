@@ -2,7 +2,7 @@
 
 Usage (``make pdf`` runs it after ``make book``)::
 
-    python book/_ext/print_book.py [--site _build/html] [--out _build/html/inverse-lessons.pdf]
+    python tools/print_book.py [--site _build/html] [--out _build/html/inverse-lessons.pdf]
 
 Every page of ``_toc.yml`` is loaded from the built site (served on 127.0.0.1, so the maths
 is typeset by the site's own MathJax and nothing is fetched from elsewhere), prepared for
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: Headless Chromium in a container: the browser tests use the same flags.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
