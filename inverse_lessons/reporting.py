@@ -2,16 +2,17 @@
 
 Chapter 4 fits every model with five seeds and states the mean with the range beside it;
 its numbers reach the prose through myst-nb's ``glue``, and bounds stated as
-"p <= ..." are rounded the safe way. Each of its pages runs alone, so these helpers live
-here instead of being copied from page to page.
+"p <= ..." are rounded the safe way. Chapter 6 scores every model on the same damaged
+test sets, with a paired test on each. Each chapter's pages run alone, so these helpers
+live here instead of being copied from page to page.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fit_seeds", "glue_spread", "most_disagreements", "one_thread", "round_down",
-           "round_up", "spread"]
+__all__ = ["damaged_test_sets", "filled_rmse", "fit_seeds", "glue_spread", "largest_p",
+           "most_disagreements", "one_thread", "round_down", "round_up", "spread"]
 
 
 def _positive_finite(x):
@@ -64,11 +65,15 @@ def _values(values):
 def spread(values):
     """``'mean (min-max)'`` of ``values`` to three decimals, for a table cell or a print.
 
+    A single value is shown alone (``'0.958'``): it has no range.
+
     Parameters
     ----------
     values : sequence of float, shape (n_seeds,)
     """
     values = _values(values)
+    if values.size == 1:
+        return f"{values[0]:.3f}"
     return f"{values.mean():.3f} ({values.min():.3f}-{values.max():.3f})"
 
 
@@ -135,3 +140,75 @@ def one_thread():
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     return limiter
+
+
+def damaged_test_sets(X_test, seeds=range(5)):
+    """Chapter 6's five test conditions: a dict name -> list of test sets, one per seed.
+
+    ``"clean"`` (``X_test`` itself), ``"25% missing"`` and ``"50% missing"`` (pixels
+    dropped at random, one pattern per seed), ``"bottom half missing"`` (rows 4-7 of
+    every image, one set) and ``"noise, σ = 0.3"`` (Gaussian noise, clipped to [0, 1],
+    one draw per seed). Missing pixels are NaN.
+
+    Parameters
+    ----------
+    X_test : array, shape (n_images, 64), pixels in [0, 1]
+    seeds : iterable of int, the damage patterns (noise draws) of the random conditions
+
+    Returns
+    -------
+    dict str -> list of arrays of shape (n_images, 64), in the order above.
+    """
+    from inverse_lessons.damage import add_noise, drop_block, drop_pixels
+
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: at least one damage pattern is needed")
+    return {"clean": [X_test],
+            "25% missing": [drop_pixels(X_test, 0.25, seed=s) for s in seeds],
+            "50% missing": [drop_pixels(X_test, 0.5, seed=s) for s in seeds],
+            "bottom half missing": [drop_block(X_test, rows=(4, 8))],
+            "noise, σ = 0.3": [add_noise(X_test, 0.3, seed=s) for s in seeds]}
+
+
+def largest_p(predict_a, predict_b, test_sets, y):
+    """McNemar's exact p-value of two classifiers on each test set: the largest.
+
+    Parameters
+    ----------
+    predict_a, predict_b : callables, X (n, pixels) -> labels (n,)
+    test_sets : list of arrays (n, pixels), e.g. one damaged test set per seed
+    y : array (n,), the true labels
+
+    Returns
+    -------
+    float in (0, 1]: the largest p over the test sets, so that "p <= result" holds on each.
+    """
+    from inverse_lessons.stats import mcnemar
+
+    test_sets = list(test_sets)
+    if not test_sets:
+        raise ValueError("test_sets is empty")
+    y = np.asarray(y)
+    return float(max(mcnemar(predict_a(X) == y, predict_b(X) == y)[2] for X in test_sets))
+
+
+def filled_rmse(fill, test_sets, X_clean):
+    """Root mean square error of the filled-in pixels over ``test_sets``, against ``X_clean``.
+
+    Parameters
+    ----------
+    fill : callable, X (n, pixels; NaN = missing) -> X filled in (n, pixels)
+    test_sets : list of arrays (n, pixels), damaged copies of ``X_clean``
+    X_clean : array (n, pixels), the undamaged images
+
+    Returns
+    -------
+    float, in pixel units, over the missing pixels of every set only.
+    """
+    X_clean = np.asarray(X_clean, dtype=float)
+    errors = [(np.asarray(fill(X), dtype=float) - X_clean)[np.isnan(X)] for X in test_sets]
+    errors = np.concatenate(errors) if errors else np.empty(0)
+    if errors.size == 0:
+        raise ValueError("no pixel is missing in test_sets: nothing was filled in")
+    return float(np.sqrt(np.mean(errors ** 2)))
