@@ -9,8 +9,8 @@ at all, the codes drifting outward for ever. A prior term lambda ||z||^2
 (``prior_weight``) makes the loss grow without bound in ||z||, so that it has one.
 :func:`inversion_derivatives` (loss, gradient and Hessian per image) and
 :func:`long_inversion` (thousands of compiled steps) let chapter 7 tell the
-two apart. Three starts are offered: zero, the best of several random starts,
-and an amortised *encoder*'s guess e(x), refined by the inner steps. Training
+two apart. Two starts are offered: zero, and an amortised *encoder*'s guess
+e(x), refined by the inner steps. Training
 differentiates through the unrolled inner steps (second derivatives of the
 decoder), as in chapter 4.
 """
@@ -35,9 +35,8 @@ from ._validation import check_choice, check_int, check_positive
 from .data import N_PIXELS
 from .solver import gradient_descent, gradient_of
 
-__all__ = ["make_decoder", "make_encoder", "invert_decoder", "multi_start_inversion",
-           "inversion_derivatives", "long_inversion", "loss_along_line",
-           "NonlinearInverseNet"]
+__all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivatives",
+           "long_inversion", "NonlinearInverseNet"]
 
 _DTYPE = tf.float32
 
@@ -77,26 +76,6 @@ def invert_decoder(decoder, X, initial, *, n_steps, step_size):
     X = tf.convert_to_tensor(X, dtype=Z.dtype)
     gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - decoder(Z))))
     return gradient_descent(gradient, Z, step_size=step_size, n_steps=n_steps)
-
-
-def multi_start_inversion(decoder, X, *, n_latent, n_starts, n_steps, step_size, scale=1.0,
-                          seed=0):
-    """Invert from ``n_starts`` random starts per image and keep the best.
-
-    Starts are drawn from N(0, scale^2). Returns (Z (n, k) of the lowest final
-    loss per image, losses (n_starts, n) of every start).
-    """
-    X = tf.convert_to_tensor(X, dtype=_DTYPE)
-    rng = np.random.default_rng(seed)
-    finals, losses = [], []
-    for _ in range(n_starts):
-        start = tf.constant(scale * rng.standard_normal((X.shape[0], n_latent)), _DTYPE)
-        Z = invert_decoder(decoder, X, start, n_steps=n_steps, step_size=step_size)
-        finals.append(Z.numpy())
-        losses.append(tf.reduce_sum(tf.square(X - decoder(Z)), axis=1).numpy())
-    losses = np.stack(losses)
-    best = np.argmin(losses, axis=0)
-    return np.stack(finals)[best, np.arange(X.shape[0])], losses
 
 
 def _decoder_weights(decoder):
@@ -227,24 +206,6 @@ def long_inversion(decoder, X, initial, *, step_size, n_steps, prior_weight=0.0)
                      tf.constant(n_steps, tf.int32), prior_weight, *weights)
     losses, gradients = _losses_and_gradients(X, Z, prior_weight, *weights)
     return Z.numpy(), losses.numpy(), np.linalg.norm(gradients.numpy(), axis=1)
-
-
-def loss_along_line(decoder, x, z_a, z_b, ts):
-    """The loss ||x - g(z)||^2 at z = (1 - t) z_a + t z_b for each t in ``ts``.
-
-    x : one image (m,); z_a, z_b : two codes (k,); ts : (T,). Returns (T,).
-    A convex loss never rises above max(L(z_a), L(z_b)) on this segment.
-    """
-    ts = np.asarray(ts, dtype=np.float64).reshape(-1, 1)
-    z_a = np.asarray(z_a, dtype=np.float64).reshape(1, -1)
-    z_b = np.asarray(z_b, dtype=np.float64).reshape(1, -1)
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"z_a and z_b must have the same shape, got {z_a.shape} and "
-                         f"{z_b.shape}")
-    Z = (1 - ts) * z_a + ts * z_b
-    X = np.broadcast_to(np.asarray(x, dtype=np.float64).reshape(1, -1),
-                        (len(ts), np.size(x)))
-    return inversion_derivatives(decoder, X, Z)[0]
 
 
 class _Trainer:

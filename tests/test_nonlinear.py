@@ -1,4 +1,4 @@
-"""The nonlinear generator: differentiable inversion, multi-start, the estimator's contract."""
+"""The nonlinear generator: differentiable inversion, long descents, the estimator's contract."""
 
 import numpy as np
 import pytest
@@ -12,9 +12,7 @@ from inverse_lessons.nonlinear import (
     inversion_derivatives,
     invert_decoder,
     long_inversion,
-    loss_along_line,
     make_decoder,
-    multi_start_inversion,
 )
 from inverse_lessons.solver import DivergenceError
 
@@ -68,15 +66,6 @@ def test_inversion_gradient_matches_finite_differences():
         down = objective()
         bias.assign(original)
         assert auto[p] == pytest.approx((up - down) / (2 * h), rel=1e-6, abs=1e-9)
-
-
-def test_multi_start_keeps_the_best_start():
-    decoder = make_decoder(4, seed=2)
-    Z, losses = multi_start_inversion(decoder, X_TEST[:10], n_latent=4, n_starts=5,
-                                      n_steps=10, step_size=0.05, seed=0)
-    assert Z.shape == (10, 4) and losses.shape == (5, 10)
-    final = np.sum((X_TEST[:10] - decoder(tf.constant(Z)).numpy()) ** 2, axis=1)
-    np.testing.assert_allclose(final, losses.min(axis=0), rtol=1e-4)
 
 
 def test_estimator_contract():
@@ -197,15 +186,6 @@ def test_a_prior_stops_the_outward_drift_of_the_codes():
             assert np.all(norms < 1e-6) and np.all(moved < 1e-3)
 
 
-def test_loss_along_line():
-    decoder = make_decoder(3, seed=5)
-    rng = np.random.default_rng(2)
-    z_a, z_b = rng.standard_normal(3), rng.standard_normal(3)
-    values = loss_along_line(decoder, X_TEST[0], z_a, z_b, [0.0, 0.25, 1.0])
-    expected = [_numpy_loss(decoder, X_TEST[0], z) for z in (z_a, 0.75 * z_a + 0.25 * z_b, z_b)]
-    np.testing.assert_allclose(values, expected, rtol=1e-10)
-
-
 def test_analysis_helpers_reject_bad_input():
     decoder = make_decoder(3, seed=6)
     with pytest.raises(ValueError, match="Z must have shape"):
@@ -221,8 +201,6 @@ def test_analysis_helpers_reject_bad_input():
                        prior_weight=-0.1)
     with pytest.raises(TypeError, match="prior_weight must be a real number"):
         inversion_derivatives(decoder, X_TEST[:2], np.zeros((2, 3)), prior_weight="0.1")
-    with pytest.raises(ValueError, match="z_a and z_b"):
-        loss_along_line(decoder, X_TEST[0], np.zeros(3), np.zeros(4), [0.5])
     one_layer = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(64)])
     with pytest.raises(ValueError, match="made by make_decoder"):
         inversion_derivatives(one_layer, X_TEST[:2], np.zeros((2, 3)))
