@@ -7,8 +7,8 @@ Run::
 Measured in one process, median of several repeats (wall-clock and CPU):
 
 - a move of the step-size slider: what ``step_size_explorer`` runs per move (one descent,
-  the one ``DescentFigure`` updated in place, drawn to PNG), against the reference, the way the
-  explorer worked before: a new two-panel figure per move (``plot_loss_landscape`` and
+  the one ``DescentFigure`` updated in place, drawn to PNG), against the reference: a new
+  two-panel figure per move (``plot_loss_landscape`` and
   ``plot_losses``, ``tight_layout``) shown through the inline backend's tight crop;
 - a frame of the step-size animation: ``step_size_animation`` (one figure, each frame drawn
   once), against the reference, ``FuncAnimation.to_jshtml`` redrawing a new picture per frame
@@ -55,7 +55,7 @@ def loss(x):
 
 
 def reference_picture(step_size, axes=None):
-    """The descent drawn afresh, as the package drew it before (new figure unless axes)."""
+    """The reference: the descent drawn afresh on a new figure (or on the given axes)."""
     run = descent_path(toy_forward, Y_OBS, START, step_size=step_size, n_steps=N_STEPS)
     if axes is None:
         fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))

@@ -148,7 +148,7 @@ def test_chapter_1_runs_and_its_step_size_slider_redraws(lab, browser, artifacts
     report(f"JupyterLab, chapter 1, step-size slider to new figure: median {median * 1000:.0f} "
            f"ms over {MOVES} moves (fastest {min(redraws) * 1000:.0f}, slowest "
            f"{max(redraws) * 1000:.0f})")
-    # generous: the goal is 0.15 s, the kernel's part (benchmarks/bench_live_figures.py)
-    # well under 0.1 s; the rest is the round trip through JupyterLab
+    # generous: the goal is 0.15 s for the kernel's part (benchmarks/bench_live_figures.py);
+    # the limit leaves room for the round trip through JupyterLab on a busy machine
     assert median < REDRAW_LIMIT, f"the slider took {median:.2f} s to redraw its figure"
     page.close()
