@@ -75,3 +75,55 @@ def test_repeated_inline_scripts_are_dropped_once_each():
     unique = site_assets.unique_scripts(scripts)
     assert [site_assets.script_key(s) for s in unique] == [
         ("_static/a.js", ()), ("", (("body", "const X = 1"),)), ("", (("body", "const Y = 2"),))]
+
+
+def build_site(source, root_doc, favicon):
+    """Build a two-page site the way the book is set up (sphinx-external-toc, the book's root
+    document in a folder) with the root page's writer connected as ``setup`` connects it."""
+    from sphinx.application import Sphinx
+
+    (source / "book").mkdir(parents=True)
+    (source / "book" / "intro.md").write_text("# Intro\n")
+    (source / "book" / "next.md").write_text("# Next\n")
+    (source / "_toc.yml").write_text(f"format: jb-book\nroot: {root_doc}\n"
+                                     "chapters:\n- file: book/next\n")
+    (source / "favicon.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    (source / "conf.py").write_text(
+        "extensions = ['myst_parser', 'sphinx_external_toc']\n"
+        f"html_favicon = {favicon!r}\nhtml_title = 'A <small> book'\n")
+    out = source / "_build" / "html"
+    app = Sphinx(str(source), str(source), str(out), str(source / "_build" / "doctrees"),
+                 "html", status=None, warning=None, freshenv=True)
+    app.connect("build-finished", site_assets.write_root_page,
+                priority=site_assets.ROOT_PAGE_PRIORITY)
+    app.build()
+    return out
+
+
+def test_the_root_page_redirects_to_the_book_and_declares_its_icon(tmp_path):
+    from html.parser import HTMLParser
+
+    out = build_site(tmp_path, "book/intro", "favicon.svg")
+    page = (out / "index.html").read_text()
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append((tag, dict(attrs)))
+
+    parser = Tags()
+    parser.feed(page)
+    icons = [a["href"] for tag, a in parser.tags if tag == "link" and "icon" in a["rel"].split()]
+    refresh = [a["content"] for tag, a in parser.tags
+               if tag == "meta" and a.get("http-equiv", "").lower() == "refresh"]
+    assert len(icons) == 1 and (out / icons[0]).is_file(), page
+    assert refresh == ["0; url=book/intro.html"] and (out / "book" / "intro.html").is_file()
+    assert "<title>A &lt;small&gt; book</title>" in page and '<html lang="en">' in page
+
+
+def test_without_a_configured_icon_the_root_page_declares_an_empty_one(tmp_path):
+    page = (build_site(tmp_path, "book/intro", "") / "index.html").read_text()
+    assert '<link rel="icon" href="data:,">' in page

@@ -13,7 +13,10 @@ Book loads (sphinx-togglebutton, sphinx-thebe) register inline scripts that Sphi
 7 then writes twice, and a repeated ``const`` declaration is a console error on
 every page.
 
-And it serves the book's own style sheet, ``book/_static/book.css``.
+And it serves the book's own style sheet, ``book/_static/book.css``, and writes the site's
+root page, ``index.html``: a redirect to the book's first page (the book's root document is
+not ``index``) that declares the site's icon, so that a browser opening the site's address
+does not ask for ``/favicon.ico``, which the site does not have, and log the 404.
 
 Icon fonts: the theme (pydata-sphinx-theme) serves its own Font Awesome, and the
 book's scrubbable animations use plain characters instead of matplotlib's CDN
@@ -22,6 +25,7 @@ icon font (see ``inverse_lessons.animation``).
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import subprocess
@@ -162,9 +166,46 @@ def add_book_styles(app, config):
     app.add_css_file("book.css")
 
 
+#: Runs before sphinx-external-toc's own redirect (default priority 500), which then finds
+#: index.html written and leaves it.
+ROOT_PAGE_PRIORITY = 400
+
+
+def root_page(target, title, icon):
+    """The HTML of a page that sends the browser to ``target`` at once, declaring ``icon``.
+
+    ``icon`` is the icon's URL relative to the page, or None: an empty icon is declared
+    then, which browsers take as "no icon" without fetching ``/favicon.ico``.
+    """
+    target, title = html.escape(target, quote=True), html.escape(title)
+    icon = html.escape(icon, quote=True) if icon else "data:,"
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<title>{title}</title>\n<link rel="icon" href="{icon}">\n'
+            f'<meta http-equiv="Refresh" content="0; url={target}">\n</head>\n'
+            f'<body><p><a href="{target}">{title}</a></p></body>\n</html>\n')
+
+
+def write_root_page(app, exception):
+    """Write ``index.html`` in the HTML output: a redirect to the root document, with its icon.
+
+    Does nothing after a failed build, for other builders, or when a document is called
+    ``index`` (its page is the root page then).
+    """
+    if exception is not None or app.builder.format != "html" or "index" in app.env.found_docs:
+        return
+    favicon = app.config.html_favicon
+    icon = None
+    if favicon:
+        icon = favicon if "://" in favicon else f"_static/{Path(favicon).name}"
+    title = app.config.html_title or app.config.project
+    target = app.builder.get_target_uri(app.config.root_doc)
+    Path(app.outdir, "index.html").write_text(root_page(target, title, icon), encoding="utf-8")
+
+
 def setup(app):
     app.connect("config-inited", use_local_assets)
     app.connect("config-inited", add_book_styles)
     app.connect("builder-inited", install_assets)
     app.connect("html-page-context", drop_repeated_scripts, priority=900)
+    app.connect("build-finished", write_root_page, priority=ROOT_PAGE_PRIORITY)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

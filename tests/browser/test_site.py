@@ -7,13 +7,16 @@ light colour scheme); the checks below read what that visit recorded.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import re
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
-from browser_support import audit_failures, toc_pages
+from browser_support import SITE, audit_failures, toc_pages
 
 # one worker runs this file when the browser tests run in parallel (make test: pytest-xdist
 # with --dist loadscope, a module to a worker), so each page is loaded once
@@ -127,4 +130,39 @@ def test_scrubbable_figures_respond(visit, browser, site_url):
             assert slider.input_value() == str(last - 1)
             animation.get_by_role("button", name="First frame").click()
             assert image.get_attribute("src") == first_frame and slider.input_value() == "0"
+    page.close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_the_root_page_declares_the_icon_and_leads_to_the_book(browser, site_url, tmp_path):
+    """The site's own address serves index.html, a redirect to the first page. Held there (a
+    copy without the redirect, served beside the site's _static) it must log no error: a page
+    that declares no icon makes the browser ask for /favicon.ico, which the site does not
+    have. Then, as the site serves it, it must lead to the book's first page."""
+    root = (SITE / "index.html").read_text(encoding="utf-8")
+    held = re.sub(r"<meta[^>]*http-equiv=.?refresh[^>]*>", "", root, flags=re.I)
+    assert held != root, "the root page redirects"
+    (tmp_path / "index.html").write_text(held, encoding="utf-8")
+    (tmp_path / "_static").symlink_to(SITE / "_static")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    errors = []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.url} ({r.status})"))
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/", wait_until="load")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1000)     # the browser asks for the icon after the load
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not errors, errors
+    page.goto(site_url)
+    page.wait_for_url(f"{site_url}{PAGES[0]}")
     page.close()
