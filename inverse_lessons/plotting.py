@@ -219,7 +219,8 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     observation, reconstruction : arrays (64,); latents : (k,).
     fig : a figure to clear and draw on (an animation's frames); by default a new one.
     latent_range : optional (low, high) limits of the latent axis, to keep frames comparable.
-    Returns the figure.
+    The difference is drawn from -1 (orange: the reconstruction has more ink) to +1 (purple:
+    the observation has more), with a colour bar. Returns the figure.
     """
     observation = np.asarray(observation, dtype=float)
     reconstruction = np.asarray(reconstruction, dtype=float)
@@ -234,9 +235,12 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
               ("difference x - G z", observation - reconstruction, "PuOr", -1, 1)]
     for j, (name, image, cmap, lo, hi) in enumerate(panels):
         ax = fig.add_subplot(grid[0, j])
-        ax.imshow(image.reshape(IMAGE_SHAPE), cmap=cmap, vmin=lo, vmax=hi)
+        shown = ax.imshow(image.reshape(IMAGE_SHAPE), cmap=cmap, vmin=lo, vmax=hi)
         ax.set_title(name, fontsize=10)
         ax.axis("off")
+    # which colour is which sign; an inset, so the figure keeps its four axes
+    bar = fig.colorbar(shown, cax=ax.inset_axes([1.06, 0.0, 0.07, 1.0]), ticks=[lo, 0, hi])
+    bar.ax.set_yticklabels([f"{lo:+g}", "0", f"{hi:+g}"], fontsize=8)
     ax = fig.add_subplot(grid[1, :])
     positions = np.arange(len(latents))
     colors = [PALETTE["vermillion"] if i == np.argmax(latents) else PALETTE["blue"]
@@ -244,7 +248,8 @@ def plot_inversion(observation, reconstruction, latents, *, labels=None, title=N
     ax.bar(positions, latents, color=colors)
     ax.set_xticks(positions, labels if labels is not None else positions)
     ax.axhline(0, color=PALETTE["black"], linewidth=0.8)
-    ax.set(title="latent z (largest in red)", xlabel="latent (class)", ylabel="weight")
+    ax.set(title="latent z (largest in vermillion)", xlabel="latent (class)",
+           ylabel="weight")
     if latent_range is not None:
         ax.set_ylim(*latent_range)
     if title:

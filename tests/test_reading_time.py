@@ -18,7 +18,8 @@ page_metrics = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(page_metrics)
 
 MEASURED = ["01_toy_inverse_problem", "02_training_through_the_inversion",
-            "06_missing_pixels_and_noise"]
+            "03_digits_as_an_inverse_problem", "06_missing_pixels_and_noise",
+            "06_2_what_each_change_buys"]
 STATED = re.compile(r"\*\*Reading\*\* about (\d+) minutes")
 
 
