@@ -10,9 +10,10 @@ earlier computations, so repeated measurements agree to a fraction of a MiB.
 The thread samples about every ``interval`` seconds (and needs Python's
 interpreter lock to do so), so a peak that lasts only a few milliseconds can
 be missed: long computations are measured well, short ones may read low.
-Where ``mallinfo2`` is missing (not glibc, or glibc older than 2.33) the
-resident set size is used instead, which is coarse: the allocator may reuse
-or keep memory, so only growths of many megabytes mean anything there.
+Where ``mallinfo2`` is missing (not glibc, or glibc older than 2.33), or
+when asked for (``memory="resident set"``), the resident set size is read,
+which is coarse: the allocator may reuse or keep memory, so only growths of
+many megabytes mean anything there.
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ from typing import NamedTuple
 
 import psutil
 
-from ._validation import check_int, check_positive
+from ._validation import check_choice, check_int, check_positive
 
-__all__ = ["Measurement", "measure", "memory_source"]
+__all__ = ["MEMORY_SOURCES", "Measurement", "measure", "memory_source"]
 
 
 class Measurement(NamedTuple):
-    """seconds : the fastest of the repeats, in seconds.
-    peak_mib : the largest growth of memory in use over its value at the
-        start, in MiB (2**20 bytes); see :func:`memory_source`."""
+    """What :func:`measure` returns.
+
+    Attributes
+    ----------
+    seconds : float
+        The fastest of the repeats, in seconds.
+    peak_mib : float
+        The largest growth of memory in use over its value at the start, in MiB (2**20
+        bytes), as read from the source :func:`measure` was given.
+    """
 
     seconds: float
     peak_mib: float
@@ -65,28 +73,62 @@ def _heap_reader():
 
 _HEAP = _heap_reader()
 
+#: What :func:`measure` can read, the precise source first.
+MEMORY_SOURCES = ("heap in use", "resident set")
+
 
 def memory_source() -> str:
-    """What :func:`measure` reads: ``"heap in use"`` (mallinfo2) or ``"resident set"``."""
+    """What :func:`measure` reads by default.
+
+    Returns
+    -------
+    str
+        ``"heap in use"`` where glibc's ``mallinfo2`` is available, else ``"resident set"``.
+    """
     return "heap in use" if _HEAP is not None else "resident set"
 
 
-def _memory_reader():
-    if _HEAP is not None:
+def _memory_reader(source):
+    if source == "heap in use":
+        if _HEAP is None:
+            raise ValueError("memory='heap in use' needs glibc's mallinfo2 (glibc 2.33 or "
+                             "later), which this system lacks: use 'resident set'")
         return _HEAP
     process = psutil.Process()
     return lambda: process.memory_info().rss
 
 
-def measure(fn: Callable[[], object], *, repeat: int = 3, interval: float = 0.001) -> Measurement:
-    """Run ``fn`` ``repeat`` times; return its fastest time and peak memory growth.
+def measure(fn: Callable[[], object], *, repeat: int = 3, interval: float = 0.001,
+            memory: str | None = None) -> Measurement:
+    """Run ``fn`` ``repeat`` times; return its fastest time and its peak memory growth.
 
-    repeat : int >= 1. interval : seconds between memory samples (> 0).
-    Memory that ``fn`` still holds when it returns counts too.
+    Parameters
+    ----------
+    fn : callable
+        Called with no arguments; what it returns is ignored.
+    repeat : int, default 3
+        How many times to run it (>= 1); the fastest run is reported.
+    interval : float, default 0.001
+        Seconds between memory samples (> 0).
+    memory : {"heap in use", "resident set"}, optional
+        What to read; by default :func:`memory_source`.
+
+    Returns
+    -------
+    Measurement
+        The fastest time in seconds and the largest growth of memory over its value before
+        the first run, in MiB. Memory that ``fn`` still holds when it returns counts too.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad ``repeat``, ``interval`` or ``memory``, naming the argument.
     """
     check_int("repeat", repeat, minimum=1)
     check_positive("interval", interval)
-    read = _memory_reader()
+    source = memory_source() if memory is None else check_choice("memory", memory,
+                                                                   MEMORY_SOURCES)
+    read = _memory_reader(source)
     baseline = read()
     peak = baseline
     running = True

@@ -5,7 +5,6 @@ import time
 import numpy as np
 import pytest
 
-from inverse_lessons import profiling
 from inverse_lessons.profiling import measure, memory_source
 
 
@@ -43,22 +42,41 @@ def test_time_is_the_fastest_repeat():
     assert len(calls) == 3 and result.seconds < 0.04
 
 
-def test_resident_set_fallback_sees_touched_memory(monkeypatch):
-    # Without mallinfo2 the resident set is read. Fresh pages of a large block join it when
-    # written: a block still held at the end must show in full, a freed one while it is held
-    # (the sampler reads every millisecond; the block is held for 0.2 s).
-    monkeypatch.setattr(profiling, "_HEAP", None)
-    assert memory_source() == "resident set"
+def test_the_resident_set_sees_touched_memory():
+    # Fresh pages of a large block join the resident set when written: a block still held at
+    # the end must show in full, a freed one while it is held (the sampler reads every
+    # millisecond; the block is held for 0.2 s).
     kept = []
-    held = measure(lambda: kept.append(np.ones(128 * 2**20 // 8)), repeat=1).peak_mib
+    held = measure(lambda: kept.append(np.ones(128 * 2**20 // 8)), repeat=1,
+                   memory="resident set").peak_mib
     assert 0.9 * 128 < held < 2 * 128
-    freed = measure(lambda: hold(64, seconds=0.2), repeat=1).peak_mib
+    freed = measure(lambda: hold(64, seconds=0.2), repeat=1, memory="resident set").peak_mib
     assert 0.9 * 64 < freed < 2 * 64
+
+
+@pytest.mark.skipif(memory_source() != "heap in use", reason="needs glibc's mallinfo2")
+def test_the_heap_counts_memory_handed_out_the_resident_set_only_memory_touched():
+    # np.empty maps 64 MiB without writing them: handed out by the allocator, not resident.
+    kept = []
+
+    def untouched():
+        kept.append(np.empty(64 * 2**20 // 8))
+
+    assert 63 < measure(untouched, repeat=1, memory="heap in use").peak_mib < 66
+    assert 63 < measure(untouched, repeat=1).peak_mib < 66     # the default reads the heap
+    assert measure(untouched, repeat=1, memory="resident set").peak_mib < 8
+
+
+@pytest.mark.skipif(memory_source() == "heap in use", reason="glibc's mallinfo2 is here")
+def test_the_heap_cannot_be_asked_for_without_mallinfo2():
+    with pytest.raises(ValueError, match="mallinfo2"):
+        measure(lambda: None, memory="heap in use")
 
 
 @pytest.mark.parametrize("kwargs, error", [({"repeat": 0}, ValueError),
                                            ({"repeat": 1.5}, TypeError),
-                                           ({"interval": 0.0}, ValueError)])
+                                           ({"interval": 0.0}, ValueError),
+                                           ({"memory": "rss"}, ValueError)])
 def test_bad_arguments_are_named(kwargs, error):
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):

@@ -66,20 +66,11 @@ def test_configured_paths_point_into_the_unpacked_packages():
     assert "_static" not in site_assets.VENDOR
 
 
-def test_repeated_inline_scripts_are_dropped_once_each():
-    from sphinx.builders.html._assets import _JavaScript
-
-    scripts = [_JavaScript("_static/a.js"), _JavaScript(None, body="const X = 1"),
-               _JavaScript("", body="const X = 1"), _JavaScript("_static/a.js"),
-               _JavaScript(None, body="const Y = 2")]
-    unique = site_assets.unique_scripts(scripts)
-    assert [site_assets.script_key(s) for s in unique] == [
-        ("_static/a.js", ()), ("", (("body", "const X = 1"),)), ("", (("body", "const Y = 2"),))]
-
-
-def build_site(source, root_doc, favicon):
+def build_site(source, root_doc="book/intro", favicon="favicon.svg", scripts=()):
     """Build a two-page site the way the book is set up (sphinx-external-toc, the book's root
-    document in a folder) with the root page's writer connected as ``setup`` connects it."""
+    document in a folder), with the extension's handlers of the written pages connected as
+    ``setup`` connects them (``setup`` itself would fetch npm packages), and ``scripts``, the
+    keyword arguments of ``add_js_file`` calls, added to every page."""
     from sphinx.application import Sphinx
 
     (source / "book").mkdir(parents=True)
@@ -94,16 +85,28 @@ def build_site(source, root_doc, favicon):
     out = source / "_build" / "html"
     app = Sphinx(str(source), str(source), str(out), str(source / "_build" / "doctrees"),
                  "html", status=None, warning=None, freshenv=True)
+    app.connect("html-page-context", site_assets.drop_repeated_scripts, priority=900)
     app.connect("build-finished", site_assets.write_root_page,
                 priority=site_assets.ROOT_PAGE_PRIORITY)
+    for script in scripts:
+        app.add_js_file(**script)
     app.build()
     return out
+
+
+def test_repeated_scripts_are_written_once_each(tmp_path):
+    scripts = [{"filename": "a.js"}, {"filename": None, "body": "const X = 1"},
+               {"filename": "", "body": "const X = 1"}, {"filename": "a.js"},
+               {"filename": None, "body": "const Y = 2"}]
+    page = (build_site(tmp_path, scripts=scripts) / "book" / "next.html").read_text()
+    assert page.count('src="../_static/a.js') == 1
+    assert page.count("const X = 1") == 1 and page.count("const Y = 2") == 1
 
 
 def test_the_root_page_redirects_to_the_book_and_declares_its_icon(tmp_path):
     from html.parser import HTMLParser
 
-    out = build_site(tmp_path, "book/intro", "favicon.svg")
+    out = build_site(tmp_path)
     page = (out / "index.html").read_text()
 
     class Tags(HTMLParser):
@@ -125,5 +128,5 @@ def test_the_root_page_redirects_to_the_book_and_declares_its_icon(tmp_path):
 
 
 def test_without_a_configured_icon_the_root_page_declares_an_empty_one(tmp_path):
-    page = (build_site(tmp_path, "book/intro", "") / "index.html").read_text()
+    page = (build_site(tmp_path, favicon="") / "index.html").read_text()
     assert '<link rel="icon" href="data:,">' in page
