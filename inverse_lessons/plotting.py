@@ -130,7 +130,8 @@ def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel=
     """One panel per step size: the landscape with that step size's path.
 
     runs : list of (label, path) pairs, path an array of iterates. A path may
-        be a diverging one (it is clipped to the panel).
+        be a diverging one (it is clipped to the panel, which says at which step
+        it leaves).
     Returns the figure.
     """
     ncols = ncols or len(runs)
@@ -144,6 +145,13 @@ def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel=
                             ylabel="loss" if ax in axes[:, 0] else "")
         ax.set_xlim(grid[0], grid[-1])
         ax.set_ylim(-0.05 * top, 1.05 * top)
+        path = np.asarray(path, dtype=float)
+        with np.errstate(all="ignore"):
+            shown = ((path >= grid[0]) & (path <= grid[-1])
+                     & (np.asarray(loss(path), dtype=float) <= 1.05 * top))
+        if not shown.all():     # a diverging path leaves the panel: say at which step
+            ax.text(0.5, 0.97, f"leaves the axes at step {np.argmin(shown)}", fontsize=8,
+                    transform=ax.transAxes, ha="center", va="top")
         if ax is not axes.flat[0]:
             ax.get_legend().remove()
     for ax in axes.flat[len(runs):]:
