@@ -3,19 +3,22 @@
 Chapter 6 trains ``InverseNet`` for damaged inputs with six settings changed at
 once from chapter 4's model (damaged training copies, reconstruction weight
 lambda = 10, k = 10 latents, 300 inner steps, mini-batches of 500, 500 outer
-iterations). Its table undoes one change at a time (no damaged copies,
-lambda = 0), three training seeds each. This script adds the row the chapter
-cannot afford: the default k = 30 latents instead of 10 (with damaged copies in
-every batch, each image's masked inversion solves with its own k x k matrices,
-so a fit costs about 27 times more: some twenty seconds of CPU on two cores).
+iterations). Its second page (``06_2_what_each_change_buys``) undoes one change
+at a time (no damaged copies, lambda = 0), three training seeds each. This
+script adds the row the chapter cannot afford: the default k = 30 latents
+instead of 10 (with damaged copies in every batch, each image's masked inversion
+solves with its own k x k matrices, so a fit costs about 27 times more: some
+twenty seconds of CPU on two cores).
 
 Training seed s sets ``random_state`` and the damaged copies' patterns
 (``with_damaged_copies(..., seed=s)``), as in the chapter; the test conditions
-and their damage patterns are the chapter's. Each entry is the mean over the
-three seeds of the accuracy (itself a mean over the damage patterns), with the
-lowest and highest seed; the last columns are the RMS error of the filled-in
-pixels with half of them missing and the median condition number of the
-generator restricted to the observed pixels (half missing, first pattern).
+and their damage patterns are the chapter's (``reporting.damaged_test_sets``).
+Each entry is the mean over the three seeds of the accuracy (itself a mean over
+the damage patterns), with the lowest and highest seed; the last columns are the
+RMS error of the filled-in pixels with half of them missing and the median
+condition number of the generator restricted to the observed pixels (half
+missing, first pattern).
+
 Run (about two minutes of CPU):
 
     .venv/bin/python benchmarks/bench_ablation_06.py
@@ -27,7 +30,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from inverse_lessons import InverseNet, load_digits_split, tf
-from inverse_lessons.damage import add_noise, drop_block, drop_pixels, with_damaged_copies
+from inverse_lessons.damage import with_damaged_copies
+from inverse_lessons.reporting import damaged_test_sets, filled_rmse
 
 SEEDS = range(3)
 BOTH_JOBS = dict(n_latent=10, inner_steps=300, batch_size=500, max_iter=500,
@@ -35,16 +39,6 @@ BOTH_JOBS = dict(n_latent=10, inner_steps=300, batch_size=500, max_iter=500,
 CHANGES = {"both jobs": {}, "without damaged copies": {"copies": False},
            "lambda = 0 instead of 10": {"reconstruction_weight": 0.0},
            "k = 30 (the default) instead of 10": {"n_latent": 30}}
-
-
-def conditions(X_test):
-    """The chapter's test conditions: name -> list of damaged test sets."""
-    patterns = range(5)
-    return {"clean": [X_test],
-            "25% missing": [drop_pixels(X_test, 0.25, seed=s) for s in patterns],
-            "50% missing": [drop_pixels(X_test, 0.5, seed=s) for s in patterns],
-            "bottom half missing": [drop_block(X_test, rows=(4, 8))],
-            "noise, sigma = 0.3": [add_noise(X_test, 0.3, seed=s) for s in patterns]}
 
 
 def fit(X_train, y_train, seed, copies=True, **change):
@@ -61,7 +55,7 @@ def main():
     threadpool_limits(limits=1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     X_train, y_train, X_test, y_test = load_digits_split()
-    damaged = conditions(X_test)
+    damaged = damaged_test_sets(X_test)
     half = damaged["50% missing"]
     for name, change in CHANGES.items():
         rows = {d: [] for d in damaged} | {"fill RMSE": [], "masked cond": []}
@@ -70,8 +64,8 @@ def main():
             model = fit(X_train, y_train, seed, **change)
             for d, sets in damaged.items():
                 rows[d].append(np.mean([model.score(X, y_test) for X in sets]))
-            errors = [(np.clip(model.reconstruct(X), 0, 1) - X_test)[np.isnan(X)] for X in half]
-            rows["fill RMSE"].append(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+            rows["fill RMSE"].append(filled_rmse(
+                lambda X, m=model: np.clip(m.reconstruct(X), 0, 1), half, X_test))
             G = model.generator_
             rows["masked cond"].append(np.median([np.linalg.cond(G[~np.isnan(x)])
                                                   for x in half[0]]))
