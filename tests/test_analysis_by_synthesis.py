@@ -353,6 +353,17 @@ def test_fine_tuning_on_held_out_images_and_its_monitor():
                             fine_tune_holdout=0.9).fit(X, y)
 
 
+def test_fine_tuning_that_diverges_raises_the_package_divergence_error():
+    from inverse_lessons import DivergenceError
+
+    X, y = X_TRAIN[:300], Y_TRAIN[:300]
+    model = AnalysisBySynthesis(n_latent=2, n_components=1, fine_tune_steps=5,
+                                fine_tune_learning_rate=1e6)
+    with pytest.raises(DivergenceError, match="fine_tune_learning_rate") as raised:
+        model.fit(X, y)
+    assert raised.value.step_size == 1e6
+
+
 def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
     from inverse_lessons import tf
     from inverse_lessons._estimator import adam_step
@@ -501,7 +512,7 @@ def test_chapter_figures_and_explorer(model):
 
 
 def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     X = X_TEST[:20]
     delta, flipped = smallest_flip_l2(model, X)
@@ -522,7 +533,7 @@ def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
 
 def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixture):
     from inverse_lessons import tf
-    from inverse_lessons.analysis_by_synthesis import _complete_image_scores
+    from inverse_lessons.attacks import _complete_image_scores
 
     X = X_TEST[:6] + 0.1
     scores, joint, grad, joint_grad = _complete_image_scores(mixture)(X)
@@ -547,7 +558,7 @@ def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixtur
 
 
 def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfool(mixture):
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     X = X_TEST[:30]
     before = mixture.predict(X)
@@ -579,7 +590,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     Class 0 is a cross (two generators), so the boundaries around it are curved
     and one DeepFool run, or no refinement, ends well above the smallest flip.
     """
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     rng = np.random.default_rng(0)
     cross = np.vstack([rng.normal(0, [1.0, 0.2], (60, 2)), rng.normal(0, [0.2, 1.0], (60, 2))])
@@ -623,7 +634,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     ({"bisection_steps": -1}, ValueError), ({"box": (1.0, 0.0)}, ValueError),
     ({"box": (0.0, 0.5)}, ValueError)])
 def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     with pytest.raises(error, match=next(iter(kwargs))):
         smallest_flip_l2(model, X_TEST[:2], **kwargs)
@@ -633,7 +644,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
     from sklearn.exceptions import NotFittedError
     from sklearn.linear_model import LogisticRegression
 
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     with pytest.raises(TypeError, match="model must be a fitted AnalysisBySynthesis"):
         smallest_flip_l2(LogisticRegression().fit(X_TRAIN, Y_TRAIN), X_TEST[:2])
@@ -643,7 +654,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
 
 @pytest.mark.parametrize("X", [X_TEST[:2, :60], damaged_rows(n=2)])
 def test_smallest_flip_l2_rejects_incomplete_images(model, X):
-    from inverse_lessons.analysis_by_synthesis import smallest_flip_l2
+    from inverse_lessons.attacks import smallest_flip_l2
 
     with pytest.raises(ValueError, match="complete"):
         smallest_flip_l2(model, X)

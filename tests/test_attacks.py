@@ -11,12 +11,14 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from inverse_lessons import AnalysisBySynthesis
-from inverse_lessons.analysis_by_synthesis import (
+from inverse_lessons.attacks import (
     _smallest_quadric_step,
+    _svc_pairs,
+    boundary_flip_l2,
     exact_smallest_flip,
     smallest_flip_l2,
+    svc_flip_l2,
 )
-from inverse_lessons.attacks import _svc_pairs, boundary_flip_l2, svc_flip_l2
 from inverse_lessons.data import load_digits_split
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
