@@ -103,7 +103,7 @@ def draw_unrolled_graph(n_shown=2, *, ax=None):
         _arrow(ax, (observed[0], observed[1] - 0.4), (centre - 0.2, row + 0.4), colour=INPUT)
         _arrow(ax, (theta[0], theta[1] - 0.4), (centre + 0.2, row + 0.4), colour=INPUT)
     ax.text(width / 2, row - 1.35, r"backward: $\partial T / \partial y_n$ runs back through "
-            "every step (chapter 2's recursion, or the tape);\n"
+            "every step (reverse mode, as the tape does);\n"
             r"each step adds a term to $\partial T / \partial \theta$", ha="center",
             va="top", fontsize=9, color=BACKWARD, linespacing=1.5)
     ax.set_ylim(0.4, 5.6)
