@@ -12,6 +12,7 @@ from inverse_lessons.plotting import (
     draw_descent,
     fix_layout,
     plot_digits,
+    plot_inversion,
     plot_step_size_sweep,
     use_book_style,
 )
@@ -103,6 +104,25 @@ def test_sweep_has_a_panel_per_run():
     fig = plot_step_size_sweep(loss, np.linspace(-1, 5, 20), runs, ncols=2)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["a", "b", "c"]
+    plt.close(fig)
+
+
+def test_sweep_says_where_a_diverging_path_leaves_its_panel():
+    loss = lambda x: (2 * np.asarray(x) - 4) ** 2  # noqa: E731
+    runs = [("calm", np.array([0.0, 1.0, 1.5])), ("wild", np.array([1.0, 3.0, -2.0, 9.0]))]
+    fig = plot_step_size_sweep(loss, np.linspace(-1, 5, 20), runs, ncols=2)
+    notes = [[t.get_text() for t in ax.texts] for ax in fig.axes[:2]]
+    assert notes[0] == []                          # stays inside: no note
+    assert notes[1] == ["leaves the axes at step 2"]   # x = -2 is left of the grid
+    plt.close(fig)
+
+
+def test_inversion_difference_has_a_colour_bar_with_signed_ends():
+    rng = np.random.default_rng(0)
+    fig = plot_inversion(rng.random(64), rng.random(64), rng.random(10))
+    ticks = [label.get_text() for ax in fig.axes for child in ax.child_axes
+             for label in child.get_yticklabels()]
+    assert ticks == ["-1", "0", "+1"]
     plt.close(fig)
 
 
