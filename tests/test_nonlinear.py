@@ -86,6 +86,8 @@ def test_estimator_contract():
     (dict(inner_steps=0), ValueError, "inner_steps must be >= 1"),
     (dict(inner_step_size=-1.0), ValueError, "inner_step_size must be positive"),
     (dict(hidden=1.5), TypeError, "hidden must be an integer"),
+    (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
+    (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
 ])
 def test_bad_parameters(params, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -225,6 +227,24 @@ def test_repeated_fits_reuse_one_trace_and_start_afresh():
     assert again.decoder_ is not first.decoder_
 
 
+def test_batch_order_draws_every_image_once_per_epoch():
+    from inverse_lessons.nonlinear import _batch_order
+
+    # full batch: every iteration sees all images, in order (batch_size None or >= n)
+    for size in (None, 10, 25):
+        np.testing.assert_array_equal(_batch_order(10, size, 3, None),
+                                      np.tile(np.arange(10), (3, 1)))
+    # 10 images in batches of 3: three batches per epoch, one image left for the next epoch
+    order = _batch_order(10, 3, 7, np.random.default_rng(0))
+    assert order.shape == (7, 3)
+    for epoch in (order[0:3], order[3:6]):
+        assert len(set(epoch.ravel())) == 9 and set(epoch.ravel()) <= set(range(10))
+    np.testing.assert_array_equal(order, _batch_order(10, 3, 7, np.random.default_rng(0)))
+    # over many epochs every image is drawn about equally often
+    counts = np.bincount(_batch_order(10, 3, 3000, np.random.default_rng(1)).ravel())
+    assert counts.min() > 0.95 * counts.mean() and counts.max() < 1.05 * counts.mean()
+
+
 def _keras_reference_fit(model, X, y):
     """What fit does, written with the Keras layers and keras.optimizers.Adam (an
     independent reference for the trainer's flat weights and hand-written Adam):
@@ -239,15 +259,18 @@ def _keras_reference_fit(model, X, y):
     variables = (decoder.trainable_variables + head.trainable_variables
                  + (encoder.trainable_variables if encoder else []))
     optimizer = tf.keras.optimizers.Adam(model.learning_rate)
-    X = tf.constant(X, tf.float32)
+    X_all, y_all = np.asarray(X, np.float32), np.asarray(y)
+    rows = nonlinear._batch_order(len(X_all), model.batch_size, model.max_iter,
+                                  np.random.default_rng(seed + 6))
     curve = []
-    for _ in range(model.max_iter):
+    for batch in rows:
+        X, labels = tf.constant(X_all[batch]), tf.constant(y_all[batch])
         with tf.GradientTape() as tape:
             start = encoder(X) if encoder else tf.zeros((X.shape[0], model.n_latent))
             Z = invert_decoder(decoder, X, start, n_steps=model.inner_steps,
                                step_size=model.inner_step_size)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                y, head(Z)))
+                labels, head(Z)))
             loss += model.reconstruction_weight * tf.reduce_mean(tf.square(X - decoder(Z)))
             loss += model.alpha * tf.reduce_sum(tf.square(head.kernel))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
@@ -256,10 +279,13 @@ def _keras_reference_fit(model, X, y):
             encoder.get_weights() if encoder else None)
 
 
-@pytest.mark.parametrize("start", ["encoder", "zero"])
-def test_training_matches_keras_layers_and_adam(start):
+@pytest.mark.parametrize("start, batch_size", [("encoder", None), ("zero", None),
+                                               ("encoder", 30), ("zero", 250)])
+def test_training_matches_keras_layers_and_adam(start, batch_size):
+    # batches of 30 of the 80 images (two per epoch); 250 >= 80 is the full batch
     model = NonlinearInverseNet(n_latent=3, hidden=8, inner_steps=3, max_iter=12,
-                                learning_rate=0.02, start=start, random_state=3)
+                                learning_rate=0.02, start=start, batch_size=batch_size,
+                                random_state=3)
     model.fit(X_TRAIN[:80], Y_TRAIN[:80])
     curve, decoder, head, encoder = _keras_reference_fit(model, X_TRAIN[:80], Y_TRAIN[:80])
     # the same training to float32 rounding (not bit for bit: the two are different
