@@ -14,15 +14,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (before the import)
-from sklearn.impute import IterativeImputer, KNNImputer
+from sklearn.impute import IterativeImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics.pairwise import nan_euclidean_distances
 from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
+from sklearn.neighbors import KNeighborsClassifier, NearestCentroid, NearestNeighbors
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from ._validation import check_choice, check_positive
+from ._validation import check_choice, check_int, check_positive
 from .damage import add_noise, drop_block, drop_pixels, fill_missing
 from .linear_inversion import closed_form_inversion, least_squares_inversion
 
@@ -31,8 +30,8 @@ __all__ = [
     "template_accuracy",
     "baseline_accuracies",
     "DamagedBaselines",
-    "best_baseline",
     "FILLINGS",
+    "NearestImagesFill",
     "fit_fillings",
     "apply_filling",
     "training_copies",
@@ -107,7 +106,8 @@ class DamagedBaselines:
     - ``"zero"``: a missing pixel is blank paper, 0;
     - ``"mean"``: the training mean of that pixel;
     - ``"KNNImputer"``: the mean of that pixel over the 5 training images
-      nearest on the observed pixels (scikit-learn's ``KNNImputer``);
+      nearest on the observed pixels, as scikit-learn's ``KNNImputer``
+      computes it (:class:`NearestImagesFill`);
     - ``"IterativeImputer"``: scikit-learn's ``IterativeImputer`` (each pixel
       regressed on the others by Bayesian ridge regression), run for 5
       rounds and clipped to the training pixel range. Fitted on complete
@@ -199,6 +199,58 @@ class DamagedBaselines:
 FILLINGS = DamagedBaselines.FILLINGS
 
 
+class NearestImagesFill:
+    """Each missing pixel filled with its mean over the k nearest training images.
+
+    What scikit-learn's ``KNNImputer(n_neighbors=k)`` computes when the training
+    images are complete: nearness is the nan-Euclidean distance on the pixels
+    the image has (:class:`~sklearn.neighbors.NearestNeighbors` with
+    ``metric="nan_euclidean"``), and an image with no pixel observed gets the
+    training mean. With complete training images every training image may give
+    to every pixel, so each image has one set of k nearest images for all its
+    missing pixels; ``KNNImputer`` searches again for each pixel, which is
+    several times slower on the book's damaged digits. The tests check that
+    both give the same numbers on them.
+
+    Parameters
+    ----------
+    n_neighbors : int, default 5
+        k, the training images averaged.
+
+    Attributes after :meth:`fit`: ``images_`` (n, pixels), the training images,
+    and ``neighbors_``, the fitted ``NearestNeighbors``.
+    """
+
+    def __init__(self, n_neighbors=5):
+        self.n_neighbors = n_neighbors
+
+    def fit(self, X):
+        """Remember the complete training images ``X`` (n, pixels). Returns self."""
+        X = _as_images("X", X)
+        if np.isnan(X).any():
+            raise ValueError("X must be complete (no NaN): each training image must "
+                             "be able to give every pixel")
+        k = check_int("n_neighbors", self.n_neighbors)
+        if k > len(X):
+            raise ValueError(f"n_neighbors={k} is more than the {len(X)} training images")
+        self.images_ = X
+        self.neighbors_ = NearestNeighbors(n_neighbors=k, metric="nan_euclidean").fit(X)
+        return self
+
+    def transform(self, X):
+        """``X`` (n, pixels; NaN = missing) with every missing pixel filled in."""
+        if not hasattr(self, "images_"):
+            raise RuntimeError("this NearestImagesFill is not fitted yet: call fit first")
+        X = _as_images("X", X)
+        missing = np.isnan(X)
+        filled = np.tile(self.images_.mean(axis=0), (len(X), 1))
+        seen = ~missing.all(axis=1)                  # images with a pixel observed
+        if seen.any():
+            nearest = self.neighbors_.kneighbors(X[seen], return_distance=False)
+            filled[seen] = self.images_[nearest].mean(axis=1)
+        return np.where(missing, filled, X)
+
+
 def fit_fillings(X_train, fillings=FILLINGS):
     """The fillings of :class:`DamagedBaselines`, fitted on complete training images.
 
@@ -226,12 +278,11 @@ def fit_fillings(X_train, fillings=FILLINGS):
             elif filling == "mean":
                 imputers[filling] = X_train.mean(axis=0)
             elif filling == "KNNImputer":
-                imputers[filling] = KNNImputer(n_neighbors=5).fit(X_train)
+                imputers[filling] = NearestImagesFill(n_neighbors=5).fit(X_train)
             else:
-                iterative = IterativeImputer(
-                    max_iter=_ITERATIVE_ROUNDS, tol=0.0, random_state=0,
-                    min_value=X_train.min(), max_value=X_train.max())
-                imputers[filling] = _fit_rounds_once(iterative, X_train)
+                imputers[filling] = IterativeImputer(
+                    max_iter=5, tol=0.0, random_state=0,
+                    min_value=X_train.min(), max_value=X_train.max()).fit(X_train)
     return imputers
 
 
@@ -249,9 +300,7 @@ def apply_filling(imputers, X, filling):
     if not np.isnan(X).any():
         return X
     with threadpool_limits(limits=1):
-        filled = (_knn_fill(imputer, X) if isinstance(imputer, KNNImputer)
-                  else _iterative_fill(imputer, X))
-    return np.where(np.isnan(X), filled, X)
+        return imputer.transform(X)
 
 
 def training_copies(X, y, *, missing=True, noise_std=None, seed=0):
@@ -395,7 +444,6 @@ def tuned_baseline(name, *, noise_std=None, copy_seed=0):
                             copy_seed=copy_seed)
 
 
-
 def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
     """Fit every baseline of :data:`TUNED_BASELINES`, plain and told ``noise_std``.
 
@@ -411,109 +459,6 @@ def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
                 if noise_std is not None and setting["noise_copies"] else plain)
         fitted[name] = plain, told
     return fitted
-
-
-_ITERATIVE_ROUNDS = 5
-
-
-def _fit_rounds_once(imputer, X_train):
-    """``imputer.fit(X_train)`` for an IterativeImputer on complete images, fitted once.
-
-    X_train has no missing pixel, so no round changes the data: every round refits
-    the same regressions (one per pixel, on all training images) to the same data.
-    The first round is fitted (``max_iter=1``) and its fitted regressions serve
-    every later round, the rounds being identical fits, so ``transform`` gives
-    the same numbers as after a full fit of ``imputer.max_iter`` rounds, in a
-    fifth of the time for five rounds. This needs ``tol=0``: with a positive
-    tolerance scikit-learn stops after the first round (nothing changed), and
-    its transform then applies one round, not ``max_iter``. Anything else
-    (missing pixels in X_train, a positive tolerance, sampling from the
-    posterior, a random order, nearest features only, an estimator other than
-    the default BayesianRidge) is fitted the ordinary way. Returns the fitted
-    imputer.
-    """
-    rounds = imputer.max_iter
-    if (np.isnan(X_train).any() or imputer.sample_posterior or rounds < 1
-            or imputer.tol != 0 or imputer.estimator is not None
-            or imputer.imputation_order not in ("ascending", "descending", "roman", "arabic")
-            or imputer.n_nearest_features is not None or imputer.add_indicator):
-        return imputer.fit(X_train)
-    imputer.set_params(max_iter=1).fit(X_train)
-    imputer.set_params(max_iter=rounds)
-    imputer.imputation_sequence_ = list(imputer.imputation_sequence_) * rounds
-    imputer.n_iter_ = rounds
-    return imputer
-
-
-def _iterative_fill(imputer, X):
-    """``imputer.transform(X)`` of a fitted IterativeImputer (posterior means), faster.
-
-    X : (n, pixels) with NaN for a missing pixel. The same steps as scikit-learn's
-    transform: start from the initial (mean) filling, then for every fitted
-    regression in order predict its pixel on the images that miss it from their
-    current other pixels, clipped to the pixel range; observed pixels kept. Each
-    prediction is the regression's own linear formula, X_rows @ coef + intercept,
-    without scikit-learn's per-call input checks (320 calls per filling): the same
-    numbers. Other settings (sampling from the posterior, an indicator, features
-    empty in training) go to scikit-learn's transform.
-    """
-    if (imputer.sample_posterior or imputer.add_indicator or imputer.keep_empty_features
-            or np.any(imputer._is_empty_feature)):
-        return imputer.transform(X)
-    missing = np.isnan(X)
-    filled = imputer.initial_imputer_.transform(X)
-    if imputer.n_iter_ == 0 or missing.all():
-        return filled
-    for step in imputer.imputation_sequence_:
-        rows = missing[:, step.feat_idx]
-        if not rows.any():
-            continue
-        values = (filled[:, step.neighbor_feat_idx][rows] @ step.estimator.coef_
-                  + step.estimator.intercept_)
-        filled[rows, step.feat_idx] = np.clip(values, imputer._min_value[step.feat_idx],
-                                              imputer._max_value[step.feat_idx])
-    filled[~missing] = X[~missing]
-    return filled
-
-
-def _knn_fill(imputer, X):
-    """``imputer.transform(X)`` of a KNNImputer fitted on complete images, faster.
-
-    imputer : a fitted ``KNNImputer`` (uniform weights, nan-Euclidean distance) whose
-    training images had no missing pixel, as in :class:`DamagedBaselines`; X : (n,
-    pixels) with NaN for a missing pixel. Returns X with every missing pixel filled.
-    With complete training images every training image may donate to every pixel,
-    so each damaged image has one set of k nearest training images for all its
-    missing pixels. scikit-learn finds that set again for every pixel (a Python loop
-    over the 64 columns); here it is found once per image, with the same distances,
-    the same ``argpartition`` and the same average: the same numbers.
-    """
-    train = imputer._fit_X
-    if (imputer.weights != "uniform" or imputer.metric != "nan_euclidean"
-            or imputer.add_indicator or np.isnan(train).any()):
-        return imputer.transform(X)
-    X = X.copy()
-    missing = np.isnan(X)
-    rows = np.flatnonzero(missing.any(axis=1) & ~missing.all(axis=1))
-    empty = missing.all(axis=1)
-    # nothing observed: the pixel means, each summed over a contiguous copy of its
-    # column as scikit-learn's masked mean does (a sum down axis 0 rounds differently)
-    X[empty] = np.ascontiguousarray(train.T).mean(axis=1)
-    if rows.size:
-        distances = nan_euclidean_distances(X[rows], train)
-        k = min(imputer.n_neighbors, len(train))
-        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k]
-        average = train[nearest].sum(axis=1) / k          # (rows, pixels)
-        X[rows] = np.where(missing[rows], average, X[rows])
-    return X
-
-
-def best_baseline(scores):
-    """The best entry of a dict name -> accuracy: (name, accuracy); ties go to the first."""
-    if not scores:
-        raise ValueError("scores must be a non-empty dict name -> accuracy")
-    name = max(scores, key=scores.get)
-    return name, scores[name]
 
 
 def _as_images(name, X):

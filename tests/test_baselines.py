@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.baselines import DamagedBaselines, best_baseline
+from inverse_lessons.baselines import DamagedBaselines, NearestImagesFill
 from inverse_lessons.damage import drop_block, drop_pixels
 from inverse_lessons.data import load_digits_split
 
@@ -83,13 +83,6 @@ def test_imputers_beat_blank_filling_on_damaged_digits(fitted):
             assert scores[f"{name} after KNNImputer"] > scores[f"{name} after mean"]
 
 
-def test_best_baseline():
-    assert best_baseline({"a": 0.5, "b": 0.9, "c": 0.7}) == ("b", 0.9)
-    assert best_baseline({"a": 0.5, "b": 0.5}) == ("a", 0.5)   # ties: the first
-    with pytest.raises(ValueError, match="non-empty"):
-        best_baseline({})
-
-
 def test_scores_before_fit_is_a_clear_error():
     with pytest.raises(RuntimeError, match="not fitted yet"):
         DamagedBaselines().scores(X_TEST, Y_TEST)
@@ -114,102 +107,74 @@ def test_bad_training_input():
         DamagedBaselines().fit(X_TRAIN, Y_TRAIN[:5])
 
 
-def test_knn_filling_is_scikit_learns_to_the_last_bit():
-    # DamagedBaselines fills with KNNImputer by finding each image's nearest training
-    # images once for all its missing pixels: the same numbers as scikit-learn's
-    # transform, which searches again for every pixel
+def test_knn_filling_is_scikit_learns_knn_imputer():
+    # One neighbour search per image: the numbers of KNNImputer's transform, which
+    # searches again for every pixel (the digits' pixel sums are exact in float64)
     from sklearn.impute import KNNImputer
 
-    from inverse_lessons.baselines import _knn_fill
-
-    imputer = KNNImputer(n_neighbors=5).fit(X_TRAIN)
-    X = drop_pixels(X_TEST[:200], 0.6, seed=2)
+    X = drop_pixels(X_TEST, 0.6, seed=2)
     X[0] = np.nan                     # nothing observed: the pixel means
     X[1, 1:] = np.nan                 # one pixel observed
     X[2] = X_TEST[2]                  # nothing missing: unchanged
-    for damaged in (X, drop_block(X_TEST[:100], rows=(4, 8))):
-        ours = _knn_fill(imputer, damaged)
-        np.testing.assert_array_equal(ours, imputer.transform(damaged))
-        assert not np.isnan(ours).any()
-    np.testing.assert_array_equal(_knn_fill(imputer, X)[2], X_TEST[2])
-    # the input is not modified, and other settings go to scikit-learn itself
-    assert np.isnan(X[0]).all()
-    weighted = KNNImputer(n_neighbors=3, weights="distance").fit(X_TRAIN)
-    np.testing.assert_array_equal(_knn_fill(weighted, X), weighted.transform(X))
-    # pixels that are not multiples of 1/16 (the digits' sums are exact in float64):
-    # the pixel means of an empty image still to the last bit
+    ours, theirs = NearestImagesFill(5).fit(X_TRAIN), KNNImputer(n_neighbors=5).fit(X_TRAIN)
+    for damaged in (X, drop_block(X_TEST, rows=(4, 8)), drop_pixels(X_TEST, 0.25, seed=3)):
+        np.testing.assert_array_equal(ours.transform(damaged), theirs.transform(damaged))
+    assert np.isnan(X[0]).all()       # the input is not modified
+    # pixels that are not multiples of 1/16: the same up to rounding
     rng = np.random.default_rng(0)
-    uneven = KNNImputer(n_neighbors=5).fit(rng.random((1000, 64)))
-    Y = rng.random((4, 64))
+    train, Y = rng.random((300, 64)), rng.random((4, 64))
     Y[:2], Y[2:, ::2] = np.nan, np.nan
-    np.testing.assert_array_equal(_knn_fill(uneven, Y), uneven.transform(Y))
-    # independent reference for one image: the mean of its 5 nearest training
-    # images on the observed pixels (distances scaled by 64 / observed: same order)
-    x = X[5]
-    seen = ~np.isnan(x)
-    nearest = np.argsort(np.sum((X_TRAIN[:, seen] - x[seen]) ** 2, axis=1))[:5]
-    np.testing.assert_allclose(_knn_fill(imputer, X[5:6])[0, ~seen],
-                               X_TRAIN[nearest][:, ~seen].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(NearestImagesFill(3).fit(train).transform(Y),
+                               KNNImputer(n_neighbors=3).fit(train).transform(Y), rtol=1e-12)
 
 
-def test_iterative_imputer_rounds_fitted_once_give_the_full_fit():
-    # on complete training images every round refits the same regressions: fitting
-    # the first round and reusing it gives the imputer of a full five-round fit
+def test_nearest_images_fill_bad_input():
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        NearestImagesFill().transform(X_TEST)
+    with pytest.raises(ValueError, match="must be complete"):
+        NearestImagesFill().fit(drop_pixels(X_TRAIN, 0.1))
+    with pytest.raises(ValueError, match="more than the 3 training images"):
+        NearestImagesFill(5).fit(X_TRAIN[:3])
+    with pytest.raises(TypeError, match="n_neighbors must be an integer"):
+        NearestImagesFill(2.5).fit(X_TRAIN)
+
+
+def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
+    # An imputer fitted on the clean training images, before the tuned classifier
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.impute import IterativeImputer
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer, KNNImputer
+    from sklearn.pipeline import make_pipeline
     from threadpoolctl import threadpool_limits
 
-    from inverse_lessons.baselines import _fit_rounds_once
+    from inverse_lessons.baselines import baseline_models
 
-    def imputer():
-        return IterativeImputer(max_iter=5, tol=0.0, random_state=0, min_value=0.0,
-                                max_value=1.0)
-
-    X = X_TRAIN[:200]
-    with warnings.catch_warnings(), threadpool_limits(limits=1):   # small: faster
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        full, ours = imputer().fit(X), _fit_rounds_once(imputer(), X)
-        assert ours.get_params() == full.get_params() and ours.n_iter_ == full.n_iter_ == 5
-        assert len(ours.imputation_sequence_) == len(full.imputation_sequence_) == 5 * 64
-        for damaged in (drop_pixels(X_TEST, 0.5, seed=5), drop_block(X_TEST),
-                        drop_pixels(X_TEST, 0.9, seed=6)):
-            np.testing.assert_array_equal(ours.transform(damaged), full.transform(damaged))
-        # training images with missing pixels: the rounds differ, so a full fit
-        holes = drop_pixels(X, 0.2, seed=0)
-        plain = _fit_rounds_once(imputer(), holes)
-        assert len({id(t.estimator) for t in plain.imputation_sequence_}) == 5 * 64
-        # a positive tolerance: scikit-learn stops after one round (nothing changes),
-        # so a genuine fit, whose transform applies that one round
-        early = _fit_rounds_once(imputer().set_params(tol=1e-3), X)
-        assert early.n_iter_ == 1 and len(early.imputation_sequence_) == 64
-
-
-def test_iterative_filling_is_scikit_learns_to_the_last_bit(fitted):
-    # the fitted regressions applied by their own formula, without scikit-learn's
-    # checks on each of the 320 predictions: the same numbers as its transform
-    from inverse_lessons.baselines import _iterative_fill
-
-    imputer = fitted.imputers_["IterativeImputer"]
-    X = drop_pixels(X_TEST, 0.6, seed=7)
-    X[0] = np.nan                     # nothing observed
-    X[1, 1:] = np.nan                 # one pixel observed
-    X[2] = X_TEST[2]                  # nothing missing
-    for damaged in (X, drop_block(X_TEST), drop_pixels(X_TEST, 0.1, seed=8),
-                    np.full((3, 64), np.nan)):
-        ours = _iterative_fill(imputer, damaged)
-        np.testing.assert_array_equal(ours, imputer.transform(damaged))
-        assert not np.isnan(ours).any() and ours.min() >= 0.0 and ours.max() <= 1.0
-    assert np.isnan(X[0]).all()       # the input is not modified
+    damaged = drop_pixels(X_TEST, 0.5, seed=9)
+    scores = fitted.scores(damaged, Y_TEST)
+    imputers = {"KNNImputer": KNNImputer(n_neighbors=5),
+                "IterativeImputer": IterativeImputer(max_iter=5, tol=0.0, random_state=0,
+                                                     min_value=0.0, max_value=1.0)}
+    # one thread, as the baselines run: small problems, faster so on a busy machine
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", ConvergenceWarning)   # tol = 0: never converged
+        for filling, imputer in imputers.items():
+            pipeline = make_pipeline(imputer, baseline_models()["k-NN (tuned k)"])
+            pipeline.fit(X_TRAIN, Y_TRAIN)
+            assert scores[f"k-NN after {filling}"] == pipeline.score(damaged, Y_TEST)
+            np.testing.assert_array_equal(fitted.fill(damaged, filling),
+                                          pipeline[0].transform(damaged))
 
 
 def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
     from inverse_lessons.baselines import apply_filling, fit_fillings
 
-    imputers = fit_fillings(X_TRAIN)
+    cheap = ("zero", "mean", "KNNImputer")   # IterativeImputer: the pipeline test
+    imputers = fit_fillings(X_TRAIN, fillings=cheap)
     damaged = drop_pixels(X_TEST, 0.5, seed=4)
-    for filling in DamagedBaselines.FILLINGS:
+    assert list(imputers) == list(cheap)
+    for filling in cheap:
         np.testing.assert_array_equal(apply_filling(imputers, damaged, filling),
                                       fitted.fill(damaged, filling))
     only = fit_fillings(X_TRAIN, fillings=("mean",))
