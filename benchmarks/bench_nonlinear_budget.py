@@ -40,7 +40,19 @@ per fold) and was not taken: at 0.04 the seed-0 decoder's long descents in
 chapter 7 no longer settle at the inner step size 0.05 (some end in a cycle),
 which would change that chapter's experiment along with the model. Twice the
 iterations score higher on seed 0 and lower on seed 1 at 0.02, and no higher
-at 0.04. Run (about 5 s of CPU per seed and
+at 0.04.
+
+The zero start (``--start zero``), batches of 250, 100 iterations: is it held
+back by a learning rate chosen for the encoder start?
+
+    lr 0.01                                          0.890   0.895
+    lr 0.02 (the default)                            0.900   0.762
+    lr 0.04                                          0.811   0.841
+    lr 0.08                                          0.300   0.348
+
+Its best rate per seed (0.02 on seed 0, 0.01 on seed 1) scores about three
+points below the encoder start at its default (0.933 and 0.928); at 0.02 one
+fold of seed 1 fails (0.380), and larger rates are unstable. Run (about 5 s of CPU per seed and
 setting of 100 iterations of 250 images, about 14 s with full batches):
 
     .venv/bin/python benchmarks/bench_nonlinear_budget.py [--seeds 0 1]
@@ -60,12 +72,13 @@ from inverse_lessons import load_digits_split  # noqa: E402
 from inverse_lessons.nonlinear import NonlinearInverseNet  # noqa: E402
 
 
-def cross_validate(X, y, learning_rate, max_iter, batch_size, seed, n_folds=5):
+def cross_validate(X, y, learning_rate, max_iter, batch_size, seed, start="encoder",
+                   n_folds=5):
     """Validation accuracy of each of ``n_folds`` consecutive folds: a list."""
     scores = []
     for train, valid in KFold(n_folds).split(X):
         model = NonlinearInverseNet(learning_rate=learning_rate, max_iter=max_iter,
-                                    batch_size=batch_size,
+                                    batch_size=batch_size, start=start,
                                     random_state=seed).fit(X[train], y[train])
         scores.append(float(model.score(X[valid], y[valid])))
     return scores
@@ -74,6 +87,7 @@ def cross_validate(X, y, learning_rate, max_iter, batch_size, seed, n_folds=5):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--start", choices=["encoder", "zero"], default="encoder")
     parser.add_argument("--settings", nargs="+",
                         default=["0.005:500", "0.005:100", "0.01:100", "0.02:100", "0.04:100"],
                         help="learning_rate:max_iter[:batch_size] (batch_size an int or"
@@ -87,8 +101,9 @@ def main():
         for seed in args.seeds:
             start = time.process_time()
             scores = cross_validate(X_train, y_train, learning_rate, max_iter, batch_size,
-                                    seed)
-            print(f"lr {learning_rate:<6g} {max_iter:4d} iterations, batch {parts[2]:>4}, "
+                                    seed, start=args.start)
+            print(f"{args.start} start, lr {learning_rate:<6g} {max_iter:4d} iterations, "
+                  f"batch {parts[2]:>4}, "
                   f"seed {seed}: "
                   f"{np.mean(scores):.3f}  folds {' '.join(f'{s:.3f}' for s in scores)}  "
                   f"({time.process_time() - start:.0f} s CPU)", flush=True)
