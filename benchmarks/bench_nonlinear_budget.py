@@ -89,7 +89,8 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--start", choices=["encoder", "zero"], default="encoder")
     parser.add_argument("--settings", nargs="+",
-                        default=["0.005:500", "0.005:100", "0.01:100", "0.02:100", "0.04:100"],
+                        default=["0.005:500", "0.02:100", "0.01:100:250", "0.02:100:250",
+                                 "0.04:100:250", "0.02:200:250"],
                         help="learning_rate:max_iter[:batch_size] (batch_size an int or"
                         " 'full'; default 'full')")
     args = parser.parse_args()
