@@ -39,9 +39,10 @@ from ._estimator import (
 from ._tf import quiet_retracing, tf, to_dtype
 from ._validation import check_choice, check_int, check_positive
 from .linear_inversion import (
-    _geometric_sum,
     closed_form_inversion,
     generator_step_size_bound,
+    geometric_sum,
+    iteration_matrix,
     observed_mask,
     unrolled_inversion,
 )
@@ -53,35 +54,6 @@ _OPTIMIZERS = ("adam", "sgd")
 _GRADIENTS = ("closed_form", "unrolled")
 _DTYPE = tf.float32
 _CHUNK = 100   # outer iterations per call of the compiled loop (the progress bar's tick)
-
-
-def _masked_codes(G, X, mask, step, n_steps):
-    """z* of every image with missing pixels: ``closed_form_inversion``'s result, cheaper.
-
-    G (m, k); X (n, m) with missing pixels zeroed; mask (n, m) of 0/1; ``step`` eta
-    (a float or scalar tensor); ``n_steps`` N, a Python int >= 1. Returns Z (n, k).
-
-    z* = 2 eta S_N b for each image, with b = G^T D x, M = I - 2 eta G^T D G (one
-    k x k matrix per image) and S_N = I + M + ... + M^(N-1). Only the vectors S_N b
-    are needed, not the matrices S_N: from the binary digits of N, with the powers
-    M^(2^j) by repeated squaring, S_(2^(j+1)) b = S_(2^j) b + M^(2^j) S_(2^j) b and
-    S_(2^j + a) b = S_(2^j) b + M^(2^j) S_a b. That is one batch of k x k matrix
-    products per digit instead of about three, the rest matrix-vector products.
-    The same function as the closed form (and as N explicit steps), up to rounding.
-    """
-    step = to_dtype(step, G.dtype)
-    M = (tf.eye(G.shape[1], dtype=G.dtype)
-         - 2.0 * step * tf.einsum("pi,np,pj->nij", G, mask, G))   # (n, k, k)
-    partial = tf.matmul(X * mask, G)          # S_1 b = b, then S_(2^j) b; (n, k)
-    power, total, n = M, None, n_steps        # M^(2^j); S_a b for the digits used so far
-    while n:
-        if n & 1:
-            total = partial if total is None else partial + tf.linalg.matvec(power, total)
-        n >>= 1
-        if n:
-            partial = partial + tf.linalg.matvec(power, partial)
-            power = tf.matmul(power, power)
-    return 2.0 * step * total
 
 
 def _zeroed_and_mask(X, dtype):
@@ -324,14 +296,13 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         """V (m, C) with logits = X V + c: the closed form's z* = 2 eta X G S_N, then W.
 
         Without missing pixels z* is linear in x, so the whole map from pixels to
-        logits is one (m, C) matrix, V = 2 eta G S_N W with S_N = I + M + ... +
-        M^(N-1), M = I - 2 eta G^T G (as in ``closed_form_inversion``). Multiplying
-        the images by V costs a third of computing their codes first (C = 10
-        columns instead of k = 30, and the same saving in the gradient).
+        logits is one (m, C) matrix, V = 2 eta G S_N W (:func:`iteration_matrix`,
+        :func:`geometric_sum`). Multiplying the images by V costs a third of
+        computing their codes first (C = 10 columns instead of k = 30, and the
+        same saving in the gradient).
         """
         step = to_dtype(step, G.dtype)
-        M = tf.eye(G.shape[1], dtype=G.dtype) - 2.0 * step * tf.matmul(G, G, transpose_a=True)
-        S, _ = _geometric_sum(M, self.inner_steps)
+        S, _ = geometric_sum(iteration_matrix(G, step), self.inner_steps)
         return 2.0 * step * tf.matmul(G, tf.matmul(S, W))
 
     def _outer_loss(self, G, W, c, X, mask, labels, step):
@@ -342,10 +313,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             # the same logits as below (up to float rounding), without the codes
             logits = tf.matmul(X, self._pixel_weights(G, W, step)) + c
         else:
-            if mask is not None and self.gradient == "closed_form" and self.inner_steps:
-                Z = _masked_codes(G, X, mask, step, self.inner_steps)   # the same codes
-            else:
-                Z = self._latents(G, X, mask, step)
+            Z = self._latents(G, X, mask, step)
             logits = tf.matmul(Z, W) + c
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
         penalty = self.alpha if self.head == "linear" else 0.0
@@ -412,11 +380,8 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         G = tf.constant(self.generator_, tf.float64)
         self._check_inner_stable(G)
         X_zeroed, mask = _zeroed_and_mask(X, tf.float64)
-        if mask is not None:   # the closed form, computed from fewer matrix products
-            return _masked_codes(G, X_zeroed, mask, self.inner_step_size_,
-                                 self.inner_steps).numpy()
         return closed_form_inversion(G, X_zeroed, n_steps=self.inner_steps,
-                                     step_size=self.inner_step_size_).numpy()
+                                     step_size=self.inner_step_size_, mask=mask).numpy()
 
     def reconstruct(self, X):
         """G z*: the generator's rendering of each image, missing pixels filled (n, m)."""

@@ -16,7 +16,8 @@ images are inverted with it.
   From z_0 = 0, N steps with step size eta give
   z_N = S_N (2 eta G^T D x) with M = I - 2 eta G^T D G and
   S_N = I + M + ... + M^(N-1), which repeated squaring builds from about
-  2 log2(N) matrix products of size k x k.
+  2 log2(N) matrix products of size k x k (:func:`iteration_matrix` and
+  :func:`geometric_sum`, also used by ``InverseNet``).
 - :func:`least_squares_inversion` is the infinite-step limit, the exact
   minimiser z* = pinv(D G) x.
 - :func:`implicit_inversion` is the same limit with a gradient from the
@@ -46,6 +47,8 @@ from .solver import gradient_descent
 
 __all__ = [
     "observed_mask",
+    "iteration_matrix",
+    "geometric_sum",
     "unrolled_inversion",
     "closed_form_inversion",
     "implicit_inversion",
@@ -131,23 +134,58 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
     return steps(Z, G, X, step_size, mask, n_steps - frozen)
 
 
-def _geometric_sum(M, n_steps):
-    """S_N = I + M + ... + M^(N-1) and M^N by repeated squaring; M is (..., k, k).
+def iteration_matrix(G, step_size, mask=None):
+    """M = I - 2 eta G^T D G: what one gradient step on the inversion loss does to z.
 
-    Uses S_{a+b} = S_a + M^a S_b and M^(a+b) = M^a M^b on the binary digits of
-    N: about 2 log2(N) products, exact up to rounding. N = 0 gives S_0 = 0
-    and M^0 = I.
+    One step from z gives M z + 2 eta G^T D x, so N steps from z_0 give
+    z_N = M^N z_0 + 2 eta S_N G^T D x, with S_N from :func:`geometric_sum`.
+    G : (m, k); ``step_size`` eta, a float or scalar tensor; mask : None (every
+    pixel observed, D = I) or (n, m) of 0/1, one row per image. Returns M, of
+    shape (k, k) without a mask and (n, k, k), one per image, with one; it is
+    symmetric.
     """
+    G = tf.convert_to_tensor(G)
+    step = to_dtype(step_size, G.dtype)
+    eye = tf.eye(G.shape[1], dtype=G.dtype)
+    if mask is None:
+        return eye - 2.0 * step * tf.matmul(G, G, transpose_a=True)
+    mask = tf.convert_to_tensor(mask, dtype=G.dtype)
+    return eye - 2.0 * step * tf.einsum("pi,np,pj->nij", G, mask, G)
+
+
+def geometric_sum(M, n_steps, B=None):
+    """S_N = I + M + M^2 + ... + M^(N-1) and M^N, or S_N B, by repeated squaring.
+
+    M : (..., k, k), one matrix or a batch; ``n_steps`` N, a Python int >= 0;
+    B : None, or (..., k, r) to get S_N B without forming S_N.
+
+    Returns (S_N, M^N), both (..., k, k), when B is None; (S_N B, None) when
+    it is given. N = 0 gives S_0 = 0 and M^0 = I.
+
+    On the binary digits of N, from the lowest: the powers M^(2^j) by squaring
+    and S_(2^(j+1)) = S_(2^j) + M^(2^j) S_(2^j). Each digit that is set is
+    added to the sum of the lower digits used so far, a: without B as
+    S_(a + 2^j) = S_a + M^a S_(2^j), keeping M^a = M^(a + 2^j) / M^(2^j) as the
+    answer's M^N; with B as S_(2^j + a) B = S_(2^j) B + M^(2^j) S_a B, which
+    needs no M^a, so that with r = 1 (one vector per image) the squarings are
+    the only matrix products. About 2 log2(N) products instead of N, the same
+    result as the sum term by term up to rounding.
+    """
+    n_steps = check_int("n_steps", n_steps, minimum=0)
+    M = tf.convert_to_tensor(M)
     eye = tf.eye(M.shape[-1], batch_shape=M.shape[:-2], dtype=M.dtype)
+    vectors = B is not None
+    partial = tf.convert_to_tensor(B, dtype=M.dtype) if vectors else eye   # S_(2^j) B
     if n_steps == 0:
-        return tf.zeros_like(M), eye
-    power, partial = M, eye          # M^(2^j) and S_(2^j), from j = 0
-    total_power, total = None, None  # M^n and S_n for the digits used so far
+        return tf.zeros_like(partial), (None if vectors else eye)
+    power, total, total_power = M, None, None   # M^(2^j); S_a B and M^a
     n = n_steps
     while n:
         if n & 1:
             if total is None:
-                total_power, total = power, partial
+                total, total_power = partial, power
+            elif vectors:
+                total = partial + tf.matmul(power, total)
             else:
                 total = total + tf.matmul(total_power, partial)
                 total_power = tf.matmul(total_power, power)
@@ -155,36 +193,36 @@ def _geometric_sum(M, n_steps):
         if n:
             partial = partial + tf.matmul(power, partial)
             power = tf.matmul(power, power)
-    return total, total_power
+    return total, (None if vectors else total_power)
 
 
 def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
     """The result of :func:`unrolled_inversion`, computed in closed form.
 
-    Same arguments and result (n, k). Without a mask one k x k matrix serves
-    the whole batch; with a mask each image has its own (n, k, k). A
-    non-zero start adds M^N z_0. ``n_steps`` = 0 returns the start.
+    Same arguments and result (n, k). From z_0 = 0, N steps give
+    z_N = 2 eta S_N G^T D x (:func:`iteration_matrix`, :func:`geometric_sum`).
+    Without a mask one k x k matrix S_N serves the whole batch, and a start
+    z_0 adds M^N z_0. With a mask each image has its own M and only its vector
+    S_N b is formed; a start z_0 then gives z_0 plus the N steps from 0 on the
+    residual x - G z_0 (gradient descent on a quadratic is affine in its
+    start). ``n_steps`` = 0 returns the start.
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     G = tf.convert_to_tensor(G)
     X = tf.convert_to_tensor(X, dtype=G.dtype)
-    k = G.shape[1]
     step = to_dtype(step_size, G.dtype)
+    start = None if initial is None else tf.convert_to_tensor(initial, dtype=G.dtype)
     if mask is None:
-        M = tf.eye(k, dtype=G.dtype) - 2.0 * step * tf.matmul(G, G, transpose_a=True)
-        S, M_n = _geometric_sum(M, n_steps)
+        S, M_n = geometric_sum(iteration_matrix(G, step), n_steps)
         Z = 2.0 * step * tf.matmul(tf.matmul(X, G), S)   # S and M^N are symmetric
-        if initial is not None:
-            Z = Z + tf.matmul(tf.convert_to_tensor(initial, dtype=G.dtype), M_n)
-        return Z
+        return Z if start is None else Z + tf.matmul(start, M_n)
     mask = tf.convert_to_tensor(mask, dtype=G.dtype)
-    GtDG = tf.einsum("pi,np,pj->nij", G, mask, G)
-    M = tf.eye(k, dtype=G.dtype) - 2.0 * step * GtDG
-    S, M_n = _geometric_sum(M, n_steps)
-    Z = 2.0 * step * tf.einsum("nij,nj->ni", S, tf.matmul(X * mask, G))
-    if initial is not None:
-        Z = Z + tf.einsum("nij,nj->ni", M_n, tf.convert_to_tensor(initial, dtype=G.dtype))
-    return Z
+    if start is not None:
+        X = X - tf.matmul(start, G, transpose_b=True)
+    b = tf.matmul(X * mask, G)[..., None]                # G^T D x, (n, k, 1)
+    Sb, _ = geometric_sum(iteration_matrix(G, step, mask), n_steps, b)
+    Z = 2.0 * step * Sb[..., 0]
+    return Z if start is None else start + Z
 
 
 def implicit_inversion(G, X, *, n_steps=None, step_size=None):

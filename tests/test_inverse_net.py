@@ -408,29 +408,6 @@ def test_pixel_weights_give_the_logits_of_the_codes(dtype):
     np.testing.assert_allclose(X @ V, codes @ W, **tolerance)
 
 
-@pytest.mark.parametrize("n_steps", [1, 2, 7, 300])
-def test_masked_codes_are_the_closed_form_and_the_steps(n_steps):
-    # training with missing pixels computes S_N b per image from the powers M^(2^j)
-    # alone: the codes of closed_form_inversion, and of N explicit masked steps
-    from inverse_lessons.inverse_net import _masked_codes
-
-    rng = np.random.default_rng(n_steps)
-    G = rng.random((64, 10))
-    X = drop_pixels(X_TEST[:30], 0.5, seed=n_steps)
-    D = (~np.isnan(X)).astype(float)
-    X0 = np.nan_to_num(X)
-    eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
-    ours = _masked_codes(tf.constant(G), tf.constant(X0), tf.constant(D), eta,
-                         n_steps).numpy()
-    Z = np.zeros((len(X), 10))
-    for _ in range(n_steps):
-        Z = Z + 2 * eta * (D * (X0 - Z @ G.T)) @ G
-    np.testing.assert_allclose(ours, Z, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(
-        ours, closed_form_inversion(G, X0, n_steps=n_steps, step_size=eta, mask=D).numpy(),
-        rtol=1e-12, atol=1e-14)
-
-
 def test_masked_training_matches_the_unrolled_gradient():
     X = drop_pixels(X_TRAIN[:150], 0.4, seed=0)
     kw = dict(FAST, max_iter=10, inner_steps=25, n_latent=8, reconstruction_weight=1.0)
@@ -441,8 +418,8 @@ def test_masked_training_matches_the_unrolled_gradient():
 
 
 def test_prediction_with_missing_pixels_is_the_closed_form():
-    # invert() computes the masked codes from the powers of M alone (float64): the
-    # closed form's codes, and an image's code does not depend on its batch
+    # invert() gives the closed form's codes (float64), and an image's code does
+    # not depend on its batch
     m = InverseNet(**dict(FAST, n_latent=12)).fit(X_TRAIN[:200], Y_TRAIN[:200])
     X = drop_pixels(X_TEST[:80], 0.5, seed=4)
     D = (~np.isnan(X)).astype(float)

@@ -8,6 +8,8 @@ from inverse_lessons.linear_inversion import (
     closed_form_inversion,
     filter_factors,
     generator_step_size_bound,
+    geometric_sum,
+    iteration_matrix,
     least_squares_inversion,
     observed_mask,
     signal_and_deviation,
@@ -43,6 +45,51 @@ def test_closed_form_equals_unrolled_with_mask_and_start(n):
     a = unrolled_inversion(G, Xz, n_steps=n, step_size=ETA, mask=mask, initial=Z0)
     b = closed_form_inversion(G, Xz, n_steps=n, step_size=ETA, mask=mask, initial=Z0)
     np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7, 13, 300])
+def test_geometric_sum_is_the_sum_of_the_powers(n):
+    # S_N = I + M + ... + M^(N-1) and M^N, summed and multiplied term by term, for
+    # one matrix and a batch; and S_N B, with B of two columns and of one
+    rng = np.random.default_rng(n)
+    M = 0.3 * rng.normal(size=(3, 6, 6)) / np.sqrt(6)    # spectral radius < 1
+    B = rng.normal(size=(3, 6, 2))
+    S, power = np.zeros((3, 6, 6)), np.broadcast_to(np.eye(6), (3, 6, 6))
+    for _ in range(n):
+        S, power = S + power, power @ M
+    for ours, theirs in [(geometric_sum(M[0], n), (S[0], power[0])),
+                         (geometric_sum(M, n), (S, power)),
+                         (geometric_sum(M, n, B), (S @ B, None)),
+                         (geometric_sum(M, n, B[..., :1]), (S @ B[..., :1], None))]:
+        np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-12, atol=1e-14)
+        assert ours[0].shape == theirs[0].shape
+        if theirs[1] is None:
+            assert ours[1] is None
+        else:
+            np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-12, atol=1e-14)
+
+
+def test_geometric_sum_refuses_bad_step_counts():
+    with pytest.raises(ValueError, match="n_steps must be >= 0"):
+        geometric_sum(np.eye(2), -1)
+    with pytest.raises(TypeError, match="n_steps must be an integer"):
+        geometric_sum(np.eye(2), 2.0)
+
+
+def test_iteration_matrix_is_one_step():
+    # M = I - 2 eta G^T D G, and one gradient step from z is M z + 2 eta G^T D x
+    Xz, mask = with_missing(X)
+    D = mask.numpy()
+    M = iteration_matrix(G, ETA, mask).numpy()
+    assert M.shape == (7, 10, 10)
+    for i in range(7):
+        expected = np.eye(10) - 2 * ETA * G.T @ np.diag(D[i]) @ G
+        np.testing.assert_allclose(M[i], expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(iteration_matrix(G, ETA), np.eye(10) - 2 * ETA * G.T @ G,
+                               rtol=1e-12, atol=1e-14)
+    step = unrolled_inversion(G, Xz, n_steps=1, step_size=ETA, mask=mask, initial=Z0)
+    by_hand = np.einsum("nij,nj->ni", M, Z0) + 2 * ETA * (Xz.numpy() * D) @ G
+    np.testing.assert_allclose(step, by_hand, rtol=1e-12, atol=1e-12)
 
 
 def test_one_step_by_hand():
