@@ -7,8 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from inverse_lessons import InverseNet
-from inverse_lessons._tf import tf
+from inverse_lessons import InverseNet, tf
 from inverse_lessons.damage import drop_pixels
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.linear_inversion import closed_form_inversion
@@ -307,19 +306,12 @@ def test_many_fits_print_no_retracing_notice(capfd, tf_log_messages):
     assert "retracing" not in capfd.readouterr().err
 
 
-def test_repeated_fits_share_one_trace_and_keep_their_own_results():
-    from inverse_lessons._estimator import _TRAINERS
-    from inverse_lessons.inverse_net import _Trainer
-
+def test_repeated_fits_keep_their_own_results():
     kw = dict(FAST, max_iter=5, n_latent=7)
     first = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
     kept = first.generator_.copy(), first.coef_.copy()
-    [trainer] = [t for (kind, key), t in _TRAINERS.items()
-                 if kind is _Trainer and dict(key[0])["n_latent"] == 7]
-    traces = trainer.update.experimental_get_tracing_count()
     InverseNet(**dict(kw, random_state=1)).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
     again = InverseNet(**kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
-    assert trainer.update.experimental_get_tracing_count() == traces
     # the fit in between leaks nothing into the next (optimiser state included) ...
     np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
     np.testing.assert_array_equal(again.generator_, first.generator_)
@@ -329,34 +321,23 @@ def test_repeated_fits_share_one_trace_and_keep_their_own_results():
 
 
 @pytest.mark.parametrize("missing, n_latent, batch", [(0.0, 6, None), (0.3, 5, 40)])
-def test_fits_of_other_sizes_share_the_trace_and_do_not_disturb_each_other(missing,
-                                                                           n_latent,
-                                                                           batch):
-    # cross-validation folds differ in size: one graph serves them all (with missing
-    # pixels: for one mini-batch size), and a fit's numbers do not depend on which
+def test_fits_of_other_sizes_do_not_disturb_each_other(missing, n_latent, batch):
+    # cross-validation folds differ in size: a fit's numbers do not depend on which
     # sizes were fitted before it
-    from inverse_lessons._estimator import _TRAINERS
-    from inverse_lessons.inverse_net import _Trainer
-
     kw = dict(FAST, max_iter=5, n_latent=n_latent, batch_size=batch)
     X = drop_pixels(X_TRAIN[:233], missing, seed=0) if missing else X_TRAIN[:233]
     first = InverseNet(**kw).fit(X[:100], Y_TRAIN[:100])
-    [trainer] = [t for (kind, key), t in _TRAINERS.items()
-                 if kind is _Trainer and dict(key[0])["n_latent"] == n_latent]
-    traces = trainer.update.experimental_get_tracing_count()
     for n in (150, 233):
         InverseNet(**kw).fit(X[:n], Y_TRAIN[:n])
     again = InverseNet(**kw).fit(X[:100], Y_TRAIN[:100])
-    assert trainer.update.experimental_get_tracing_count() == traces == 1
     np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
     np.testing.assert_array_equal(again.generator_, first.generator_)
 
 
 @pytest.mark.parametrize("extra", [{}, dict(batch_size=40)])
-def test_iterations_in_chunks_continue_where_they_stopped(extra):
-    # the outer loop runs 100 iterations per call: 250 iterations are 100 + 100 + 50,
-    # and their first 150 are those of a fit stopped after 150 (mini-batches drawn in
-    # the same order), optimiser state carried over between calls
+def test_a_longer_fit_begins_with_the_shorter_one(extra):
+    # the first 150 of 250 iterations are those of a fit stopped after 150
+    # (mini-batches drawn in the same order)
     kw = dict(FAST, n_latent=8, inner_steps=20, **extra)
     short = InverseNet(**dict(kw, max_iter=150)).fit(X_TRAIN[:120], Y_TRAIN[:120])
     long = InverseNet(**dict(kw, max_iter=250)).fit(X_TRAIN[:120], Y_TRAIN[:120])
@@ -365,14 +346,7 @@ def test_iterations_in_chunks_continue_where_they_stopped(extra):
     assert long.loss_curve_[-1] < short.loss_curve_[-1]
 
 
-@pytest.mark.parametrize("chunk", [None, 1])
-def test_divergence_is_reported_at_the_first_loss_that_is_not_finite(chunk, monkeypatch):
-    # chunk=1: one iteration per call of the compiled loop, so the divergence falls in
-    # a later chunk and its number must count the iterations of the chunks before
-    from inverse_lessons import inverse_net
-
-    if chunk is not None:
-        monkeypatch.setattr(inverse_net, "_CHUNK", chunk)
+def test_divergence_is_reported_at_the_first_loss_that_is_not_finite():
     eta = 0.4 / np.linalg.svd(X_TRAIN[:100], compute_uv=False)[0] ** 2
     model = InverseNet(inner_step_size=float(eta), optimizer="sgd", learning_rate=1e4,
                        **dict(FAST, max_iter=300))
@@ -381,31 +355,8 @@ def test_divergence_is_reported_at_the_first_loss_that_is_not_finite(chunk, monk
     at = int(info.value.args[0].split("iteration ")[1].split(":")[0])
     # every loss before it is recorded and finite, and it names the step and its bound
     assert len(model.loss_curve_) == at > 0 and np.all(np.isfinite(model.loss_curve_))
-    assert chunk is None or at > chunk
     assert info.value.step_size == pytest.approx(eta, rel=1e-6)
     assert info.value.step_size_bound > 0
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_pixel_weights_give_the_logits_of_the_codes(dtype):
-    # training computes logits = X V + c, V = 2 eta G S_N W, instead of inverting
-    # first: the same numbers as the codes of closed_form_inversion times the head,
-    # and as explicit inner steps (float64 reference)
-    rng = np.random.default_rng(3)
-    G, W = rng.random((64, 12)), 0.1 * rng.standard_normal((12, 10))
-    eta = 0.5 / np.linalg.eigvalsh(G.T @ G)[-1]
-    X = X_TRAIN[:40]
-    model = InverseNet(n_latent=12, inner_steps=37)
-    V = model._pixel_weights(tf.constant(G, dtype), tf.constant(W, dtype), eta).numpy()
-    assert V.shape == (64, 10) and V.dtype == dtype
-    Z = np.zeros((len(X), 12))
-    for _ in range(37):
-        Z = Z + 2 * eta * (X - Z @ G.T) @ G
-    tolerance = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4,
-                                                                            atol=1e-5)
-    np.testing.assert_allclose(X @ V, Z @ W, **tolerance)
-    codes = closed_form_inversion(G, X, n_steps=37, step_size=eta).numpy()
-    np.testing.assert_allclose(X @ V, codes @ W, **tolerance)
 
 
 def test_masked_training_matches_the_unrolled_gradient():
