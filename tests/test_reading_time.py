@@ -19,7 +19,8 @@ _spec.loader.exec_module(page_metrics)
 
 MEASURED = ["01_toy_inverse_problem", "02_training_through_the_inversion",
             "03_digits_as_an_inverse_problem", "06_missing_pixels_and_noise",
-            "06_2_what_each_change_buys", "04_training_the_generative_model",
+            "06_2_what_each_change_buys", "06_3_the_reconstruction_term",
+            "04_training_the_generative_model",
             "04_2_a_richer_model_and_where_it_stands",
             "05_differentiating_through_a_solver", "07_nonlinear_generators",
             "07_2_where_a_nonlinear_generator_stands", "08_analysis_by_synthesis",
