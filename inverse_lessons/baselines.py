@@ -12,14 +12,16 @@ import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import BayesianRidge, LogisticRegression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes it importable)
+from sklearn.impute import IterativeImputer, KNNImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.neighbors import KNeighborsClassifier, NearestCentroid, NearestNeighbors
+from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
-from ._validation import check_choice, check_int, check_positive
+from ._validation import check_choice, check_positive
 from .damage import add_noise, drop_block, drop_pixels, fill_missing
 from .linear_inversion import closed_form_inversion, least_squares_inversion
 
@@ -29,8 +31,6 @@ __all__ = [
     "baseline_accuracies",
     "DamagedBaselines",
     "FILLINGS",
-    "NearestImagesFill",
-    "RegressionRoundsFill",
     "fit_fillings",
     "apply_filling",
     "training_copies",
@@ -104,13 +104,11 @@ class DamagedBaselines:
 
     - ``"zero"``: a missing pixel is blank paper, 0;
     - ``"mean"``: the training mean of that pixel;
-    - ``"KNNImputer"``: the mean of that pixel over the 5 training images
-      nearest on the observed pixels, as scikit-learn's ``KNNImputer``
-      computes it (:class:`NearestImagesFill`);
-    - ``"IterativeImputer"``: each pixel regressed on the others by Bayesian
-      ridge regression, for 5 rounds, clipped to the training pixel range, as
-      scikit-learn's ``IterativeImputer`` computes it with a tolerance of 0
-      (:class:`RegressionRoundsFill`).
+    - ``"KNNImputer"``: scikit-learn's ``KNNImputer(n_neighbors=5)``, the mean
+      of that pixel over the 5 training images nearest on the observed pixels;
+    - ``"IterativeImputer"``: scikit-learn's ``IterativeImputer`` (see
+      :func:`fit_fillings`), each pixel regressed on the others by Bayesian
+      ridge regression, for 5 rounds, clipped to the training pixel range.
 
     Attributes after :meth:`fit`: ``classifiers_`` (dict name -> fitted
     ``GridSearchCV``), ``imputers_`` (dict filling -> fitted imputer, or the
@@ -198,136 +196,18 @@ class DamagedBaselines:
 FILLINGS = DamagedBaselines.FILLINGS
 
 
-class NearestImagesFill:
-    """Each missing pixel filled with its mean over the k nearest training images.
-
-    What scikit-learn's ``KNNImputer(n_neighbors=k)`` computes when the training
-    images are complete: nearness is the nan-Euclidean distance on the pixels
-    the image has (:class:`~sklearn.neighbors.NearestNeighbors` with
-    ``metric="nan_euclidean"``), and an image with no pixel observed gets the
-    training mean. With complete training images every training image may give
-    to every pixel, so each image has one set of k nearest images for all its
-    missing pixels; ``KNNImputer`` searches again for each pixel, which is
-    several times slower on the book's damaged digits. The tests check that
-    both give the same numbers on them.
-
-    Parameters
-    ----------
-    n_neighbors : int, default 5
-        k, the training images averaged.
-
-    Attributes after :meth:`fit`: ``images_`` (n, pixels), the training images,
-    and ``neighbors_``, the fitted ``NearestNeighbors``.
-    """
-
-    def __init__(self, n_neighbors=5):
-        self.n_neighbors = n_neighbors
-
-    def fit(self, X):
-        """Remember the complete training images ``X`` (n, pixels). Returns self."""
-        X = _as_images("X", X)
-        if np.isnan(X).any():
-            raise ValueError("X must be complete (no NaN): each training image must "
-                             "be able to give every pixel")
-        k = check_int("n_neighbors", self.n_neighbors)
-        if k > len(X):
-            raise ValueError(f"n_neighbors={k} is more than the {len(X)} training images")
-        self.images_ = X
-        self.neighbors_ = NearestNeighbors(n_neighbors=k, metric="nan_euclidean").fit(X)
-        return self
-
-    def transform(self, X):
-        """``X`` (n, pixels; NaN = missing) with every missing pixel filled in."""
-        if not hasattr(self, "images_"):
-            raise RuntimeError("this NearestImagesFill is not fitted yet: call fit first")
-        X = _as_images("X", X)
-        missing = np.isnan(X)
-        filled = np.tile(self.images_.mean(axis=0), (len(X), 1))
-        rows = missing.any(axis=1) & ~missing.all(axis=1)   # some pixels missing, some not
-        if rows.any():
-            nearest = self.neighbors_.kneighbors(X[rows], return_distance=False)
-            filled[rows] = self.images_[nearest].mean(axis=1)
-        return np.where(missing, filled, X)
-
-
-class RegressionRoundsFill:
-    """Each missing pixel regressed on the image's other pixels, round after round.
-
-    Fitting regresses every pixel on the other pixels of the complete training
-    images, one Bayesian ridge regression (``BayesianRidge()``) each. Filling
-    starts from the training mean of each missing pixel; then, for ``rounds``
-    rounds, each missing pixel in turn (first pixel to last) is predicted by
-    its regression from the image's current other pixels and clipped to the
-    training pixel range. Observed pixels are kept.
-
-    That is what scikit-learn's ``IterativeImputer(max_iter=rounds, tol=0,
-    min_value=lo, max_value=hi)`` computes when fitted on complete images:
-    there every round of the fit refits the same regressions to the same data,
-    and a tolerance of 0 makes it run every round. Here they are fitted once,
-    and applied by their own formula, coef_ . x + intercept_; the tests check
-    that both give the same numbers on the book's damaged digits.
-
-    Parameters
-    ----------
-    rounds : int, default 5
-        Rounds of prediction over the missing pixels.
-
-    Attributes after :meth:`fit`: ``regressions_`` (one fitted ``BayesianRidge``
-    per pixel, on the others in order), ``means_`` (pixels,), the training
-    mean of each pixel, and ``low_``, ``high_``, the training pixel range.
-    """
-
-    def __init__(self, rounds=5):
-        self.rounds = rounds
-
-    def fit(self, X):
-        """Fit the regressions on complete training images ``X`` (n, pixels). Returns self."""
-        X = _as_images("X", X)
-        if np.isnan(X).any():
-            raise ValueError("X must be complete (no NaN): every pixel is regressed "
-                             "on all the others")
-        check_int("rounds", self.rounds)
-        pixels = np.arange(X.shape[1])
-        # the other pixels in row-major order, as IterativeImputer passes them (the
-        # regression's sums, and so its last digits, depend on the memory order);
-        # small problems, on one thread
-        with threadpool_limits(limits=1):
-            self.regressions_ = [
-                BayesianRidge().fit(np.ascontiguousarray(X[:, pixels != j]), X[:, j])
-                for j in pixels]
-        self.means_ = SimpleImputer(strategy="mean").fit(X).statistics_
-        self.low_, self.high_ = X.min(), X.max()
-        return self
-
-    def transform(self, X):
-        """``X`` (n, pixels; NaN = missing) with every missing pixel filled in."""
-        if not hasattr(self, "regressions_"):
-            raise RuntimeError("this RegressionRoundsFill is not fitted yet: call fit first")
-        X = _as_images("X", X)
-        if X.shape[1] != len(self.regressions_):
-            raise ValueError(f"X must have {len(self.regressions_)} pixels per image "
-                             f"(as in training), got {X.shape[1]}")
-        missing = np.isnan(X)
-        filled = np.where(missing, self.means_, X)
-        if missing.all():           # nothing to regress on: the means
-            return filled
-        pixels = np.arange(X.shape[1])
-        for _ in range(self.rounds):
-            for j, regression in enumerate(self.regressions_):
-                rows = missing[:, j]
-                if rows.any():
-                    predicted = (filled[:, pixels != j][rows] @ regression.coef_
-                                 + regression.intercept_)
-                    filled[rows, j] = np.clip(predicted, self.low_, self.high_)
-        return filled
-
-
 def fit_fillings(X_train, fillings=FILLINGS):
     """The fillings of :class:`DamagedBaselines`, fitted on complete training images.
 
     X_train : array (n, pixels), no NaN. fillings : which of :data:`FILLINGS` to fit.
     Returns a dict filling -> fitted imputer, or the fill value (0.0 for zero, the
     training mean of each pixel for mean), for :func:`apply_filling`.
+
+    The imputers are scikit-learn's, used through ``fit`` and ``transform``:
+    ``KNNImputer(n_neighbors=5)``, and ``IterativeImputer(max_iter=5, tol=0)``
+    clipped to the training pixel range. A tolerance of 0 makes it run all five
+    rounds when it fills a damaged image (with any positive tolerance, a complete
+    training set stops its fit after one round, and so its filling too).
     """
     X_train = _as_images("X_train", X_train)
     if np.isnan(X_train).any():
@@ -337,7 +217,10 @@ def fit_fillings(X_train, fillings=FILLINGS):
         check_choice("filling", filling, FILLINGS)
     imputers = {}
     # Small problems: one thread is as fast, and much faster on a busy machine.
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        # tol=0 runs all five rounds; a complete training set never "converges" by
+        # IterativeImputer's test, which it says in a warning we expect
+        warnings.simplefilter("ignore", ConvergenceWarning)
         for filling in FILLINGS:           # in this order, whatever was asked
             if filling not in fillings:
                 continue
@@ -346,9 +229,11 @@ def fit_fillings(X_train, fillings=FILLINGS):
             elif filling == "mean":
                 imputers[filling] = X_train.mean(axis=0)
             elif filling == "KNNImputer":
-                imputers[filling] = NearestImagesFill(n_neighbors=5).fit(X_train)
+                imputers[filling] = KNNImputer(n_neighbors=5).fit(X_train)
             else:
-                imputers[filling] = RegressionRoundsFill(rounds=5).fit(X_train)
+                imputers[filling] = IterativeImputer(
+                    max_iter=5, tol=0.0, random_state=0, min_value=X_train.min(),
+                    max_value=X_train.max()).fit(X_train)
     return imputers
 
 
