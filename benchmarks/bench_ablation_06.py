@@ -27,11 +27,11 @@ Run (about two minutes of CPU):
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from inverse_lessons import InverseNet, load_digits_split, tf
+from inverse_lessons import InverseNet, load_digits_split
 from inverse_lessons.damage import with_damaged_copies
 from inverse_lessons.reporting import damaged_test_sets, filled_rmse
+from inverse_lessons.threads import one_thread
 
 SEEDS = range(3)
 BOTH_JOBS = dict(n_latent=10, inner_steps=300, batch_size=500, max_iter=500,
@@ -52,8 +52,7 @@ def spread(values):
 
 
 def main():
-    threadpool_limits(limits=1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+    one_thread()
     X_train, y_train, X_test, y_test = load_digits_split()
     damaged = damaged_test_sets(X_test)
     half = damaged["50% missing"]

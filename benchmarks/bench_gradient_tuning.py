@@ -21,9 +21,9 @@ import time
 
 import numpy as np
 from sklearn.model_selection import GridSearchCV
-from threadpoolctl import threadpool_limits
 
 from inverse_lessons import InverseNet, load_digits_split, tf
+from inverse_lessons.threads import one_thread
 
 GRID = {"learning_rate": [0.001, 0.003, 0.01], "alpha": [1e-4, 1e-3, 1e-2, 1e-1]}
 
@@ -36,9 +36,7 @@ def on_the_edge(best_params, grid):
 
 
 def main():
-    threadpool_limits(limits=1, user_api="blas")
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    one_thread()
     X_train, y_train, _, _ = load_digits_split()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, TensorFlow {tf.__version__}")

@@ -33,7 +33,6 @@ import numpy as np
 from bench_damage import SIGMA, damaged_conditions, model_scores
 from sklearn.base import clone
 from sklearn.model_selection import KFold, ParameterGrid
-from threadpoolctl import threadpool_limits
 
 from inverse_lessons import AnalysisBySynthesis, load_digits_split
 from inverse_lessons.baselines import (
@@ -44,6 +43,7 @@ from inverse_lessons.baselines import (
     fit_fillings,
     training_copies,
 )
+from inverse_lessons.threads import one_blas_thread
 
 RESULTS = "/tmp/tune_baselines.json"
 CONDITIONS = ("clean", "50% missing", "bottom half missing", "noise, told sigma",
@@ -103,7 +103,7 @@ def main():
           "the fillings")
     start = time.perf_counter()
     totals, model_total = {}, np.zeros(5)
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         for train, valid in KFold(5).split(X_train):   # runs of 200 consecutive images
             scores = fold_scores(X_train[train], y_train[train],
                                  X_train[valid], y_train[valid])

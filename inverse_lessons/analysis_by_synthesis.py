@@ -51,30 +51,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import ThreadpoolController
 
 from ._estimator import adam_step, encode_labels, training_diverged
 from ._tf import tf
 from ._validation import check_int, check_positive
+from .threads import one_blas_thread
 
 __all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
            "held_out_rows"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
-_THREADPOOLS = []    # one ThreadpoolController, made at the first use
-
-
-def _one_thread():
-    """A context in which numpy's BLAS and OpenMP pools use one thread.
-
-    ``threadpool_limits`` finds the loaded libraries anew at every use (it reads
-    the process's memory map, about 5 ms, more than a fit of one generator per
-    class); a controller made once, after numpy has loaded them, limits the same
-    pools.
-    """
-    if not _THREADPOOLS:
-        _THREADPOOLS.append(ThreadpoolController())
-    return _THREADPOOLS[0].limit(limits=1)
 
 
 def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
@@ -486,7 +472,7 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         Returns self.
         """
         # small matrices: one thread is fastest, above all on a busy machine
-        with _one_thread():
+        with one_blas_thread():
             return self._fit(X, y, monitor)
 
     def _fit(self, X, y, monitor=None):

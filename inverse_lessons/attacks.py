@@ -33,10 +33,10 @@ import math
 import numpy as np
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from ._validation import check_int, check_positive
 from .analysis_by_synthesis import AnalysisBySynthesis
+from .threads import one_blas_thread
 
 __all__ = ["bisect_flip", "boundary_flip_l2", "exact_smallest_flip", "refine_flip",
            "smallest_flip_l2", "svc_flip_l2"]
@@ -280,7 +280,7 @@ def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
     X = _check_images(X, svc.shape_fit_[1], box)
     # small problems, many calls: one thread is fastest, above all on a busy machine
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps,
                             bisection_steps)
 
@@ -383,7 +383,7 @@ def boundary_flip_l2(predict, X, X_train, *, box=(0.0, 1.0), n_starts=5, refine_
     X = _check_images(X, box=box)
     X_train = _check_images(X_train, X.shape[1])
     # small problems, many calls: one thread is fastest, above all on a busy machine
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes,
                                  probe_radius, bisection_steps, np.random.default_rng(seed))
 
@@ -546,7 +546,7 @@ def smallest_flip_l2(model, X, *, box=None, max_iter=50, overshoot=0.02, multi_s
     box = _check_box(box)
     X = _check_images(X, model.means_.shape[-1], box)
     # small matrices: one thread is fastest, above all on a busy machine
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start,
                                  refine_steps, bisection_steps)
 
@@ -653,7 +653,7 @@ def exact_smallest_flip(model, X):
                          f"(n_components=1); this model has {model.means_.shape[1]}: a "
                          "mixture's boundaries are not single quadrics")
     X = _check_images(X, model.means_.shape[-1])
-    with threadpool_limits(limits=1):      # many small matrices
+    with one_blas_thread():      # many small matrices
         return _exact_smallest_flip(model, X)
 
 

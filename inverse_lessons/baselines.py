@@ -19,11 +19,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
-from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice, check_positive
 from .damage import add_noise, drop_block, drop_pixels, fill_missing
 from .linear_inversion import closed_form_inversion, least_squares_inversion
+from .threads import one_blas_thread
 
 __all__ = [
     "baseline_models",
@@ -76,7 +76,7 @@ def baseline_accuracies(X_train, y_train, X_test, y_test):
     small problems much faster (k-NN's OpenMP threads alone took about 2 s of CPU
     time on two cores, against 0.04 s on one).
     """
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with one_blas_thread(), warnings.catch_warnings():
         # Some corner pixels are blank in every image of a class; NearestCentroid warns
         # about their zero spread, which does not affect its (Euclidean) predictions.
         warnings.filterwarnings("ignore", message=".*zero standard deviation",
@@ -141,7 +141,7 @@ class DamagedBaselines:
                              f"got {y_train.shape}")
         models = baseline_models()
         # Small problems: one thread is as fast, and much faster on a busy machine.
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             self.classifiers_ = {name: models[self._MODEL_NAMES[name]].fit(X_train, y_train)
                                  for name in self.CLASSIFIERS}
         self.imputers_ = fit_fillings(X_train)
@@ -182,7 +182,7 @@ class DamagedBaselines:
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             if not np.isnan(X).any():   # nothing to fill: score each classifier once
                 once = {name: float(model.score(X, y))
                         for name, model in self.classifiers_.items()}
@@ -217,7 +217,7 @@ def fit_fillings(X_train, fillings=FILLINGS):
         check_choice("filling", filling, FILLINGS)
     imputers = {}
     # Small problems: one thread is as fast, and much faster on a busy machine.
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    with one_blas_thread(), warnings.catch_warnings():
         # tol=0 runs all five rounds; a complete training set never "converges" by
         # IterativeImputer's test, which it says in a warning we expect
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -250,7 +250,7 @@ def apply_filling(imputers, X, filling):
         return fill_missing(X, imputer)
     if not np.isnan(X).any():
         return X
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         return imputer.transform(X)
 
 
@@ -319,7 +319,7 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
                                        noise_std=self.noise_std, seed=self.copy_seed)
         filled = apply_filling(self.imputers_, X_all, self.filling)
         estimator = SVC() if self.estimator is None else self.estimator
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             self.estimator_ = clone(estimator).fit(filled, y_all)
         self.classes_ = self.estimator_.classes_
         self.n_features_in_ = filled.shape[1]
@@ -338,13 +338,13 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Labels (n,) of images ``X`` (n, pixels; NaN = missing)."""
         filled = self.fill(X)
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             return self.estimator_.predict(filled)
 
     def predict_proba(self, X):
         """Class probabilities (n, classes), if the classifier gives them."""
         filled = self.fill(X)
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             return self.estimator_.predict_proba(filled)
 
 

@@ -460,17 +460,17 @@ def _masked_curvature(G, d):
 
 def _knn_on_damaged_copies():
     from sklearn.neighbors import KNeighborsClassifier
-    from threadpoolctl import threadpool_limits
 
     from .baselines import baseline_models, fill_missing
     from .damage import drop_pixels, with_damaged_copies
     from .data import load_digits_split
+    from .threads import one_blas_thread
 
     X_train, y_train, X_test, y_test = load_digits_split()
     mean_pixel = X_train.mean(axis=0)
     X_mixed, y_mixed = with_damaged_copies(X_train, y_train,
                                            fractions=(0.0, 0.25, 0.5, 0.5, 0.75))
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         k = baseline_models()["k-NN (tuned k)"].fit(X_train, y_train).best_params_["n_neighbors"]
         knn = KNeighborsClassifier(n_neighbors=k).fit(fill_missing(X_mixed, mean_pixel), y_mixed)
         return float(np.mean([knn.score(fill_missing(drop_pixels(X_test, 0.5, seed=s),

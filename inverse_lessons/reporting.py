@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["damaged_test_sets", "filled_rmse", "fit_seeds", "glue_spread", "largest_p",
-           "most_disagreements", "one_thread", "round_down", "round_up", "spread"]
+           "most_disagreements", "round_down", "round_up", "spread"]
 
 
 def _positive_finite(x):
@@ -122,24 +122,6 @@ def most_disagreements(models, X):
         raise ValueError("models is empty")
     reference = models[0].predict(X)
     return max(int(np.sum(m.predict(X) != reference)) for m in models)
-
-
-def one_thread():
-    """One BLAS thread, and TensorFlow on one thread.
-
-    For the book's small matrices that is faster than two threads competing for two
-    shared cores. It does not make runs repeat bit for bit. Call it before TensorFlow's
-    first computation (TensorFlow refuses to change its threads after that).
-    Returns the threadpoolctl limiter (keep it alive for the limit to hold).
-    """
-    from threadpoolctl import threadpool_limits
-
-    from inverse_lessons import tf
-
-    limiter = threadpool_limits(limits=1, user_api="blas")
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    return limiter
 
 
 def damaged_test_sets(X_test, seeds=range(5)):

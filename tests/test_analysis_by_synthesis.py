@@ -395,22 +395,6 @@ def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
             np.testing.assert_allclose(ours, keras.numpy(), rtol=1e-6, atol=1e-9)
 
 
-def test_fitting_limits_the_blas_pools_to_one_thread_and_restores_them():
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    from inverse_lessons.analysis_by_synthesis import _one_thread
-
-    # two threads to start from, whatever the environment set (make test runs the tests
-    # on one thread each)
-    with threadpool_limits(limits=2):
-        before = [pool["num_threads"] for pool in threadpool_info()]
-        assert before and all(n == 2 for n in before)
-        for _ in range(2):                      # the controller is made once, then reused
-            with _one_thread():
-                assert all(pool["num_threads"] == 1 for pool in threadpool_info())
-            assert [pool["num_threads"] for pool in threadpool_info()] == before
-
-
 def test_too_few_images_in_a_class_names_the_class():
     y = Y_TRAIN[:300].copy()
     X = X_TRAIN[:300]

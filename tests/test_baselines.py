@@ -123,9 +123,9 @@ def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
     from sklearn.impute import IterativeImputer, KNNImputer
     from sklearn.pipeline import make_pipeline
-    from threadpoolctl import threadpool_limits
 
     from inverse_lessons.baselines import baseline_models
+    from inverse_lessons.threads import one_blas_thread
 
     damaged = drop_pixels(X_TEST, 0.5, seed=9)
     scores = fitted.scores(damaged, Y_TEST)
@@ -133,7 +133,7 @@ def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
                 "IterativeImputer": IterativeImputer(max_iter=5, tol=0.0, random_state=0,
                                                      min_value=0.0, max_value=1.0)}
     # one thread, as the baselines run: small problems, faster so on a busy machine
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore", ConvergenceWarning)   # tol = 0: never converged
         for filling, imputer in imputers.items():
             pipeline = make_pipeline(imputer, baseline_models()["k-NN (tuned k)"])
