@@ -18,16 +18,17 @@ Modules, one idea each:
 - :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
   (chapter 7).
 - :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, a few linear
-  generators per class, inverted on the observed pixels; the gradient attack on it and the
-  exact smallest flip with one generator per class (chapter 8).
-- :mod:`inverse_lessons.attacks`: searches for the smallest change that flips a baseline
-  classifier: gradient (an RBF SVC) and decision-based (any classifier), with the bisection
-  and refinement they share (chapter 8).
+  generators per class, inverted on the observed pixels (chapter 8).
+- :mod:`inverse_lessons.attacks`: searches for the smallest change that flips a classifier:
+  through ``AnalysisBySynthesis``'s likelihood, the exact smallest flip with one generator
+  per class, gradient (an RBF SVC) and decision-based (any classifier) (chapter 8).
 - :mod:`inverse_lessons.stats`: McNemar's exact paired test over test images.
 - :mod:`inverse_lessons.reporting`: fitting with several seeds and reporting the spread
   (chapter 4's pages share it).
 - :mod:`inverse_lessons.calibration`: how well predicted probabilities match accuracy: the
   reliability table and the expected calibration error (chapter 8).
+- :mod:`inverse_lessons.threads`: one thread for the book's small computations (BLAS,
+  OpenMP and TensorFlow), the one way the package limits threads.
 - :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures
   the sliders and animations draw.
 - :mod:`inverse_lessons.widgets`: sliders for the live notebooks (ipywidgets).
