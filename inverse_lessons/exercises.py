@@ -491,7 +491,7 @@ _register(Exercise(
     hint="Differentiate the gradient -2 G^T D^T D (x - G z) once more in z, and use that a "
          "diagonal matrix of 0s and 1s satisfies D^T D = D."))
 _register(Exercise(
-    "6.2", "the mean accuracy over the five half-missing test sets (seeds 0-4) of k-NN "
+    "6.3", "the mean accuracy over the five half-missing test sets (seeds 0-4) of k-NN "
            "trained on the mean-filled damaged copies, with the cross-validated k",
     _knn_on_damaged_copies, rtol=0, atol=1e-3,
     hint="Fit KNeighborsClassifier(n_neighbors=k) on fill_missing(X_mixed, mean_pixel) and "
