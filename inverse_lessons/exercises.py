@@ -203,7 +203,7 @@ def _toy_steps_needed():
 
 
 _register(Exercise(
-    "1.1", "a function eta_max(c): the largest stable step size for f(x) = c x + d",
+    "1.1", "a function eta_max(c): the bound below which steps are stable, f(x) = c x + d",
     lambda: (lambda c: 1.0 / c**2), probes=((0.5,), (2.0,), (3.0,)),
     hint="Write L'(x) as (curvature) * (x - x*) and ask when |1 - eta * curvature| < 1."))
 _register(Exercise(
@@ -228,7 +228,7 @@ def _line_flat_root():
 
 
 _register(Exercise(
-    "2.1", "a_max: the largest |a| for which the limit of h exists, with eta = 0.05",
+    "2.1", "a_max: the bound on |a| below which the limit of h exists, with eta = 0.05",
     lambda: 1.0 / np.sqrt(0.05),
     hint="The limit exists when |r| < 1 with r = 1 - 2 eta a^2; solve for |a|."))
 _register(Exercise(
