@@ -30,7 +30,7 @@ import numpy as np
 
 from inverse_lessons import InverseNet, load_digits_split
 from inverse_lessons.damage import with_damaged_copies
-from inverse_lessons.reporting import damaged_test_sets, filled_rmse
+from inverse_lessons.evaluation.reporting import damaged_test_sets, filled_rmse
 from inverse_lessons.threads import one_thread
 
 SEEDS = range(3)

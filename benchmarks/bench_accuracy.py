@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from inverse_lessons import InverseNet, load_digits_split, tf
-from inverse_lessons.baselines import baseline_accuracies
+from inverse_lessons.models.baselines import baseline_accuracies
 
 SETTINGS = {
     "InverseNet() defaults": {},

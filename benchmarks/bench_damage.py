@@ -35,10 +35,10 @@ import numpy as np
 from sklearn.model_selection import KFold, ParameterGrid
 
 from inverse_lessons import AnalysisBySynthesis, load_digits_split, tf
-from inverse_lessons.baselines import TUNED_BASELINES, tuned_baseline
 from inverse_lessons.damage import add_noise, drop_block, drop_pixels
 from inverse_lessons.data import neighbour_gap
-from inverse_lessons.stats import mcnemar
+from inverse_lessons.evaluation.stats import mcnemar
+from inverse_lessons.models.baselines import TUNED_BASELINES, tuned_baseline
 
 SEEDS = range(5)
 SIGMA = 0.3

@@ -36,14 +36,14 @@ import numpy as np  # noqa: E402
 from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from inverse_lessons import toy_forward  # noqa: E402
-from inverse_lessons.animation import step_size_animation  # noqa: E402
-from inverse_lessons.plotting import (  # noqa: E402
+from inverse_lessons.figures.animation import step_size_animation  # noqa: E402
+from inverse_lessons.figures.plotting import (  # noqa: E402
     plot_loss_landscape,
     plot_losses,
     use_book_style,
 )
-from inverse_lessons.solver import descent_path  # noqa: E402
-from inverse_lessons.widgets import step_size_explorer  # noqa: E402
+from inverse_lessons.figures.widgets import step_size_explorer  # noqa: E402
+from inverse_lessons.inversion.solver import descent_path  # noqa: E402
 
 GRID = np.linspace(-4.0, 8.0, 241)
 STEP_SIZES = [0.005, 0.01, 0.02, 0.05, 0.08, 0.11, 0.14, 0.18, 0.22, 0.25, 0.27, 0.3]

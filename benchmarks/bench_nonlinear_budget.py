@@ -69,7 +69,7 @@ import numpy as np  # noqa: E402
 from sklearn.model_selection import KFold  # noqa: E402
 
 from inverse_lessons import load_digits_split  # noqa: E402
-from inverse_lessons.nonlinear import NonlinearInverseNet  # noqa: E402
+from inverse_lessons.models.nonlinear import NonlinearInverseNet  # noqa: E402
 
 
 def cross_validate(X, y, learning_rate, max_iter, batch_size, seed, start="encoder",

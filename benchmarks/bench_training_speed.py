@@ -7,8 +7,8 @@ Configuration: 1000 training images, 250 inner steps, 2000 outer iterations
   with tf.function: the inner loop is 250 explicit steps, each taking the
   gradient of the batch-mean squared error with a GradientTape, exactly as the
   original took tf.gradients of tf.losses.mean_squared_error.
-- closed_form: inverse_lessons.original.train_original(gradient="closed_form").
-- unrolled: inverse_lessons.original.train_original(gradient="unrolled").
+- closed_form: inverse_lessons.models.original.train_original(gradient="closed_form").
+- unrolled: inverse_lessons.models.original.train_original(gradient="unrolled").
 
 Goals: closed_form at least 50x faster than the reference; unrolled no slower.
 All three must produce the same loss curve (checked). Run:
@@ -26,7 +26,7 @@ import numpy as np
 
 from inverse_lessons import tf
 from inverse_lessons.data import PIXEL_MAX, load_digits_split
-from inverse_lessons.original import train_original
+from inverse_lessons.models.original import train_original
 
 
 def reference_port(X, y, *, n_iterations, inner_steps=250, inner_step_size=1e-2,

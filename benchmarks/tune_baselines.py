@@ -12,7 +12,7 @@ damaged validation images, the same score. The baseline told sigma is the same
 setting trained also on a noisy copy at sigma, if that scores better (whether to
 use the copy is part of the setting), and it scores the noise column, as the
 model told sigma does. Searched, for each classifier
-(``inverse_lessons.baselines.BASELINE_GRID``): its grid (logistic regression: C;
+(``inverse_lessons.models.baselines.BASELINE_GRID``): its grid (logistic regression: C;
 k-NN: k and the weights; RBF SVC: C and gamma), each setting with and without
 damaged training copies (half the pixels missing, the bottom half missing;
 ``training_copies``), each after each of the four fillings, fitted on the
@@ -35,7 +35,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, ParameterGrid
 
 from inverse_lessons import AnalysisBySynthesis, load_digits_split
-from inverse_lessons.baselines import (
+from inverse_lessons.models.baselines import (
     BASELINE_GRID,
     FILLINGS,
     TUNED_BASELINES,

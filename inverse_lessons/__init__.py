@@ -1,52 +1,29 @@
 """inverse-lessons: the helper package of the teaching book on learning by inversion.
 
-Modules, one idea each:
+The modules are grouped by layer; each layer uses only the ones above it in this list.
 
-- :mod:`inverse_lessons.forward_models`: the toy forward models of chapters 1-2.
-- :mod:`inverse_lessons.solver`: inversion by unrolled gradient descent, in TensorFlow.
-- :mod:`inverse_lessons.line_model`: training a line through its own inversion (chapter 2).
-- :mod:`inverse_lessons.data`: the canonical split of scikit-learn's 8x8 digits (chapters 3-7).
-- :mod:`inverse_lessons.linear_inversion`: inverting a linear generator, unrolled, in closed
-  form, and in the least-squares limit.
-- :mod:`inverse_lessons.original`: the original 2018 formulation of chapter 4, reproduced.
-- :mod:`inverse_lessons.inverse_net`: ``InverseNet``, the scikit-learn classifier that
-  predicts by inverting a learned generator.
-- :mod:`inverse_lessons.baselines`: the tuned scikit-learn baselines.
-- :mod:`inverse_lessons.damage`: missing pixels, missing blocks and noise, and filling them in
-  (chapter 6).
-- :mod:`inverse_lessons.profiling`: time and memory of a computation (chapter 5).
-- :mod:`inverse_lessons.nonlinear`: a Keras decoder as generator, ``NonlinearInverseNet``
-  (chapter 7).
-- :mod:`inverse_lessons.analysis_by_synthesis`: ``AnalysisBySynthesis``, a few linear
-  generators per class, inverted on the observed pixels (chapter 8).
-- :mod:`inverse_lessons.attacks`: searches for the smallest change that flips a classifier:
-  through ``AnalysisBySynthesis``'s likelihood, the exact smallest flip with one generator
-  per class, gradient (an RBF SVC) and decision-based (any classifier) (chapter 8).
-- :mod:`inverse_lessons.stats`: McNemar's exact paired test over test images.
-- :mod:`inverse_lessons.reporting`: fitting with several seeds and reporting the spread
-  (chapter 4's pages share it).
-- :mod:`inverse_lessons.calibration`: how well predicted probabilities match accuracy: the
-  reliability table and the expected calibration error (chapter 8).
-- :mod:`inverse_lessons.threads`: one thread for the book's small computations (BLAS,
-  OpenMP and TensorFlow), the one way the package limits threads.
-- :mod:`inverse_lessons.plotting`: the book's figure style, shared plots, and the figures
-  the sliders and animations draw.
-- :mod:`inverse_lessons.widgets`: sliders for the live notebooks (ipywidgets).
-- :mod:`inverse_lessons.animation`: scrubbable animations that need no kernel or network,
-  the sliders' counterparts in the rendered book.
-- :mod:`inverse_lessons.diagrams`: the unrolled computation graph (chapter 2) and the
-  bilevel loop (chapter 4), drawn with matplotlib.
+- The ground: :mod:`~inverse_lessons.data` (the canonical split of scikit-learn's 8x8 digits),
+  :mod:`~inverse_lessons.damage` (missing pixels and noise), :mod:`~inverse_lessons.threads`
+  (one thread for the book's small computations).
+- :mod:`inverse_lessons.inversion`: inverting a forward model: the toy models of chapters 1-2,
+  the unrolled gradient-descent solver, and a linear generator inverted four ways.
+- :mod:`inverse_lessons.models`: the models that predict by inversion (the line of chapter 2,
+  the 2018 original, ``InverseNet``, ``NonlinearInverseNet``, ``AnalysisBySynthesis``), the
+  base they share, and the tuned scikit-learn baselines.
+- :mod:`inverse_lessons.evaluation`: judging models: paired tests, seeds and their spread,
+  calibration, adversarial attacks, and time and memory.
+- :mod:`inverse_lessons.figures`: the book's figure style and plots, the live sliders, their
+  scrubbable animations and the diagrams.
+- :mod:`inverse_lessons.exercises`: the exercises that check themselves.
 
 ``inverse_lessons.tf`` is TensorFlow, imported after its start-up notices are silenced:
 notebooks and tests write ``from inverse_lessons import tf``.
 """
 
-from ._tf import tf  # first: silences TensorFlow's import notices
-from .analysis_by_synthesis import AnalysisBySynthesis
-from .data import load_digits_split
-from .forward_models import line_forward, square_forward, toy_forward
-from .inverse_net import InverseNet
-from .solver import (
+from inverse_lessons._tf import tf  # first: silences TensorFlow's import notices
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.inversion.forward_models import line_forward, square_forward, toy_forward
+from inverse_lessons.inversion.solver import (
     DescentPath,
     DivergenceError,
     Inversion,
@@ -55,6 +32,9 @@ from .solver import (
     invert,
     step_size_bound,
 )
+from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
+from inverse_lessons.models.inverse_net import InverseNet
+from inverse_lessons.models.nonlinear import NonlinearInverseNet
 
 __version__ = "0.1.0"
 
@@ -64,6 +44,7 @@ __all__ = [
     "DivergenceError",
     "Inversion",
     "InverseNet",
+    "NonlinearInverseNet",
     "descent_path",
     "invert",
     "inversion_loss",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import IMAGE_SHAPE
+from inverse_lessons.data import IMAGE_SHAPE
 
 __all__ = ["drop_pixels", "drop_block", "add_noise", "with_damaged_copies", "fill_missing"]
 

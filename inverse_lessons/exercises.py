@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import N_CLASSES, N_PIXELS
+from inverse_lessons.data import N_CLASSES, N_PIXELS
 
 __all__ = ["Check", "Exercise", "check", "exercises"]
 
@@ -193,8 +193,8 @@ def check(number, answer):
 # --------------------------------------------------------------------------- chapter 1
 
 def _toy_steps_needed():
-    from .forward_models import toy_forward
-    from .solver import invert
+    from inverse_lessons.inversion.forward_models import toy_forward
+    from inverse_lessons.inversion.solver import invert
 
     target = (6.0 + 4.0) / 2.0
     path = invert(toy_forward, 6.0, -3.0, step_size=0.05, n_steps=100, record=True).path
@@ -216,13 +216,13 @@ _register(Exercise(
 # --------------------------------------------------------------------------- chapter 2
 
 def _line_exact_fit_start_1():
-    from .line_model import exact_fit
+    from inverse_lessons.models.line_model import exact_fit
 
     return exact_fit(n_steps=20, step_size=0.05, start=1.0)
 
 
 def _line_flat_root():
-    from .line_model import exact_fit_slopes
+    from inverse_lessons.models.line_model import exact_fit_slopes
 
     return exact_fit_slopes(n_steps=10, step_size=0.05)[0]
 
@@ -246,15 +246,15 @@ _register(Exercise(
 # --------------------------------------------------------------------------- chapter 3
 
 def _template_generator():
-    from .data import load_digits_split
+    from inverse_lessons.data import load_digits_split
 
     X_train, y_train, _, _ = load_digits_split()
     return np.stack([X_train[np.flatnonzero(y_train == c)[0]] for c in range(N_CLASSES)], axis=1)
 
 
 def _class_mean_accuracies():
-    from .data import load_digits_split
-    from .linear_inversion import closed_form_inversion, least_squares_inversion
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.inversion.linear import closed_form_inversion, least_squares_inversion
 
     X_train, y_train, X_test, y_test = load_digits_split()
     G = np.stack([X_train[y_train == c].mean(axis=0) for c in range(N_CLASSES)], axis=1)
@@ -298,7 +298,7 @@ _register(Exercise(
 def _halfway_sigma():
     """The smallest sigma_max(G) for which 250 steps of the original's batch-mean inner
     loss (step 0.01, 1000 images) remove half the error in the stiffest direction."""
-    from .original import batch_mean_step
+    from inverse_lessons.models.original import batch_mean_step
 
     eta_image = batch_mean_step(0.01, 1000)
     return float(np.sqrt((1 - 0.5 ** (1 / 250)) / (2 * eta_image)))
@@ -309,8 +309,8 @@ def _initial_generator():
     """G_0 of InverseNet(random_state=0) fitted on the book's training split (64, 10): drawn
     from the training images, so it tells which images a model was fitted on (one outer
     iteration suffices to read it, about half a second)."""
-    from .data import load_digits_split
-    from .inverse_net import InverseNet
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.models.inverse_net import InverseNet
 
     X_train, y_train, _, _ = load_digits_split()
     return InverseNet(random_state=0, max_iter=1).fit(X_train, y_train).initial_generator_
@@ -343,7 +343,7 @@ def _fair_steps_search(search):
     else what differs. Its scores then follow: every fit in it is determined."""
     from sklearn.model_selection import GridSearchCV
 
-    from .inverse_net import InverseNet
+    from inverse_lessons.models.inverse_net import InverseNet
 
     if not isinstance(search, GridSearchCV) or not hasattr(search, "cv_results_"):
         return "pass your fitted GridSearchCV object."
@@ -388,8 +388,8 @@ _register(Exercise(
 
 def _implicit_gradient(G, x, g):
     """dl/dG through the package's implicit_inversion, for dl/dz* = g: (m, k)."""
-    from ._tf import tf
-    from .linear_inversion import implicit_inversion
+    from inverse_lessons._tf import tf
+    from inverse_lessons.inversion.linear import implicit_inversion
 
     G = tf.Variable(np.asarray(G, dtype=np.float64))
     with tf.GradientTape() as tape:
@@ -420,8 +420,8 @@ _register(Exercise(
 
 
 def _truncated_training():
-    from .data import load_digits_split
-    from .linear_inversion import train_through_inversion
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.inversion.linear import train_through_inversion
 
     X_train, y_train, _, _ = load_digits_split()
     X, y = X_train[:500], y_train[:500]
@@ -445,7 +445,7 @@ _register(Exercise(
 
 def _masked_curvature(G, d):
     """The Hessian of ||D (x - G z)||^2 in z, by automatic differentiation: (k, k)."""
-    from ._tf import tf
+    from inverse_lessons._tf import tf
 
     G = tf.constant(np.asarray(G, dtype=np.float64))
     d = tf.constant(np.asarray(d, dtype=np.float64))
@@ -461,10 +461,10 @@ def _masked_curvature(G, d):
 def _knn_on_damaged_copies():
     from sklearn.neighbors import KNeighborsClassifier
 
-    from .baselines import baseline_models, fill_missing
-    from .damage import drop_pixels, with_damaged_copies
-    from .data import load_digits_split
-    from .threads import one_blas_thread
+    from inverse_lessons.damage import drop_pixels, with_damaged_copies
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.models.baselines import baseline_models, fill_missing
+    from inverse_lessons.threads import one_blas_thread
 
     X_train, y_train, X_test, y_test = load_digits_split()
     mean_pixel = X_train.mean(axis=0)
@@ -526,9 +526,9 @@ def _small_encoder_model():
     """A small, fast NonlinearInverseNet (5 inner steps, 10 iterations, 300 images) and 200
     clean and noisy test images to probe a reader's gain function with (its gains there
     are not zero, so a function that always says "no gain" fails)."""
-    from .damage import add_noise
-    from .data import load_digits_split
-    from .nonlinear import NonlinearInverseNet
+    from inverse_lessons.damage import add_noise
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.models.nonlinear import NonlinearInverseNet
 
     X_train, y_train, X_test, y_test = load_digits_split()
     model = NonlinearInverseNet(inner_steps=5, max_iter=10, random_state=0)
@@ -541,8 +541,8 @@ def _small_encoder_model():
 def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
     """Masked inversion through the package's invert_decoder: the 0/1 mask multiplies both
     the image and the drawing, so ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2."""
-    from ._tf import tf
-    from .nonlinear import invert_decoder
+    from inverse_lessons._tf import tf
+    from inverse_lessons.models.nonlinear import invert_decoder
 
     mask = tf.convert_to_tensor(mask, tf.float32)
     return invert_decoder(lambda codes: mask * decoder(codes),
@@ -552,8 +552,8 @@ def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
 
 def _small_decoders():
     """Untrained decoders with images, 0/1 masks and starts to probe masked inversion."""
-    from ._tf import tf
-    from .nonlinear import make_decoder
+    from inverse_lessons._tf import tf
+    from inverse_lessons.models.nonlinear import make_decoder
 
     probes = []
     for seed, n_steps in ((0, 3), (1, 10)):
@@ -596,8 +596,8 @@ _register(Exercise(
 def _single_generator_choice():
     from sklearn.model_selection import GridSearchCV
 
-    from .analysis_by_synthesis import AnalysisBySynthesis
-    from .data import load_digits_split
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 
     X_train, y_train, X_test, y_test = load_digits_split()
     search = GridSearchCV(AnalysisBySynthesis(n_components=1),
@@ -607,9 +607,9 @@ def _single_generator_choice():
 
 
 def _noise_model_accuracies():
-    from .analysis_by_synthesis import AnalysisBySynthesis
-    from .damage import add_noise
-    from .data import load_digits_split
+    from inverse_lessons.damage import add_noise
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 
     X_train, y_train, X_test, y_test = load_digits_split()
     settings = (dict(noise_std=None), dict(noise_std=0.3, pixel_range=None),

@@ -55,7 +55,7 @@ def one_thread():
     threadpoolctl limiter
         The limit holds until its ``restore_original_limits()`` is called.
     """
-    from ._tf import tf
+    from inverse_lessons._tf import tf
 
     limiter = one_blas_thread()
     tf.config.threading.set_intra_op_parallelism_threads(1)

@@ -8,13 +8,13 @@ from scipy.stats import multivariate_normal
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import AnalysisBySynthesis
-from inverse_lessons.analysis_by_synthesis import (
+from inverse_lessons.damage import add_noise
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.models.analysis_by_synthesis import (
     class_log_likelihoods,
     clipped_noise_moments,
     held_out_rows,
 )
-from inverse_lessons.damage import add_noise
-from inverse_lessons.data import load_digits_split
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
@@ -265,7 +265,7 @@ def test_fine_tuning_loss_gradient_matches_finite_differences():
     """The gradient Adam follows, checked entry by entry against central differences,
     for every parameter, the log variances included (once scaled by 1e-12)."""
     from inverse_lessons import tf
-    from inverse_lessons.analysis_by_synthesis import _fine_tune_loss
+    from inverse_lessons.models.analysis_by_synthesis import _fine_tune_loss
 
     m = AnalysisBySynthesis(n_latent=3, n_components=2, random_state=0).fit(
         X_TRAIN[:300], Y_TRAIN[:300])
@@ -366,7 +366,7 @@ def test_fine_tuning_that_diverges_raises_the_package_divergence_error():
 
 def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
     from inverse_lessons import tf
-    from inverse_lessons._estimator import adam_step
+    from inverse_lessons.models.base import adam_step
 
     rng = np.random.default_rng(5)
     start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
@@ -457,7 +457,10 @@ def test_mixture_reconstruction_weights_its_generators(mixture):
 
 
 def test_em_does_not_lower_the_likelihood():
-    from inverse_lessons.analysis_by_synthesis import _complete_log_likelihoods, _mixture_of_ppca
+    from inverse_lessons.models.analysis_by_synthesis import (
+        _complete_log_likelihoods,
+        _mixture_of_ppca,
+    )
     X = X_TRAIN[Y_TRAIN == 8]
     totals = []
     for iterations in (1, 2, 5):
@@ -473,12 +476,12 @@ def test_chapter_figures_and_explorer(model):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inverse_lessons.plotting import (
+    from inverse_lessons.figures.plotting import (
         draw_class_inversions,
         plot_class_generators,
         plot_class_reconstructions,
     )
-    from inverse_lessons.widgets import damage_explorer
+    from inverse_lessons.figures.widgets import damage_explorer
 
     fig = plot_class_generators(model.means_[:, 0], model.components_[:, 0, :, :3]
                                 .transpose(0, 2, 1))
@@ -496,7 +499,7 @@ def test_chapter_figures_and_explorer(model):
 
 
 def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     X = X_TEST[:20]
     delta, flipped = smallest_flip_l2(model, X)
@@ -517,7 +520,7 @@ def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
 
 def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixture):
     from inverse_lessons import tf
-    from inverse_lessons.attacks import _complete_image_scores
+    from inverse_lessons.evaluation.attacks import _complete_image_scores
 
     X = X_TEST[:6] + 0.1
     scores, joint, grad, joint_grad = _complete_image_scores(mixture)(X)
@@ -542,7 +545,7 @@ def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixtur
 
 
 def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfool(mixture):
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     X = X_TEST[:30]
     before = mixture.predict(X)
@@ -574,7 +577,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     Class 0 is a cross (two generators), so the boundaries around it are curved
     and one DeepFool run, or no refinement, ends well above the smallest flip.
     """
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     rng = np.random.default_rng(0)
     cross = np.vstack([rng.normal(0, [1.0, 0.2], (60, 2)), rng.normal(0, [0.2, 1.0], (60, 2))])
@@ -618,7 +621,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     ({"bisection_steps": -1}, ValueError), ({"box": (1.0, 0.0)}, ValueError),
     ({"box": (0.0, 0.5)}, ValueError)])
 def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     with pytest.raises(error, match=next(iter(kwargs))):
         smallest_flip_l2(model, X_TEST[:2], **kwargs)
@@ -628,7 +631,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
     from sklearn.exceptions import NotFittedError
     from sklearn.linear_model import LogisticRegression
 
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     with pytest.raises(TypeError, match="model must be a fitted AnalysisBySynthesis"):
         smallest_flip_l2(LogisticRegression().fit(X_TRAIN, Y_TRAIN), X_TEST[:2])
@@ -638,7 +641,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
 
 @pytest.mark.parametrize("X", [X_TEST[:2, :60], damaged_rows(n=2)])
 def test_smallest_flip_l2_rejects_incomplete_images(model, X):
-    from inverse_lessons.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.attacks import smallest_flip_l2
 
     with pytest.raises(ValueError, match="complete"):
         smallest_flip_l2(model, X)

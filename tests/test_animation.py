@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.animation import (
+from inverse_lessons.figures.animation import (
     BUTTON_TEXT,
     inversion_steps_animation,
     offline_jshtml,
     scrubbable,
     step_size_animation,
 )
-from inverse_lessons.plotting import plot_inversion
+from inverse_lessons.figures.plotting import plot_inversion
 
 ALT = "A marker moving along a line, one frame per slope value."
 
@@ -90,8 +90,8 @@ def test_a_step_size_frame_is_the_figure_a_fresh_drawing_gives():
     # the frames redraw one figure in place; each must look as if drawn afresh
     import io
 
-    from inverse_lessons.plotting import DescentFigure
-    from inverse_lessons.solver import descent_path
+    from inverse_lessons.figures.plotting import DescentFigure
+    from inverse_lessons.inversion.solver import descent_path
 
     grid = np.linspace(-4, 8, 41)
     page = step_size_animation(toy_forward, 0.0, [0.27, 0.05], start=-3.0, n_steps=10,

@@ -1,4 +1,4 @@
-"""Flip searches (inverse_lessons.attacks) and the exact smallest flip of a
+"""Flip searches (inverse_lessons.evaluation.attacks) and the exact smallest flip of a
 one-generator-per-class AnalysisBySynthesis, against brute force and closed forms."""
 
 import copy
@@ -11,7 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.svm import SVC
 
 from inverse_lessons import AnalysisBySynthesis
-from inverse_lessons.attacks import (
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.evaluation.attacks import (
     _smallest_quadric_step,
     _svc_pairs,
     boundary_flip_l2,
@@ -19,7 +20,6 @@ from inverse_lessons.attacks import (
     smallest_flip_l2,
     svc_flip_l2,
 )
-from inverse_lessons.data import load_digits_split
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 

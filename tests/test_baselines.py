@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.baselines import DamagedBaselines
 from inverse_lessons.damage import drop_block, drop_pixels
 from inverse_lessons.data import load_digits_split
+from inverse_lessons.models.baselines import DamagedBaselines
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 X_TEST, Y_TEST = X_TEST[:200], Y_TEST[:200]
@@ -124,7 +124,7 @@ def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
     from sklearn.impute import IterativeImputer, KNNImputer
     from sklearn.pipeline import make_pipeline
 
-    from inverse_lessons.baselines import baseline_models
+    from inverse_lessons.models.baselines import baseline_models
     from inverse_lessons.threads import one_blas_thread
 
     damaged = drop_pixels(X_TEST, 0.5, seed=9)
@@ -144,7 +144,7 @@ def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
 
 
 def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
-    from inverse_lessons.baselines import apply_filling, fit_fillings
+    from inverse_lessons.models.baselines import apply_filling, fit_fillings
 
     cheap = ("zero", "mean", "KNNImputer")   # IterativeImputer: the pipeline test
     imputers = fit_fillings(X_TRAIN, fillings=cheap)
@@ -164,8 +164,8 @@ def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
 
 
 def test_training_copies_are_the_clean_images_then_their_damaged_copies():
-    from inverse_lessons.baselines import training_copies
     from inverse_lessons.damage import add_noise
+    from inverse_lessons.models.baselines import training_copies
 
     X, y = X_TRAIN[:50], Y_TRAIN[:50]
     np.testing.assert_array_equal(training_copies(X, y, missing=False)[0], X)
@@ -187,7 +187,7 @@ def test_training_copies_are_the_clean_images_then_their_damaged_copies():
 def test_filled_classifier_is_its_estimator_on_the_filled_copies():
     from sklearn.neighbors import KNeighborsClassifier
 
-    from inverse_lessons.baselines import (
+    from inverse_lessons.models.baselines import (
         FilledClassifier,
         apply_filling,
         fit_fillings,
@@ -214,7 +214,7 @@ def test_filled_classifier_is_its_estimator_on_the_filled_copies():
 
 
 def test_filled_classifier_bad_input():
-    from inverse_lessons.baselines import FilledClassifier
+    from inverse_lessons.models.baselines import FilledClassifier
 
     with pytest.raises(RuntimeError, match="not fitted yet"):
         FilledClassifier().predict(X_TEST)
@@ -228,7 +228,7 @@ def test_filled_classifier_bad_input():
 
 
 def test_tuned_baselines_are_their_settings():
-    from inverse_lessons.baselines import BASELINE_GRID, TUNED_BASELINES, tuned_baseline
+    from inverse_lessons.models.baselines import BASELINE_GRID, TUNED_BASELINES, tuned_baseline
 
     for name, setting in TUNED_BASELINES.items():
         assert set(setting["params"]) == set(BASELINE_GRID[name][1])
@@ -247,7 +247,7 @@ def test_tuned_baselines_are_their_settings():
 def test_fit_tuned_baselines_share_the_plain_fit_when_sigma_changes_nothing(monkeypatch):
     from sklearn.neighbors import KNeighborsClassifier
 
-    from inverse_lessons import baselines
+    from inverse_lessons.models import baselines
 
     monkeypatch.setattr(baselines, "TUNED_BASELINES", {
         "k-NN": dict(params={"n_neighbors": 1, "weights": "uniform"}, filling="mean",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.calibration import expected_calibration_error, reliability
+from inverse_lessons.evaluation.calibration import expected_calibration_error, reliability
 
 
 def test_reliability_bins_by_confidence_and_averages_each_bin():

@@ -10,7 +10,7 @@ from inverse_lessons.data import (
     load_digits_split,
     neighbour_gap,
 )
-from inverse_lessons.original import batch_mean_step, predict_original, train_original
+from inverse_lessons.models.original import batch_mean_step, predict_original, train_original
 
 
 def test_neighbour_gap_sees_runs_of_similar_rows():
@@ -121,7 +121,7 @@ def test_many_original_runs_print_no_retracing_notice(tf_log_messages):
 def test_original_training_is_compiled_once_per_setting():
     # seeds share one compiled training loop (tracing it again for every seed cost
     # a tenth of a second each), and reusing it changes no number
-    from inverse_lessons.original import _training_loop
+    from inverse_lessons.models.original import _training_loop
 
     X, y, _, _ = load_digits_split()
     settings = dict(n_iterations=7, inner_steps=15, learning_rate=100.0)
@@ -195,7 +195,7 @@ def _stall_constant(n_steps):
 def test_stall_bound_holds_for_every_stable_generator_and_is_tight():
     # ||z_N - M^N z_0|| <= c_N sqrt(eta') ||x|| for N steps of size eta' on ||x - G z||^2,
     # whatever the (stable) G: checked on generators of very different scales and shapes
-    from inverse_lessons.linear_inversion import closed_form_inversion
+    from inverse_lessons.inversion.linear import closed_form_inversion
 
     X, _, _, _ = load_digits_split()
     X = 16 * X[:200]                                   # the original's raw pixels

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.patches import FancyArrowPatch  # noqa: E402
 
-from inverse_lessons.diagrams import (  # noqa: E402
+from inverse_lessons.figures.diagrams import (  # noqa: E402
     BACKWARD,
     draw_bilevel_loop,
     draw_unrolled_graph,

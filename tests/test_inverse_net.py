@@ -10,8 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import InverseNet, tf
 from inverse_lessons.damage import drop_pixels
 from inverse_lessons.data import load_digits_split
-from inverse_lessons.linear_inversion import closed_form_inversion
-from inverse_lessons.solver import DivergenceError
+from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.solver import DivergenceError
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 FAST = dict(max_iter=60, inner_steps=50, random_state=0)

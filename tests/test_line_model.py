@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from inverse_lessons import tf
-from inverse_lessons.line_model import (
+from inverse_lessons.inversion.solver import DivergenceError
+from inverse_lessons.models.line_model import (
     exact_fit,
     exact_fit_slopes,
     gradient_autodiff,
@@ -14,7 +15,6 @@ from inverse_lessons.line_model import (
     training_loss,
     training_pairs,
 )
-from inverse_lessons.solver import DivergenceError
 
 X, Y = training_pairs()
 
@@ -102,7 +102,7 @@ def test_train_rejects_bad_input(kwargs, error, pattern):
 
 
 def test_vectorised_losses_match_tensorflow():
-    from inverse_lessons.line_model import training_losses
+    from inverse_lessons.models.line_model import training_losses
     thetas = np.array([[1.0, 0.0], [2.0, -4.0], [0.8, 3.0]])
     want = [float(training_loss(X, Y, a, b, n_steps=20, step_size=0.05)) for a, b in thetas]
     np.testing.assert_allclose(training_losses(X, Y, thetas, n_steps=20, step_size=0.05), want,

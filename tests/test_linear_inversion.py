@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inverse_lessons import tf
-from inverse_lessons.linear_inversion import (
+from inverse_lessons.inversion.linear import (
     closed_form_inversion,
     filter_factors,
     generator_step_size_bound,
@@ -16,7 +16,7 @@ from inverse_lessons.linear_inversion import (
     train_through_inversion,
     unrolled_inversion,
 )
-from inverse_lessons.solver import step_size_bound
+from inverse_lessons.inversion.solver import step_size_bound
 
 RNG = np.random.default_rng(0)
 G = RNG.normal(size=(64, 10))
@@ -210,7 +210,7 @@ def _gradient(solve, G0=G):
 
 
 def test_implicit_gradient_matches_least_squares_and_converged_steps():
-    from inverse_lessons.linear_inversion import implicit_inversion
+    from inverse_lessons.inversion.linear import implicit_inversion
 
     implicit = _gradient(implicit_inversion)
     pinv = _gradient(lambda G, X: least_squares_inversion(G, X))
@@ -223,7 +223,7 @@ def test_implicit_gradient_matches_least_squares_and_converged_steps():
 
 
 def test_implicit_gradient_with_respect_to_observation():
-    from inverse_lessons.linear_inversion import implicit_inversion
+    from inverse_lessons.inversion.linear import implicit_inversion
 
     Xv = tf.Variable(X)
     with tf.GradientTape() as tape:
@@ -263,7 +263,7 @@ def test_truncation_is_k_steps_from_a_frozen_start():
 
 
 def test_truncation_keeps_the_frozen_steps_off_the_tape():
-    from inverse_lessons.profiling import measure, memory_source
+    from inverse_lessons.evaluation.profiling import measure, memory_source
 
     if memory_source() != "heap in use":
         pytest.skip("needs glibc's mallinfo2 for a repeatable memory reading")

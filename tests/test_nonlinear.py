@@ -5,16 +5,17 @@ import pytest
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from inverse_lessons import nonlinear, tf
+from inverse_lessons import tf
 from inverse_lessons.data import load_digits_split
-from inverse_lessons.nonlinear import (
+from inverse_lessons.inversion.solver import DivergenceError
+from inverse_lessons.models import nonlinear
+from inverse_lessons.models.nonlinear import (
     NonlinearInverseNet,
     inversion_derivatives,
     invert_decoder,
     long_inversion,
     make_decoder,
 )
-from inverse_lessons.solver import DivergenceError
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
@@ -209,7 +210,7 @@ def test_analysis_helpers_reject_bad_input():
 
 
 def test_repeated_fits_reuse_one_trace_and_start_afresh():
-    from inverse_lessons.nonlinear import _trainer
+    from inverse_lessons.models.nonlinear import _trainer
 
     kw = dict(n_latent=3, hidden=8, inner_steps=2, max_iter=15)
     first = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
@@ -228,7 +229,7 @@ def test_repeated_fits_reuse_one_trace_and_start_afresh():
 
 
 def test_batch_order_draws_every_image_once_per_epoch():
-    from inverse_lessons.nonlinear import _batch_order
+    from inverse_lessons.models.nonlinear import _batch_order
 
     # full batch: every iteration sees all images, in order (batch_size None or >= n)
     for size in (None, 10, 25):
@@ -317,7 +318,7 @@ def test_fits_in_threads_equal_fits_one_after_another():
 
 
 def test_trainer_flatten_round_trip_and_bad_weights():
-    from inverse_lessons.nonlinear import _trainer
+    from inverse_lessons.models.nonlinear import _trainer
 
     trainer = _trainer(3, 8, 64, 10, 2)
     rng = np.random.default_rng(0)
@@ -338,7 +339,7 @@ def test_trainer_flatten_round_trip_and_bad_weights():
 
 
 def test_large_fits_train_with_the_xla_step_and_agree_with_the_graph_step(monkeypatch):
-    from inverse_lessons.nonlinear import _trainer
+    from inverse_lessons.models.nonlinear import _trainer
 
     kw = dict(n_latent=3, hidden=8, inner_steps=4, max_iter=20, random_state=0)
     X, y = X_TRAIN[:100], Y_TRAIN[:100]

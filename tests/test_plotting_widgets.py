@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.plotting import (
+from inverse_lessons.figures.plotting import (
     DescentFigure,
     draw_descent,
     fix_layout,
@@ -16,8 +16,8 @@ from inverse_lessons.plotting import (
     plot_step_size_sweep,
     use_book_style,
 )
-from inverse_lessons.solver import descent_path
-from inverse_lessons.widgets import step_size_explorer
+from inverse_lessons.figures.widgets import step_size_explorer
+from inverse_lessons.inversion.solver import descent_path
 
 
 def png(fig):
@@ -180,8 +180,8 @@ def test_a_slider_move_draws_the_figure_once():
 
 def test_digit_explorer_draws_and_predicts():
     from inverse_lessons import load_digits_split
-    from inverse_lessons.plotting import draw_digit_inversion
-    from inverse_lessons.widgets import digit_inversion_explorer
+    from inverse_lessons.figures.plotting import draw_digit_inversion
+    from inverse_lessons.figures.widgets import digit_inversion_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
     G = X_train[:10].T
@@ -203,8 +203,8 @@ def test_digit_explorer_draws_and_predicts():
 
 def test_missing_pixels_explorer_draws_the_fill_in():
     from inverse_lessons import InverseNet, load_digits_split
-    from inverse_lessons.plotting import draw_fill_in
-    from inverse_lessons.widgets import missing_pixels_explorer
+    from inverse_lessons.figures.plotting import draw_fill_in
+    from inverse_lessons.figures.widgets import missing_pixels_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
     model = InverseNet(max_iter=30, inner_steps=50, random_state=0).fit(
@@ -223,9 +223,9 @@ def test_missing_pixels_explorer_draws_the_fill_in():
 
 def test_refinement_explorer_draws_each_step_count():
     from inverse_lessons import load_digits_split
-    from inverse_lessons.nonlinear import NonlinearInverseNet
-    from inverse_lessons.plotting import draw_refinement
-    from inverse_lessons.widgets import refinement_explorer
+    from inverse_lessons.figures.plotting import draw_refinement
+    from inverse_lessons.figures.widgets import refinement_explorer
+    from inverse_lessons.models.nonlinear import NonlinearInverseNet
 
     X_train, y_train, X_test, y_test = load_digits_split()
     model = NonlinearInverseNet(max_iter=20, random_state=0).fit(

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from inverse_lessons.profiling import measure, memory_source
+from inverse_lessons.evaluation.profiling import measure, memory_source
 
 
 def hold(mib, seconds=0.03):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.reporting import (
+from inverse_lessons.evaluation.reporting import (
     damaged_test_sets,
     filled_rmse,
     glue_spread,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from inverse_lessons import DivergenceError, descent_path, invert, step_size_bound, tf, toy_forward
-from inverse_lessons.forward_models import line_forward, square_forward
+from inverse_lessons.inversion.forward_models import line_forward, square_forward
 
 
 def linear(A):
@@ -150,7 +150,7 @@ def test_bad_input_is_named(kwargs, error, pattern):
 
 def test_gradient_descent_is_the_plain_iteration():
     # on L(z) = (z - 3)^2 each step contracts the error by 1 - 2 eta, exactly
-    from inverse_lessons.solver import gradient_descent, gradient_of
+    from inverse_lessons.inversion.solver import gradient_descent, gradient_of
 
     gradient = gradient_of(lambda z: tf.reduce_sum((z - 3.0) ** 2))
     z = gradient_descent(gradient, tf.constant([0.0, 5.0], tf.float64), step_size=0.1,

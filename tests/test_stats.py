@@ -5,7 +5,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from inverse_lessons.stats import mcnemar
+from inverse_lessons.evaluation.stats import mcnemar
 
 
 def _direct_p(b, c):

@@ -20,7 +20,7 @@ does not ask for ``/favicon.ico``, which the site does not have, and log the 404
 
 Icon fonts: the theme (pydata-sphinx-theme) serves its own Font Awesome, and the
 book's scrubbable animations use plain characters instead of matplotlib's CDN
-icon font (see ``inverse_lessons.animation``).
+icon font (see ``inverse_lessons.figures.animation``).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ observations each one gets its own gradient, unaffected by the batch size.
 
 :func:`gradient_descent` is the loop itself, a few lines that every solver of
 the book runs (this module's :func:`invert`, the linear generator's
-:func:`~inverse_lessons.linear_inversion.unrolled_inversion`, the Keras
-decoder's :func:`~inverse_lessons.nonlinear.invert_decoder`); :func:`invert`
+:func:`~inverse_lessons.inversion.linear.unrolled_inversion`, the Keras
+decoder's :func:`~inverse_lessons.models.nonlinear.invert_decoder`); :func:`invert`
 adds the checks, divergence detection and the recorded path on top.
 """
 
@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._tf import tf
-from ._validation import check_int, check_positive
+from inverse_lessons._tf import tf
+from inverse_lessons._validation import check_int, check_positive
 
 __all__ = [
     "DescentPath",
@@ -185,7 +185,7 @@ def step_size_bound(forward: Callable, observation, z) -> float:
     below this bound, oscillates when it is above half of it, and diverges
     above it. For a linear forward model f(z) = G z + b it is
     1 / sigma_max(G)**2 (the same bound as
-    :func:`inverse_lessons.linear_inversion.generator_step_size_bound`), exact;
+    :func:`inverse_lessons.inversion.linear.generator_step_size_bound`), exact;
     otherwise a local estimate at ``z``. Returns ``inf`` where the loss is flat.
     """
     curvature = largest_curvature(forward, observation, z)

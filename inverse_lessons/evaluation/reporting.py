@@ -107,7 +107,7 @@ def fit_seeds(X, y, seeds, **params):
     -------
     list of fitted InverseNet, one per seed, in the order of ``seeds``.
     """
-    from inverse_lessons.inverse_net import InverseNet
+    from inverse_lessons.models.inverse_net import InverseNet
 
     seeds = list(seeds)
     if not seeds:
@@ -166,7 +166,7 @@ def largest_p(predict_a, predict_b, test_sets, y):
     -------
     float in (0, 1]: the largest p over the test sets, so that "p <= result" holds on each.
     """
-    from inverse_lessons.stats import mcnemar
+    from inverse_lessons.evaluation.stats import mcnemar
 
     test_sets = list(test_sets)
     if not test_sets:

@@ -26,10 +26,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import brentq
 
-from ._tf import quiet_retracing, tf
-from ._validation import check_int, check_positive
-from .forward_models import TOY_INTERCEPT, TOY_SLOPE, line_forward
-from .solver import DivergenceError, invert
+from inverse_lessons._tf import quiet_retracing, tf
+from inverse_lessons._validation import check_int, check_positive
+from inverse_lessons.inversion.forward_models import TOY_INTERCEPT, TOY_SLOPE, line_forward
+from inverse_lessons.inversion.solver import DivergenceError, invert
 
 __all__ = [
     "training_pairs",
@@ -240,7 +240,7 @@ def train(
         ``derivative_steps=10`` with ``n_steps=20``.
 
     Returns a :class:`TrainingRun`. Raises
-    :class:`~inverse_lessons.solver.DivergenceError` when (a, b) become
+    :class:`~inverse_lessons.inversion.solver.DivergenceError` when (a, b) become
     non-finite.
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)

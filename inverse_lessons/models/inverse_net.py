@@ -30,21 +30,21 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
-from ._estimator import (
-    SoftmaxPredictions,
-    encode_labels,
-    shared_trainer,
-    training_diverged,
-)
-from ._tf import quiet_retracing, tf, to_dtype
-from ._validation import check_choice, check_int, check_positive
-from .linear_inversion import (
+from inverse_lessons._tf import quiet_retracing, tf, to_dtype
+from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons.inversion.linear import (
     closed_form_inversion,
     generator_step_size_bound,
     geometric_sum,
     iteration_matrix,
     observed_mask,
     unrolled_inversion,
+)
+from inverse_lessons.models.base import (
+    SoftmaxPredictions,
+    encode_labels,
+    shared_trainer,
+    training_diverged,
 )
 
 __all__ = ["InverseNet"]

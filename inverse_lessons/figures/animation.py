@@ -26,10 +26,10 @@ import numpy as np
 from IPython.display import HTML
 from matplotlib.animation import HTMLWriter
 
-from ._validation import check_positive
-from .linear_inversion import closed_form_inversion
-from .plotting import DescentFigure, fix_layout, plot_inversion
-from .solver import descent_path
+from inverse_lessons._validation import check_positive
+from inverse_lessons.figures.plotting import DescentFigure, fix_layout, plot_inversion
+from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.solver import descent_path
 
 __all__ = ["scrubbable", "offline_jshtml", "step_size_animation", "inversion_steps_animation"]
 
@@ -122,8 +122,8 @@ def step_size_animation(forward, observation, step_sizes, *, start, n_steps, gri
     """The step-size slider's effect as a scrubbable animation, for the rendered book.
 
     One frame per value of ``step_sizes`` (a sequence of at least two positive
-    floats), the picture of :func:`~inverse_lessons.plotting.draw_descent` drawn
-    on one :class:`~inverse_lessons.plotting.DescentFigure` whose landscape is
+    floats), the picture of :func:`~inverse_lessons.figures.plotting.draw_descent` drawn
+    on one :class:`~inverse_lessons.figures.plotting.DescentFigure` whose landscape is
     drawn once; ``alt`` describes the frames for someone who cannot see them.
     Returns an ``IPython.display.HTML`` (see :func:`scrubbable`).
     """
@@ -140,10 +140,10 @@ def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
     """The steps slider's effect as a scrubbable animation, for the rendered book.
 
     One frame per number of gradient steps in ``step_counts`` (at least two): the
-    picture of :func:`~inverse_lessons.plotting.draw_digit_inversion`, with the
+    picture of :func:`~inverse_lessons.figures.plotting.draw_digit_inversion`, with the
     latent axis the same in every frame.
     G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
-    ``IPython.display.HTML`` (see :func:`inverse_lessons.animation.scrubbable`).
+    ``IPython.display.HTML`` (see :func:`inverse_lessons.figures.animation.scrubbable`).
     """
     G = np.asarray(G, dtype=float)
     observation = np.asarray(observation, dtype=float)

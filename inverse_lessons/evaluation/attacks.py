@@ -34,9 +34,9 @@ import numpy as np
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_int, check_positive
-from .analysis_by_synthesis import AnalysisBySynthesis
-from .threads import one_blas_thread
+from inverse_lessons._validation import check_int, check_positive
+from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
+from inverse_lessons.threads import one_blas_thread
 
 __all__ = ["bisect_flip", "boundary_flip_l2", "exact_smallest_flip", "refine_flip",
            "smallest_flip_l2", "svc_flip_l2"]

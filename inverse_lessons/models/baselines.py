@@ -20,10 +20,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
 
-from ._validation import check_choice, check_positive
-from .damage import add_noise, drop_block, drop_pixels, fill_missing
-from .linear_inversion import closed_form_inversion, least_squares_inversion
-from .threads import one_blas_thread
+from inverse_lessons._validation import check_choice, check_positive
+from inverse_lessons.damage import add_noise, drop_block, drop_pixels, fill_missing
+from inverse_lessons.inversion.linear import closed_form_inversion, least_squares_inversion
+from inverse_lessons.threads import one_blas_thread
 
 __all__ = [
     "baseline_models",

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import psutil
 
-from ._validation import check_choice, check_int, check_positive
+from inverse_lessons._validation import check_choice, check_int, check_positive
 
 __all__ = ["MEMORY_SOURCES", "Measurement", "measure", "memory_source"]
 

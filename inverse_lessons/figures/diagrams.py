@@ -16,8 +16,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from ._validation import check_int
-from .plotting import PALETTE
+from inverse_lessons._validation import check_int
+from inverse_lessons.figures.plotting import PALETTE
 
 __all__ = ["draw_unrolled_graph", "draw_bilevel_loop"]
 

@@ -19,7 +19,7 @@ module keeps that flaw on purpose; :class:`inverse_lessons.InverseNet` is the
 repaired model.
 
 The inner loop is linear in z, so the 250 steps are computed in closed form
-(:func:`~inverse_lessons.linear_inversion.closed_form_inversion`, the same
+(:func:`~inverse_lessons.inversion.linear.closed_form_inversion`, the same
 numbers as stepping); ``gradient="unrolled"`` steps through them instead.
 
 For the ablation of chapter 4 every difference between the original and the
@@ -37,14 +37,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._estimator import adam_step
-from ._tf import quiet_retracing, tf
-from .data import N_CLASSES, N_PIXELS, PIXEL_MAX
-from .linear_inversion import (
+from inverse_lessons._tf import quiet_retracing, tf
+from inverse_lessons.data import N_CLASSES, N_PIXELS, PIXEL_MAX
+from inverse_lessons.inversion.linear import (
     closed_form_inversion,
     generator_step_size_bound,
     unrolled_inversion,
 )
+from inverse_lessons.models.base import adam_step
 
 __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original"]
 

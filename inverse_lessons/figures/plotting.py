@@ -2,8 +2,8 @@
 
 ``plot_*`` functions draw data they are given; ``draw_*`` functions first run
 the computation a figure shows (a descent, an inversion, a fill-in) and return
-the figure with its result. The sliders of :mod:`inverse_lessons.widgets` and
-the animations of :mod:`inverse_lessons.animation` call the ``draw_*``
+the figure with its result. The sliders of :mod:`inverse_lessons.figures.widgets` and
+the animations of :mod:`inverse_lessons.figures.animation` call the ``draw_*``
 functions, so a static figure, a slider and an animation show the same thing.
 
 Every figure has an opaque white background (it stays readable on a dark
@@ -18,11 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
-from ._tf import tf
-from .damage import add_noise, drop_pixels
-from .data import IMAGE_SHAPE
-from .linear_inversion import closed_form_inversion
-from .solver import descent_path
+from inverse_lessons._tf import tf
+from inverse_lessons.damage import add_noise, drop_pixels
+from inverse_lessons.data import IMAGE_SHAPE
+from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.solver import descent_path
 
 __all__ = [
     "PALETTE",
@@ -397,7 +397,7 @@ class DescentFigure:
         fix_layout(self.fig)
 
     def show(self, run, step_size):
-        """Draw ``run`` (a :class:`~inverse_lessons.solver.DescentPath`); returns the figure."""
+        """Draw ``run`` (a :class:`~.solver.DescentPath`) and return the figure."""
         path = np.asarray(run.path, dtype=float)
         losses = np.asarray(run.losses, dtype=float)
         path_losses = self.loss(path)

@@ -1,10 +1,10 @@
 """Live controls for the notebooks: ipywidgets sliders, and nothing else.
 
 Each explorer is a thin layer of sliders over a ``draw_*`` function of
-:mod:`inverse_lessons.plotting`, which the tests and the static figures of the
+:mod:`inverse_lessons.figures.plotting`, which the tests and the static figures of the
 rendered book call too. The rendered site has no kernel, so the chapters show
 the same effect as a static sweep next to each explorer, or as a scrubbable
-animation that needs no kernel (:mod:`inverse_lessons.animation`).
+animation that needs no kernel (:mod:`inverse_lessons.figures.animation`).
 
 An explorer keeps one figure and redraws it on every move of a slider (the
 step-size explorer changes only the artists that move), then shows it as a
@@ -23,8 +23,7 @@ import numpy as np
 from IPython.display import Image, display
 from sklearn.base import clone
 
-from .linear_inversion import generator_step_size_bound
-from .plotting import (
+from inverse_lessons.figures.plotting import (
     DescentFigure,
     draw_class_inversions,
     draw_digit_inversion,
@@ -32,7 +31,8 @@ from .plotting import (
     draw_refinement,
     fix_layout,
 )
-from .solver import descent_path
+from inverse_lessons.inversion.linear import generator_step_size_bound
+from inverse_lessons.inversion.solver import descent_path
 
 __all__ = [
     "damage_explorer",

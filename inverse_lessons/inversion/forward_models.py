@@ -8,7 +8,7 @@ tensors of any shape (applied element-wise).
 
 from __future__ import annotations
 
-from ._tf import tf, to_dtype
+from inverse_lessons._tf import tf, to_dtype
 
 __all__ = ["toy_forward", "line_forward", "square_forward", "TOY_SLOPE", "TOY_INTERCEPT"]
 

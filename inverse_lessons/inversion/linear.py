@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._tf import tf, to_dtype
-from ._validation import check_int, check_positive
-from .solver import gradient_descent
+from inverse_lessons._tf import tf, to_dtype
+from inverse_lessons._validation import check_int, check_positive
+from inverse_lessons.inversion.solver import gradient_descent
 
 __all__ = [
     "observed_mask",
@@ -78,7 +78,7 @@ def generator_step_size_bound(G):
     The inversion loss ||x - G z||^2 has curvature 2 G^T G, so gradient
     descent on it converges for step sizes below this bound and diverges above
     it: the same bound ``2 / lambda_max`` as
-    :func:`inverse_lessons.solver.step_size_bound`, computed exactly from G.
+    :func:`inverse_lessons.inversion.solver.step_size_bound`, computed exactly from G.
     Half of it damps the stiffest direction critically (that direction is
     solved in one step, without oscillation), the step InverseNet uses by
     default. Masking pixels only lowers the curvature, so the bound stays safe

@@ -15,8 +15,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from tqdm.auto import tqdm
 
-from ._tf import tf
-from .solver import DivergenceError
+from inverse_lessons._tf import tf
+from inverse_lessons.inversion.solver import DivergenceError
 
 __all__ = [
     "SoftmaxPredictions",

@@ -22,7 +22,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import (
+from inverse_lessons._tf import tf
+from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons.data import N_PIXELS
+from inverse_lessons.inversion.solver import gradient_descent, gradient_of
+from inverse_lessons.models.base import (
     SoftmaxPredictions,
     adam_step,
     encode_labels,
@@ -30,10 +34,6 @@ from ._estimator import (
     shared_trainer,
     training_diverged,
 )
-from ._tf import tf
-from ._validation import check_choice, check_int, check_positive
-from .data import N_PIXELS
-from .solver import gradient_descent, gradient_of
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivatives",
            "long_inversion", "NonlinearInverseNet"]

@@ -9,7 +9,7 @@ one is the simplest case), each drawing an image as
 the images of class c are Gaussian, x ~ N(mu_c, C_c) with
 C_c = W_c W_c^T + D_c, and under several a mixture of such Gaussians. With
 one generator per class the boundary between two classes is a single quadric
-(:func:`inverse_lessons.attacks.exact_smallest_flip` uses that); with several it
+(:func:`inverse_lessons.evaluation.attacks.exact_smallest_flip` uses that); with several it
 is the level set of a difference of log-sum-exps of quadratics, not a piece of a
 quadric. To classify an image the model *inverts every class's generator* on the
 pixels it actually observed and asks which class explains them best: the prediction is the class
@@ -52,10 +52,10 @@ from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._estimator import adam_step, encode_labels, training_diverged
-from ._tf import tf
-from ._validation import check_int, check_positive
-from .threads import one_blas_thread
+from inverse_lessons._tf import tf
+from inverse_lessons._validation import check_int, check_positive
+from inverse_lessons.models.base import adam_step, encode_labels, training_diverged
+from inverse_lessons.threads import one_blas_thread
 
 __all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
            "held_out_rows"]
