@@ -11,7 +11,8 @@ The modules are grouped by layer; each layer uses only the ones above it in this
   the 2018 original, ``InverseNet``, ``NonlinearInverseNet``, ``AnalysisBySynthesis``), the
   base they share, and the tuned scikit-learn baselines.
 - :mod:`inverse_lessons.evaluation`: judging models: paired tests, seeds and their spread,
-  calibration, adversarial attacks, and time and memory.
+  calibration, adversarial attacks (generic, and through a model's likelihood), and time and
+  memory.
 - :mod:`inverse_lessons.figures`: the book's figure style and plots, the live sliders, their
   scrubbable animations and the diagrams.
 - :mod:`inverse_lessons.exercises`: the exercises that check themselves.

@@ -499,7 +499,7 @@ def test_chapter_figures_and_explorer(model):
 
 
 def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     X = X_TEST[:20]
     delta, flipped = smallest_flip_l2(model, X)
@@ -520,10 +520,10 @@ def test_smallest_flip_l2_flips_and_beats_a_gradient_free_bound(model):
 
 def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixture):
     from inverse_lessons import tf
-    from inverse_lessons.evaluation.attacks import _complete_image_scores
+    from inverse_lessons.evaluation.likelihood_attacks import complete_image_scores
 
     X = X_TEST[:6] + 0.1
-    scores, joint, grad, joint_grad = _complete_image_scores(mixture)(X)
+    scores, joint, grad, joint_grad = complete_image_scores(mixture)(X)
     np.testing.assert_allclose(scores, mixture.log_likelihoods(X) + mixture.class_log_prior_,
                                rtol=1e-10, atol=1e-8)
     np.testing.assert_allclose(logsumexp(joint, axis=2), scores, rtol=1e-12)
@@ -545,7 +545,7 @@ def test_complete_image_scores_and_gradients_match_the_model_and_autodiff(mixtur
 
 
 def test_smallest_flip_l2_multi_start_and_refinement_never_lose_to_plain_deepfool(mixture):
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     X = X_TEST[:30]
     before = mixture.predict(X)
@@ -577,7 +577,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     Class 0 is a cross (two generators), so the boundaries around it are curved
     and one DeepFool run, or no refinement, ends well above the smallest flip.
     """
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     rng = np.random.default_rng(0)
     cross = np.vstack([rng.normal(0, [1.0, 0.2], (60, 2)), rng.normal(0, [0.2, 1.0], (60, 2))])
@@ -621,7 +621,7 @@ def test_smallest_flip_l2_is_near_the_smallest_flip_found_by_brute_force():
     ({"bisection_steps": -1}, ValueError), ({"box": (1.0, 0.0)}, ValueError),
     ({"box": (0.0, 0.5)}, ValueError)])
 def test_smallest_flip_l2_rejects_bad_settings(model, kwargs, error):
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     with pytest.raises(error, match=next(iter(kwargs))):
         smallest_flip_l2(model, X_TEST[:2], **kwargs)
@@ -631,7 +631,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
     from sklearn.exceptions import NotFittedError
     from sklearn.linear_model import LogisticRegression
 
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     with pytest.raises(TypeError, match="model must be a fitted AnalysisBySynthesis"):
         smallest_flip_l2(LogisticRegression().fit(X_TRAIN, Y_TRAIN), X_TEST[:2])
@@ -641,7 +641,7 @@ def test_smallest_flip_l2_wants_a_fitted_analysis_by_synthesis(model):
 
 @pytest.mark.parametrize("X", [X_TEST[:2, :60], damaged_rows(n=2)])
 def test_smallest_flip_l2_rejects_incomplete_images(model, X):
-    from inverse_lessons.evaluation.attacks import smallest_flip_l2
+    from inverse_lessons.evaluation.likelihood_attacks import smallest_flip_l2
 
     with pytest.raises(ValueError, match="complete"):
         smallest_flip_l2(model, X)

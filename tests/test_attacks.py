@@ -1,5 +1,6 @@
-"""Flip searches (inverse_lessons.evaluation.attacks) and the exact smallest flip of a
-one-generator-per-class AnalysisBySynthesis, against brute force and closed forms."""
+"""Flip searches (inverse_lessons.evaluation.attacks and .likelihood_attacks) and the exact
+smallest flip of a one-generator-per-class AnalysisBySynthesis, against brute force and closed
+forms."""
 
 import copy
 
@@ -13,12 +14,14 @@ from sklearn.svm import SVC
 from inverse_lessons import AnalysisBySynthesis
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.evaluation.attacks import (
-    _smallest_quadric_step,
-    _svc_pairs,
     boundary_flip_l2,
+    svc_flip_l2,
+    svc_pair_functions,
+)
+from inverse_lessons.evaluation.likelihood_attacks import (
     exact_smallest_flip,
     smallest_flip_l2,
-    svc_flip_l2,
+    smallest_quadric_step,
 )
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
@@ -102,7 +105,7 @@ def test_smallest_quadric_step_hard_case_against_brute_force():
     h = np.array([-1.0, 2.0])                     # ascending; the top one is 2
     for g, q0 in [((0.5, 0.0), -1.0), ((0.3, 0.4), -1.0), ((1.0, 0.0), -0.1)]:
         g = np.array(g)
-        step, size = _smallest_quadric_step(h[None], g[None], np.array([q0]))
+        step, size = smallest_quadric_step(h[None], g[None], np.array([q0]))
         assert np.isclose(0.5 * np.sum(h * step[0] ** 2) + g @ step[0] + q0, 0, atol=1e-9)
         angles = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
         radii = np.linspace(0, 3, 1501)[1:]
@@ -111,7 +114,7 @@ def test_smallest_quadric_step_hard_case_against_brute_force():
         brute = radii[np.argmax((q >= 0).any(axis=1))]
         assert brute - 0.002 <= size[0] <= brute + 1e-9
     # unreachable: H negative definite and q bounded below zero
-    _, size = _smallest_quadric_step(np.array([[-2.0, -1.0]]), np.array([[0.1, 0.1]]),
+    _, size = smallest_quadric_step(np.array([[-2.0, -1.0]]), np.array([[0.1, 0.1]]),
                                      np.array([-1.0]))
     assert size[0] == np.inf
 
@@ -131,7 +134,7 @@ def svc():
 
 
 def test_svc_pair_functions_and_gradients(svc):
-    values, pairs = _svc_pairs(svc, 0.05)
+    values, pairs = svc_pair_functions(svc, 0.05)
     X = X_TEST[:5]
     f, grad = values(X)
     ovo = copy.deepcopy(svc).set_params(decision_function_shape="ovo")

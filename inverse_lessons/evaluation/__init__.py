@@ -5,6 +5,10 @@
   range.
 - :mod:`~inverse_lessons.evaluation.calibration`: the reliability table and the expected
   calibration error.
-- :mod:`~inverse_lessons.evaluation.attacks`: the smallest change that flips a classifier.
+- :mod:`~inverse_lessons.evaluation.attacks`: the smallest change that flips a classifier: the
+  searches any classifier can be given (bisection, refinement, DeepFool on an SVC,
+  decision-based).
+- :mod:`~inverse_lessons.evaluation.likelihood_attacks`: the same through an
+  ``AnalysisBySynthesis``'s likelihood, and exactly with one generator per class.
 - :mod:`~inverse_lessons.evaluation.profiling`: time and memory of a computation.
 """

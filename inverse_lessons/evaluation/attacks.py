@@ -1,25 +1,26 @@
-"""Small changes that flip a classifier's prediction: the searches chapter 8 uses.
+"""Small changes that flip any classifier's prediction: the generic searches of chapter 8.
 
 Every search here returns *upper bounds* on the smallest L2 change that flips a
 prediction (a change that does flip, checked with the classifier's own
-``predict``), never the smallest change itself; chapter 8 compares them with
-the exact smallest change where one is known (:func:`exact_smallest_flip`).
+``predict``), never the smallest change itself.
 
 - :func:`bisect_flip` and :func:`refine_flip`: the shared parts. A bisection
   along a direction to the first point that flips, and a refinement that turns
   the direction towards the boundary's normal at the point reached and keeps
   the turn when the flip comes sooner (at a locally smallest change, the
   change is parallel to that normal).
-- :func:`svc_flip_l2`: a gradient attack (DeepFool) on an RBF support vector
-  classifier's one-against-one decision functions, whose gradients are exact.
-- :func:`smallest_flip_l2`: the same gradient attack on an
-  :class:`~inverse_lessons.AnalysisBySynthesis`, with exact gradients of its
-  class scores, started towards every generator of every other class; and
-  :func:`exact_smallest_flip`, the exact smallest flip of a model with one
-  generator per class (a trust-region problem per pair of classes).
+- :func:`deepfool_runs`: the loop of a gradient attack, DeepFool, given the
+  linearised gap to a boundary and its slope at each point.
+- :func:`svc_flip_l2`: DeepFool on an RBF support vector classifier's
+  one-against-one decision functions (:func:`svc_pair_functions`), whose
+  gradients are exact.
 - :func:`boundary_flip_l2`: a decision-based search for any classifier (only
   its predictions are used): bisection towards the nearest training images of
   another class, then the refinement with normals estimated from random probes.
+
+The searches through a likelihood model, :func:`smallest_flip_l2` and the exact
+:func:`exact_smallest_flip` of an ``AnalysisBySynthesis``, are in
+:mod:`~inverse_lessons.evaluation.likelihood_attacks`; they use the parts above.
 
 Images are rows, pixel units. With ``box=(low, high)`` every point a search
 tries is clipped to the box (the change a search returns keeps the image in
@@ -28,18 +29,15 @@ it); ``box=None`` searches all of space.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from inverse_lessons._validation import check_int, check_positive
-from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["bisect_flip", "boundary_flip_l2", "exact_smallest_flip", "refine_flip",
-           "smallest_flip_l2", "svc_flip_l2"]
+__all__ = ["bisect_flip", "boundary_flip_l2", "deepfool_runs", "refine_flip",
+           "svc_flip_l2", "svc_pair_functions"]
 
 
 def _check_box(box):
@@ -187,17 +185,72 @@ def _shortest_runs(X, image, current, flipped):
     return found, delta
 
 
+def deepfool_runs(X, image, own, gap_and_slope, predict, *, max_iter, overshoot, box):
+    """DeepFool runs from images until each run's prediction changes; the shortest per image.
+
+    DeepFool (Moosavi-Dezfooli et al. 2016): at the point x a run has reached,
+    the gap f < 0 between the score of the class it aims at and its own class
+    is linearised, f + g^T d, and x moves to that linearised boundary times
+    ``1 + overshoot``: x <- x - (1 + overshoot) f g / |g|^2 (in the box,
+    pixels at a bound that the step would push out are left alone, and the
+    point is clipped to it). A run stops when its prediction changes, or after
+    ``max_iter`` steps.
+
+    Parameters
+    ----------
+    X : (n, d) images, pixel units.
+    image : (r,) int, the image each run starts from (an image may have several).
+    own : (n,) the images' labels as ``predict`` gives them.
+    gap_and_slope : callable ``(points, runs) -> (f, g)``: for the points
+        (m, d) the runs ``runs`` (m,) (indices into ``image``) have reached,
+        the gaps f (m,), negative, and their gradients g (m, d) in x.
+    predict : callable mapping images (m, d) to labels (m,).
+    max_iter : int, the most steps a run takes.
+    overshoot : float >= 0, how far beyond the linearised boundary a step goes.
+    box : None or (low, high), checked.
+
+    Returns
+    -------
+    found : (k,) int, the images with a run that flipped.
+    delta : (n, d) each image's shortest flipping change; zero where none flipped.
+    """
+    current = X[image].copy()
+    flipped = np.zeros(len(image), bool)
+    for _ in range(max_iter):
+        active = np.flatnonzero(~flipped)
+        if active.size == 0:
+            break
+        f, g = gap_and_slope(current[active], active)
+        g = _free(g, current[active], box)      # the step moves along +g
+        squared = np.sum(g ** 2, axis=1) + 1e-24
+        moved = current[active] - ((1 + overshoot) * f / squared)[:, None] * g
+        current[active] = moved if box is None else np.clip(moved, *box)
+        flipped[active] = predict(current[active]) != own[image[active]]
+    return _shortest_runs(X, image, current, flipped)
+
+
 # -- a gradient attack on an RBF support vector classifier ---------------------------------
-def _svc_pairs(svc, gamma):
+def svc_pair_functions(svc, gamma):
     """The one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
 
-    Returns a function mapping images (n, d) to values (n, P) and, unless
-    ``gradients=False``, gradients (n, P, d), one per pair (i, j), i < j, in
-    scikit-learn's order; a positive value votes for class i. With ``which``
-    (n, q) pair indices, only those pairs' gradients, (n, q, d). Built from the
-    public ``support_vectors_``, ``dual_coef_``, ``intercept_`` and
-    ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
-    gradient sum_s a_s K(x, s) (-2 gamma) (x - s).
+    Built from the public ``support_vectors_``, ``dual_coef_``, ``intercept_``
+    and ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
+    gradient sum_s a_s K(x, s) (-2 gamma) (x - s), one function per pair of
+    classes (i, j), i < j, in scikit-learn's order; a positive value votes for
+    class i.
+
+    Parameters
+    ----------
+    svc : a fitted ``sklearn.svm.SVC`` with ``kernel="rbf"``.
+    gamma : float, the kernel's width (``svc.gamma``, or its value for "scale").
+
+    Returns
+    -------
+    values : callable ``values(X, gradients=True, which=None)``, mapping images
+        X (n, d) to the pair values (n, P) and, unless ``gradients=False``,
+        their gradients (n, P, d); with ``which`` (n, q) pair indices, only
+        those pairs' gradients, (n, q, d).
+    pairs : (P, 2) int, the class indices (i, j) of each pair.
     """
     sv = svc.support_vectors_
     start = np.concatenate([[0], np.cumsum(svc.n_support_)])
@@ -287,7 +340,7 @@ def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.
 
 def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisection_steps):
     """:func:`svc_flip_l2` after its checks."""
-    values, pairs = _svc_pairs(svc, gamma)
+    values, pairs = svc_pair_functions(svc, gamma)
     n_classes = len(svc.classes_)
 
     def predict(images):          # class indices
@@ -307,34 +360,28 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
     sign[np.arange(len(pairs)), pairs[:, 0]], sign[np.arange(len(pairs)), pairs[:, 1]] = 1, -1
     duel_of = np.zeros((n_classes, n_classes), int)    # the pair of classes a and b
     duel_of[pairs[:, 0], pairs[:, 1]] = duel_of[pairs[:, 1], pairs[:, 0]] = np.arange(len(pairs))
-    current = X[image].copy()
-    flipped = np.zeros(len(image), bool)
-    for _ in range(max_iter):
-        active = np.flatnonzero(~flipped)
-        if active.size == 0:
-            break
-        mine = own[image[active]]
+
+    def gap_and_slope(points, runs):
+        mine = own[image[runs]]
         mine_duels = duel_of[mine]                          # (m, C), own's duels (and own)
-        f, grad = values(current[active], which=mine_duels)
-        rows = np.arange(active.size)
+        f, grad = values(points, which=mine_duels)
+        rows = np.arange(len(runs))
         # h > 0 while the own class wins a duel; a duel's h falls as the other side gains
         duel_sign = sign[mine_duels, mine[:, None]]         # (m, C)
         duel_sign[rows, mine] = 0                           # own's column: no duel
         h = f[rows[:, None], mine_duels] * duel_sign
         g = grad * duel_sign[:, :, None]
-        g = -_free(-g, current[active][:, None, :], box)      # the step moves along -g
+        g = -_free(-g, points[:, None, :], box)             # the step moves along -g
         distance = h / (np.linalg.norm(g, axis=2) + 1e-12)
         distance[duel_sign == 0] = np.inf                  # own column
         distance[h <= 0] = np.inf                          # duels already lost
-        goal = target[active]
+        goal = target[runs]
         aim = (goal >= 0) & (h[rows, np.maximum(goal, 0)] > 0)   # the targeted duel, while won
         nearest = np.where(aim, goal, distance.argmin(axis=1))   # a class: column of h
-        step_h, step_g = h[rows, nearest], g[rows, nearest]
-        squared = np.sum(step_g ** 2, axis=1) + 1e-24
-        moved = current[active] - ((1 + overshoot) * step_h / squared)[:, None] * step_g
-        current[active] = moved if box is None else np.clip(moved, *box)
-        flipped[active] = predict(current[active]) != mine
-    found, delta = _shortest_runs(X, image, current, flipped)
+        return -h[rows, nearest], -g[rows, nearest]        # the gap f = -h < 0
+
+    found, delta = deepfool_runs(X, image, own, gap_and_slope, predict,
+                                 max_iter=max_iter, overshoot=overshoot, box=box)
     if found.size:
         def normal(points, labels):          # grows as the duel lost is lost further
             p = duel_of[labels, predict(points)]
@@ -430,304 +477,3 @@ def _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes
     flipped[found] = predict(X[found] + delta[found]) != own[found]
     return delta, flipped
 
-
-# -- attacks on analysis by synthesis ------------------------------------------------------
-def _logsumexp_last(a):
-    """log(sum(exp(a))) over the last axis of a finite array, computed stably.
-
-    scipy's ``logsumexp`` gives the same values, but its array-API checks cost
-    more than the sum itself on the small arrays the attack scores thousands of
-    times.
-    """
-    top = a.max(axis=-1)
-    return top + np.log(np.exp(a - top[..., None]).sum(axis=-1))
-
-
-def _complete_image_scores(model):
-    """Exact class scores and their gradients for complete images, as a function.
-
-    With every pixel observed, each generator's covariance C = W W^T + D is the
-    same for every image. By the Woodbury identity C^-1 = D^-1 - A^T A with
-    A = L^-1 W^T D^-1 (k, d), L the Cholesky factor of I + W^T D^-1 W, so
-    r^T C^-1 r = sum(r^2 / D) - |A r|^2 and the gradient of the Gaussian
-    log-density, -C^-1 r with r = x - mu, is -(r / D - A^T A r). The function
-    returned maps images ``X`` (n, d) to the class scores
-    log p(x | c) + log p(c) (n, C), each generator's term
-    log w_cj + log N(x; mu_cj, C_cj) + log p(c) (n, C, J), and (unless
-    ``gradients=False``) their gradients in x, (n, C, d) and (n, C, J, d).
-    Used by :func:`smallest_flip_l2`, which needs them for thousands of images
-    at each step (``model.log_likelihoods`` handles missing pixels and
-    computes the same scores image by image).
-    """
-    C, J, d = model.means_.shape
-    k = model.components_.shape[-1]
-    W = model.components_.reshape(C * J, d, k)
-    inv_D = 1.0 / model.noise_variances_.reshape(C * J, d)
-    M = np.eye(k)[None] + np.einsum("gdk,gd,gdl->gkl", W, inv_D, W)
-    L = np.linalg.cholesky(M)
-    A = np.linalg.solve(L, W.transpose(0, 2, 1) * inv_D[:, None, :])    # (CJ, k, d)
-    log_det = np.sum(np.log(model.noise_variances_.reshape(C * J, d)), axis=1) + 2 * np.sum(
-        np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
-    means = model.means_.reshape(C * J, d)
-    constant = (model.log_weights_ + model.class_log_prior_[:, None]).reshape(C * J) - 0.5 * (
-        d * math.log(2.0 * math.pi) + log_det + np.sum(means ** 2 * inv_D, axis=1))
-    A_flat, A_means = A.reshape(C * J * k, d), np.einsum("gkd,gd->gk", A, means)
-
-    def scores(X, gradients=True):
-        # sum(r^2 / D) and A r without forming r for every generator
-        weighted = (X ** 2) @ inv_D.T - 2 * X @ (means * inv_D).T            # (n, CJ)
-        pulled = (X @ A_flat.T).reshape(len(X), C * J, k) - A_means[None]   # A r
-        joint = constant[None] - 0.5 * (weighted - np.sum(pulled ** 2, axis=2))
-        joint = joint.reshape(-1, C, J)
-        total = _logsumexp_last(joint)
-        if not gradients:
-            return total, joint
-        residual = (X[:, None, :] - means[None]) * inv_D[None]              # r / D
-        # A^T A r for every generator: one matrix product per generator
-        pushed = np.matmul(pulled.transpose(1, 0, 2), A).transpose(1, 0, 2)
-        joint_gradients = -(residual - pushed)
-        joint_gradients = joint_gradients.reshape(-1, C, J, d)
-        share = np.exp(joint - total[:, :, None])    # each generator's share of its class
-        return total, joint, np.einsum("ncj,ncjd->ncd", share, joint_gradients), joint_gradients
-
-    return scores
-
-
-def smallest_flip_l2(model, X, *, box=None, max_iter=50, overshoot=0.02, multi_start=True,
-                     refine_steps=10, bisection_steps=16):
-    """Small L2 changes that flip the prediction of a fitted ``AnalysisBySynthesis``.
-
-    A gradient attack, DeepFool (Moosavi-Dezfooli et al. 2016): at each step
-    the class scores log p(x | c) + log p(c) are linearised, and the image
-    moves straight to the nearest linearised boundary between its predicted
-    class and another, times ``1 + overshoot``, until the prediction changes
-    (at most ``max_iter`` steps). The boundaries between mixtures of Gaussians
-    are curved, so the smallest change is a non-convex problem with several
-    local minima, and one DeepFool run finds the one its first linearisation
-    points at. With ``multi_start`` DeepFool also runs once towards each
-    generator of every other class (that generator's term linearised instead
-    of its class's score), and the smallest flipping change of all the runs is
-    kept. Then it is refined, each bisection ``bisection_steps`` halvings: a
-    bisection along its direction to the boundary, and up to ``refine_steps``
-    times a turn towards the boundary's normal at the point reached (at a
-    locally smallest change, the change is parallel to that normal): the
-    direction is turned fully, half, a quarter or an eighth of the way to the
-    normal, the first turn whose bisection flips with a shorter change is
-    kept (:func:`refine_flip`). The gradients are
-    exact (:func:`_complete_image_scores`).
-    ``multi_start=False, refine_steps=0, bisection_steps=0`` is plain DeepFool.
-
-    Parameters
-    ----------
-    model : a fitted :class:`AnalysisBySynthesis`.
-    X : (n, d) complete images (no NaN), pixel units, inside ``box`` if given.
-    box : None or (low, high), such as (0, 1) for the digits' pixel range.
-        Every point tried is clipped to it, and a DeepFool step leaves alone
-        the pixels at a bound that it would push out: the changes returned
-        keep the images in the box. None: all of space (the changes may take
-        pixels out of their range).
-
-    Returns
-    -------
-    perturbations : (n, d) changes, pixel units; zero where nothing flipped.
-    flipped : (n,) bool, checked with ``model.predict``: it labels
-        X + perturbations differently from X wherever ``flipped``. The norms
-        are upper bounds on the smallest such change, not the smallest
-        change itself (the attack is a local search).
-    """
-    if not isinstance(model, AnalysisBySynthesis):
-        raise TypeError("model must be a fitted AnalysisBySynthesis, got "
-                        f"{type(model).__name__}")
-    check_is_fitted(model)
-    max_iter = check_int("max_iter", max_iter)
-    overshoot = check_positive("overshoot", overshoot, allow_zero=True)
-    refine_steps = check_int("refine_steps", refine_steps, minimum=0)
-    bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    box = _check_box(box)
-    X = _check_images(X, model.means_.shape[-1], box)
-    # small matrices: one thread is fastest, above all on a busy machine
-    with one_blas_thread():
-        return _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start,
-                                 refine_steps, bisection_steps)
-
-
-def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_steps,
-                      bisection_steps):
-    """:func:`smallest_flip_l2` after its checks."""
-    n, (C, J) = len(X), model.log_weights_.shape
-    scorer = _complete_image_scores(model)
-
-    def predict(images):
-        return scorer(images, gradients=False)[0].argmax(axis=1)   # class indices
-
-    own = predict(X)
-    # one run per image (untargeted, target -1), and with multi_start one per
-    # image and generator (c, j) of another class (target c * J + j)
-    image, target = np.arange(n), np.full(n, -1)
-    if multi_start:
-        image = np.concatenate([image, np.repeat(np.arange(n), C * J)])
-        target = np.concatenate([target, np.tile(np.arange(C * J), n)])
-        keep = (target < 0) | (target // J != own[image])
-        image, target = image[keep], target[keep]
-    current = X[image].copy()
-    flipped = np.zeros(len(image), bool)
-    for _ in range(max_iter):
-        active = np.flatnonzero(~flipped)
-        if active.size == 0:
-            break
-        scores, joint, grad, joint_grad = scorer(current[active])
-        rows, mine, goal = np.arange(active.size), own[image[active]], target[active]
-        # f_c = s_c - s_own (< 0 while unflipped) and its gradient, per class
-        f = scores - scores[rows, mine][:, None]
-        g = grad - grad[rows, mine][:, None]
-        distance = -f / (np.linalg.norm(g, axis=2) + 1e-12)
-        distance[rows, mine] = np.inf
-        nearest = distance.argmin(axis=1)
-        step_f, step_g = f[rows, nearest], g[rows, nearest]
-        aimed = np.flatnonzero(goal >= 0)   # towards one generator: joint_cj - s_own
-        c, j = goal[aimed] // J, goal[aimed] % J
-        step_f[aimed] = joint[aimed, c, j] - scores[aimed, mine[aimed]]
-        step_g[aimed] = joint_grad[aimed, c, j] - grad[aimed, mine[aimed]]
-        step_g = _free(step_g, current[active], box)   # the step moves along +g
-        squared = np.sum(step_g ** 2, axis=1) + 1e-24
-        moved = current[active] - ((1 + overshoot) * step_f / squared)[:, None] * step_g
-        current[active] = moved if box is None else np.clip(moved, *box)
-        flipped[active] = predict(current[active]) != own[image[active]]
-    found, delta = _shortest_runs(X, image, current, flipped)
-    if found.size:
-        # refine: bisection along the change, then along the boundary's normal
-        def normal(points, labels):   # the score of the class reached, less the own one's
-            grad, rows = scorer(points)[2], np.arange(len(points))
-            return grad[rows, predict(points)] - grad[rows, labels]
-
-        delta[found] = _shorten(predict, normal, X[found], own[found], delta[found],
-                                        refine_steps, bisection_steps, box)
-    # the model itself says what flips
-    flipped = np.zeros(n, bool)
-    flipped[found] = model.predict(X[found] + delta[found]) != model.predict(X[found])
-    return delta, flipped
-
-
-def exact_smallest_flip(model, X):
-    """The exact smallest L2 change that flips a one-generator-per-class model.
-
-    With ``n_components=1`` each class c is one Gaussian N(mu_c, C_c), so the
-    score difference between another class c and the predicted class y,
-
-        q(d) = s_c(x + d) - s_y(x + d) = d^T H d / 2 + g^T d + q_0,
-
-    with s the class scores log p(x | c) + log p(c), H = C_y^-1 - C_c^-1,
-    g = C_y^-1 (x - mu_y) - C_c^-1 (x - mu_c) and q_0 = s_c(x) - s_y(x) < 0, is
-    a quadratic in the change d: the boundary between the two classes is a
-    single quadric. The image is flipped as soon as q(d) >= 0 for some c, so
-    the smallest flip is the smallest ||d|| with q(d) = 0, over c. For each c
-    this is a trust-region subproblem, solved exactly: with H = V diag(h) V^T,
-    the solution is d(m) = (m I - H)^-1 g for the m > max(h_max, 0) at which
-    q(d(m)) = 0 (the secular equation; q(d(m)) falls strictly as m grows, so
-    its root is found by bisection on log(m - max(h_max, 0))), or, in the hard
-    case where g has no component along H's top eigenvector, d(h_max) plus a
-    multiple of that eigenvector. Any smaller change keeps every q < 0 (at
-    radius r, d(m) maximises q over the ball of radius r, Gay 1981 / Moré and
-    Sorensen 1983). No box: the exact problem is unclipped.
-
-    Parameters
-    ----------
-    model : a fitted :class:`AnalysisBySynthesis` with ``n_components=1``.
-    X : (n, d) complete images, pixel units.
-
-    Returns
-    -------
-    perturbations : (n, d) the smallest changes, each ending on the boundary
-        (X + perturbations ties the two classes; any longer step along it
-        flips). Zero rows where no class can be reached (where every q stays
-        negative, possible only when the covariance differences allow it).
-    across : (n,) the class across that boundary (``model.classes_``), or -1
-        where none can be reached.
-    """
-    if not isinstance(model, AnalysisBySynthesis):
-        raise TypeError("model must be a fitted AnalysisBySynthesis, got "
-                        f"{type(model).__name__}")
-    check_is_fitted(model)
-    if model.means_.shape[1] != 1:
-        raise ValueError("exact_smallest_flip needs one generator per class "
-                         f"(n_components=1); this model has {model.means_.shape[1]}: a "
-                         "mixture's boundaries are not single quadrics")
-    X = _check_images(X, model.means_.shape[-1])
-    with one_blas_thread():      # many small matrices
-        return _exact_smallest_flip(model, X)
-
-
-def _exact_smallest_flip(model, X):
-    """:func:`exact_smallest_flip` after its checks."""
-    mu, W = model.means_[:, 0], model.components_[:, 0]
-    n_classes, d = mu.shape
-    covariances = W @ W.transpose(0, 2, 1) + np.stack(
-        [np.diag(v) for v in model.noise_variances_[:, 0]])
-    precisions = np.linalg.inv(covariances)
-    precisions = (precisions + precisions.transpose(0, 2, 1)) / 2
-    scores = model.log_likelihoods(X) + model.class_log_prior_
-    own = scores.argmax(axis=1)
-    # every pair's H = P_y - P_c in its eigenbasis, at once (the diagonal is unused)
-    h, V = np.linalg.eigh(precisions[:, None] - precisions[None, :])    # (C, C, d), (C, C, d, d)
-    image, other = np.nonzero(np.arange(n_classes)[None] != own[:, None])   # rows (i, c)
-    y = own[image]
-    pulled = np.einsum("nd,nde->ne", X[image] - mu[y], precisions[y]) - np.einsum(
-        "nd,nde->ne", X[image] - mu[other], precisions[other])           # g, (rows, d)
-    basis = V[y, other]                                                   # (rows, d, d)
-    step, size = _smallest_quadric_step(
-        h[y, other], np.einsum("nd,nde->ne", pulled, basis),
-        scores[image, other] - scores[image, y])
-    step = np.einsum("nde,ne->nd", basis, step)
-    size = size.reshape(len(X), n_classes - 1)
-    nearest = size.argmin(axis=1)
-    rows = np.arange(len(X)) * (n_classes - 1) + nearest
-    reached = np.isfinite(size[np.arange(len(X)), nearest])
-    delta = np.where(reached[:, None], step[rows], 0.0)
-    labels = np.where(reached, model.classes_[other[rows]], -1)
-    return delta, labels
-
-
-def _smallest_quadric_step(h, g, q0, iterations=80):
-    """The smallest z with sum(h z^2) / 2 + g . z + q0 = 0, row by row (an eigenbasis).
-
-    ``h`` (n, d) ascending eigenvalues of H, ``g`` (n, d) the linear terms in
-    their eigenbasis, ``q0`` (n,) negative constants. Returns the steps (n, d),
-    in the same basis, and their norms (n,), inf (and a zero step) where the
-    quadric cannot be reached.
-    """
-    low_m = np.maximum(h[:, -1], 0.0)
-
-    def q(m):                          # q(z(m)), z(m) = g / (m - h), rows of m (n,)
-        gap = m[:, None] - h
-        return np.sum(g ** 2 * (0.5 * h / gap ** 2 + 1 / gap), axis=1) + q0
-
-    scale = np.abs(h).max(axis=1) + np.abs(g).max(axis=1) + 1.0
-    lo, hi = np.log(1e-14 * scale), np.log(scale)        # log(m - low_m)
-    for _ in range(200):               # widen until q(hi) < 0 (q -> q0 < 0 as m grows)
-        up = q(low_m + np.exp(hi)) >= 0
-        if not up.any():
-            break
-        hi[up] += 2.0
-    reachable = q(low_m + np.exp(lo)) >= 0
-    for _ in range(iterations):
-        mid = (lo + hi) / 2
-        positive = q(low_m + np.exp(mid)) >= 0
-        lo, hi = np.where(positive, mid, lo), np.where(positive, hi, mid)
-    m = low_m + np.exp((lo + hi) / 2)
-    step = g / (m[:, None] - h)
-    # the hard case: at m = h_max > 0 the step without the top eigenvector's part
-    # still has q < 0; the rest is made up along that eigenvector
-    hard = ~reachable & (h[:, -1] > 0)
-    if hard.any():
-        hh, gh = h[hard], g[hard]
-        top = hh == hh[:, -1:]
-        gap = np.where(top, 1.0, hh[:, -1:] - hh)
-        base = np.where(top, 0.0, gh / gap)
-        rest = -(np.sum(np.where(top, 0.0, base ** 2 * (0.5 * hh + gap)), axis=1) + q0[hard])
-        base[:, -1] = np.sqrt(np.maximum(rest, 0.0) * 2 / hh[:, -1])
-        step[hard] = base
-        reachable = reachable | hard
-    size = np.linalg.norm(step, axis=1)
-    size[~reachable] = np.inf
-    step[~reachable] = 0.0
-    return step, size
