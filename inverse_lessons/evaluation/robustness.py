@@ -1,0 +1,220 @@
+"""The smallest change that flips any classifier, found by a suite of attacks.
+
+Carlini et al. (2019, "On evaluating adversarial robustness") ask of a robustness
+claim that the adversary be adaptive and varied: for each test image, the smallest
+perturbation (L2 or L-infinity, the image kept in the pixel range) that changes the
+model's decision, as the best of several attacks, one of which needs no gradient,
+so that a model whose gradients mislead (gradient masking) cannot look robust.
+Every attack here returns changes that do flip the model (checked with its own
+``predict``): upper bounds on the smallest flip, never the smallest flip itself.
+
+- :func:`gradient_flips`: DeepFool towards every other class, from the image and
+  from random starts, then shortened: by bisection along the change, a PGD search
+  at shrinking radii, and (L2) turns towards the boundary's normal. It needs the
+  class scores as a differentiable TensorFlow function (:func:`score_functions`):
+  a model's own ``differentiable_scores(X, gradient=...)`` (every gradient it
+  offers is tried, "unrolled" and "envelope" for an inference), or exact ones for
+  logistic regression, an RBF SVC and :class:`~inverse_lessons.AnalysisBySynthesis`.
+- :func:`decision_flips`: HopSkipJump (Chen et al. 2020) from
+  adversarial-robustness-toolbox, given only ``predict``.
+- :func:`transfer_flips`: other models' changes, each shortened by bisection along
+  its direction.
+- :func:`attack_suite`: all three on several models, the best per image.
+- :func:`linear_smallest_flip`: the exact smallest flip of a linear classifier,
+  |margin| / ||w||_2 (L2) or / ||w||_1 (L-infinity), for checking the suite.
+
+Images are rows (n, d) in pixel units; ``box=(low, high)`` keeps every point an
+attack tries in the box, ``None`` searches all of space.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from inverse_lessons._validation import check_choice, check_positive
+from inverse_lessons.evaluation.gradient_attacks import (
+    NORMS,
+    _bisect,
+    _check_box,
+    _check_images,
+    _check_model,
+    _fitted,
+    _predictor,
+    _shortest,
+    _size,
+    flip_sizes,
+    gradient_flips,
+    score_functions,
+)
+
+__all__ = ["NORMS", "attack_suite", "decision_flips", "flip_sizes", "gradient_flips",
+           "linear_smallest_flip", "score_functions", "transfer_flips"]
+
+
+def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval=1000,
+                   init_eval=100, bisection_steps=16, seed=0):
+    """Small flips found from ``model.predict`` alone: HopSkipJump (Chen et al. 2020).
+
+    adversarial-robustness-toolbox's ``HopSkipJump`` (untargeted, L2 or
+    L-infinity) around a black box that returns the one-hot prediction, then
+    each change shortened by bisection along its direction. The gradient plays
+    no part, so a model whose gradients mislead a gradient attack (gradient
+    masking) is flipped here as easily as its decisions allow. ``max_iter``,
+    ``max_eval`` and ``init_eval`` are HopSkipJump's; ``seed`` seeds numpy's
+    global generator, which ART draws from (its state is restored after).
+
+    Returns the changes (n, d), zero where nothing flipped.
+    """
+    with warnings.catch_warnings():      # ART's notice that PyTorch is absent
+        warnings.simplefilter("ignore", UserWarning)
+        from art.attacks.evasion import HopSkipJump
+        from art.estimators.classification import BlackBoxClassifier
+
+    check_choice("norm", norm, NORMS)
+    box = _check_box(box)
+    X = _check_images(X, _check_model(model), box)
+    predict = _predictor(model)
+    n_classes = len(model.classes_)
+
+    def one_hot(images):
+        return np.eye(n_classes, dtype=np.float32)[predict(np.asarray(images, np.float64))]
+
+    black_box = BlackBoxClassifier(one_hot, (X.shape[1],), n_classes, clip_values=box)
+    attack = HopSkipJump(black_box, targeted=False, norm=2 if norm == "l2" else np.inf,
+                         max_iter=max_iter, max_eval=max_eval, init_eval=init_eval,
+                         verbose=False)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        adversarial = attack.generate(X.astype(np.float32)).astype(np.float64)
+    finally:
+        np.random.set_state(state)
+    own = predict(X)
+    delta = np.where((predict(adversarial) != own)[:, None], adversarial - X, 0.0)
+    return _bisect(predict, X, own, delta, norm, box, bisection_steps)
+
+
+def transfer_flips(model, X, perturbations, *, norm="l2", box=(0.0, 1.0), stretch=2.0,
+                   bisection_steps=16):
+    """Other models' changes tried on ``model``: each image's shortest flip among them.
+
+    ``perturbations``: a list of (n, d) changes (zero rows are skipped); each is
+    tried along its direction up to ``stretch`` times its length and shortened by
+    bisection. Returns the shortest flipping change per image (n, d), zero where
+    none flips.
+    """
+    check_choice("norm", norm, NORMS)
+    box = _check_box(box)
+    X = _check_images(X, _check_model(model), box)
+    stretch = check_positive("stretch", stretch)
+    predict = _predictor(model)
+    own = predict(X)
+    tried = [_bisect(predict, X, own, _check_images(p, X.shape[1], None), norm, box,
+                     bisection_steps, stretch) for p in perturbations]
+    if not tried:
+        return np.zeros_like(X)
+    changes = np.concatenate(tried)
+    image = np.tile(np.arange(len(X)), len(tried))
+    return _shortest(X, image, changes, _size(changes, norm) > 0, norm)
+
+
+def attack_suite(models, X, *, norms=NORMS, box=(0.0, 1.0), gradient=None, decision=None,
+                 transfer=True, progress=None):
+    """Each model's smallest flips of the images ``X``, as the best of the suite.
+
+    ``models``: dict name -> fitted classifier. Gradient attacks
+    (:func:`gradient_flips`, options ``gradient``, a dict) on every model
+    :func:`score_functions` accepts, HopSkipJump (:func:`decision_flips`, options
+    ``decision``; ``False`` skips it) on every model, then, with ``transfer``,
+    every other model's best changes tried on each (:func:`transfer_flips`).
+    ``progress``: None or a callable given a line of text after each attack.
+
+    Returns
+    -------
+    dict name -> norm -> dict with "sizes": dict attack -> (n,) flip sizes, inf
+    where the attack found no flip (attacks "gradient:<kind>", "decision",
+    "transfer" and "best"), and "perturbations": (n, d) the best changes.
+    """
+    for norm in norms:
+        check_choice("norm", norm, NORMS)
+    found = {name: {} for name in models}
+    for name, model in models.items():
+        try:
+            score_functions(model)
+            differentiable = True
+        except TypeError:
+            _check_model(model)
+            differentiable = False
+        for norm in norms:
+            attacks = found[name][norm] = {}
+            if differentiable:
+                for kind, delta in gradient_flips(model, X, norm=norm, box=box,
+                                                  **(gradient or {})).items():
+                    attacks[f"gradient:{kind}"] = delta
+            if decision is not False:
+                attacks["decision"] = decision_flips(model, X, norm=norm, box=box,
+                                                     **(decision or {}))
+            if progress is not None:
+                progress(f"{name} {norm}: " + ", ".join(
+                    f"{a} median {np.median(flip_sizes(model, X, d, norm)):.3f}"
+                    for a, d in attacks.items()))
+    # transfer: every other model's best before transfer
+    before = {name: {norm: _best(models[name], X, found[name][norm], norm) for norm in norms}
+              for name in models}
+    results = {}
+    for name, model in models.items():
+        results[name] = {}
+        for norm in norms:
+            attacks = found[name][norm]
+            if transfer and len(models) > 1:
+                attacks["transfer"] = transfer_flips(
+                    model, X, [before[o][norm] for o in models if o != name], norm=norm,
+                    box=box)
+            sizes = {a: flip_sizes(model, X, d, norm) for a, d in attacks.items()}
+            stacked = np.stack(list(sizes.values()))
+            changes = np.stack(list(attacks.values()))
+            sizes["best"] = stacked.min(axis=0)
+            results[name][norm] = {"sizes": sizes, "perturbations": changes[
+                stacked.argmin(axis=0), np.arange(len(changes[0]))]}
+    return results
+
+
+def _best(model, X, found, norm):
+    """Each image's shortest flip among the changes ``found`` (dict attack -> (n, d))."""
+    changes = np.stack(list(found.values()))
+    sizes = np.stack([flip_sizes(model, X, d, norm) for d in found.values()])
+    return np.where(np.isfinite(sizes.min(axis=0))[:, None],
+                    changes[sizes.argmin(axis=0), np.arange(changes.shape[1])], 0.0)
+
+
+def linear_smallest_flip(model, X, norm="l2"):
+    """The exact smallest flip (unclipped) of a fitted ``LogisticRegression``: (n,) sizes.
+
+    Class c overtakes the predicted class y where (w_c - w_y) . (x + d) +
+    b_c - b_y >= 0, a half-space; the smallest change reaching it has size
+    |margin| / ||w_c - w_y||_2 in L2 and |margin| / ||w_c - w_y||_1 in
+    L-infinity (the dual norm), margin = (w_y - w_c) . x + b_y - b_c; the
+    smallest flip is the smallest of these over c (two classes: w_1 - w_0 = w).
+    """
+    check_choice("norm", norm, NORMS)
+    inner = _fitted(model)
+    if not isinstance(inner, LogisticRegression):
+        raise TypeError(f"model must be a fitted LogisticRegression, got "
+                        f"{type(inner).__name__}")
+    X = _check_images(X, _check_model(model), None)
+    W, b = inner.coef_, inner.intercept_
+    if W.shape[0] == 1:
+        W, b = np.vstack([np.zeros_like(W), W]), np.array([0.0, b[0]])
+    scores = X @ W.T + b
+    own = scores.argmax(axis=1)
+    differences = W[None] - W[own][:, None]                       # w_c - w_y (n, C, d)
+    dual = np.abs(differences).sum(-1) if norm == "linf" else np.linalg.norm(differences,
+                                                                             axis=-1)
+    margin = scores[np.arange(len(X)), own][:, None] - scores
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sizes = np.where(dual > 0, margin / dual, np.inf)
+    sizes[np.arange(len(X)), own] = np.inf
+    return sizes.min(axis=1)

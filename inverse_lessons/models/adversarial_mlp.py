@@ -1,0 +1,199 @@
+"""A small multilayer perceptron, optionally trained adversarially: chapter 9's baselines.
+
+:class:`AdversarialMLP` is a scikit-learn classifier written directly in TensorFlow
+(no Keras layers), so that its class scores are a differentiable function of the
+image (:meth:`AdversarialMLP.differentiable_scores`, the interface the robustness
+suite of :mod:`inverse_lessons.evaluation.robustness` attacks). With ``radius > 0``
+it is trained as Madry et al. (2018) train: every mini-batch is replaced by its
+projected-gradient-descent (PGD) adversary inside a ball of that radius (L-infinity
+or L2) around each image, clipped to the pixel range, and the network is trained on
+those adversaries only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from inverse_lessons._tf import tf
+from inverse_lessons._validation import check_choice, check_int, check_positive
+
+__all__ = ["AdversarialMLP"]
+
+
+class AdversarialMLP(ClassifierMixin, BaseEstimator):
+    """A ReLU multilayer perceptron, trained plainly or against a PGD adversary.
+
+    Parameters
+    ----------
+    hidden_units : tuple of int, default (128,)
+        Width of each hidden layer.
+    epochs : int, default 150
+        Passes over the training images (mini-batches of ``batch_size``, Adam).
+    batch_size : int, default 100
+    learning_rate : float, default 3e-3
+    weight_decay : float, default 1e-4
+        L2 penalty on the weights (not the biases), added to the mean cross-entropy.
+    radius : float, default 0.0
+        Radius of the adversary's ball in pixel units (0: plain training).
+    norm : "linf" or "l2", default "linf"
+        The adversary's ball.
+    pgd_steps : int, default 10
+        Steps of PGD per mini-batch, each 2.5 radius / pgd_steps long (Madry et
+        al.'s choice), from a random start in the ball.
+    pixel_range : (low, high), default (0.0, 1.0)
+        Adversarial images are clipped to it.
+    random_state : int, default 0
+        Seed of the initial weights, the batches and the PGD starts.
+
+    Attributes
+    ----------
+    classes_ : (C,) labels. weights_ : list of (W, b) numpy pairs, one per layer.
+    loss_curve_ : list of each epoch's mean training loss (on the adversaries
+        when ``radius > 0``).
+    """
+
+    def __init__(self, hidden_units=(128,), epochs=150, batch_size=100, learning_rate=3e-3,
+                 weight_decay=1e-4, radius=0.0, norm="linf", pgd_steps=10,
+                 pixel_range=(0.0, 1.0), random_state=0):
+        self.hidden_units = hidden_units
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.radius = radius
+        self.norm = norm
+        self.pgd_steps = pgd_steps
+        self.pixel_range = pixel_range
+        self.random_state = random_state
+
+    def _check_params(self):
+        units = tuple(check_int("hidden_units", u) for u in self.hidden_units)
+        check_int("epochs", self.epochs)
+        check_int("batch_size", self.batch_size)
+        check_positive("learning_rate", self.learning_rate)
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
+        check_positive("radius", self.radius, allow_zero=True)
+        check_choice("norm", self.norm, ("linf", "l2"))
+        check_int("pgd_steps", self.pgd_steps)
+        low, high = (float(v) for v in self.pixel_range)
+        if not low < high:
+            raise ValueError(f"pixel_range must have low < high, got {self.pixel_range!r}")
+        return units, (low, high)
+
+    def fit(self, X, y):
+        """Train on images X (n, d), pixel units, and labels y (n,)."""
+        units, box = self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, labels = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("AdversarialMLP needs at least two classes in y")
+        rng = np.random.default_rng(self.random_state)
+        sizes = (X.shape[1], *units, len(self.classes_))
+        variables = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
+            W = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
+            variables += [tf.Variable(W, dtype=tf.float32), tf.Variable(tf.zeros(fan_out))]
+        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
+        step = _training_step(variables, optimizer, float(self.weight_decay),
+                              float(self.radius), self.norm, int(self.pgd_steps), box)
+        seeds = tf.random.Generator.from_seed(int(self.random_state))
+        Xf, yi = X.astype(np.float32), labels.astype(np.int32)
+        self.loss_curve_ = []
+        for _ in range(self.epochs):
+            order = rng.permutation(len(X))
+            losses = [float(step(Xf[b], yi[b], seeds.make_seeds(1)[:, 0]))
+                      for b in np.array_split(order, max(1, len(X) // self.batch_size))]
+            self.loss_curve_.append(float(np.mean(losses)))
+        self.weights_ = [(variables[i].numpy(), variables[i + 1].numpy())
+                         for i in range(0, len(variables), 2)]
+        return self
+
+    def differentiable_scores(self, X):
+        """The logits (n, C) as a tf.Tensor of the tf.Tensor images X (n, d), float32."""
+        check_is_fitted(self)
+        h = tf.cast(X, tf.float32)
+        for i, (W, b) in enumerate(self.weights_):
+            h = tf.matmul(h, W) + b
+            if i < len(self.weights_) - 1:
+                h = tf.nn.relu(h)
+        return h
+
+    def class_scores(self, X):
+        """The logits (n, C) of images X (n, d): ``predict`` takes their argmax."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self.differentiable_scores(tf.constant(X, tf.float32)).numpy().astype(np.float64)
+
+    def predict_proba(self, X):
+        """Softmax of the logits (n, C); rows sum to one."""
+        scores = self.class_scores(X)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The label of the largest logit (n,)."""
+        return self.classes_[self.class_scores(X).argmax(axis=1)]
+
+
+def _logits(variables, X):
+    h = X
+    for i in range(0, len(variables), 2):
+        h = tf.matmul(h, variables[i]) + variables[i + 1]
+        if i < len(variables) - 2:
+            h = tf.nn.relu(h)
+    return h
+
+
+def _training_step(variables, optimizer, weight_decay, radius, norm, pgd_steps, box):
+    """One compiled training step: (images, labels, seed) -> loss."""
+    low, high = box
+
+    def cross_entropy(X, y):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=y, logits=_logits(variables, X)))
+
+    def project(X0, X):
+        change = X - X0
+        if norm == "linf":
+            change = tf.clip_by_value(change, -radius, radius)
+        else:
+            size = tf.norm(change, axis=1, keepdims=True)
+            change = change * tf.minimum(1.0, radius / (size + 1e-12))
+        return tf.clip_by_value(X0 + change, low, high)
+
+    def adversary(X0, y, seed):
+        start = tf.random.stateless_uniform(tf.shape(X0), seed, -1.0, 1.0)
+        if norm == "l2":
+            start = start / tf.sqrt(tf.cast(tf.shape(X0)[1], tf.float32))
+        X = project(X0, X0 + radius * start)
+        alpha = 2.5 * radius / pgd_steps
+        for _ in range(pgd_steps):
+            with tf.GradientTape() as tape:
+                tape.watch(X)
+                loss = cross_entropy(X, y)
+            g = tape.gradient(loss, X)
+            if norm == "linf":
+                g = tf.sign(g)
+            else:
+                g = g / (tf.norm(g, axis=1, keepdims=True) + 1e-12)
+            X = project(X0, X + alpha * g)
+        return tf.stop_gradient(X)
+
+    @tf.function
+    def step(X, y, seed):
+        if radius > 0:
+            X = adversary(X, y, seed)
+        with tf.GradientTape() as tape:
+            loss = cross_entropy(X, y)
+            penalty = weight_decay * tf.add_n(
+                [tf.reduce_sum(tf.square(W)) for W in variables[::2]])
+            total = loss + penalty
+        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
+                                      strict=True))
+        return loss
+
+    return step
