@@ -265,7 +265,7 @@ def test_fine_tuning_loss_gradient_matches_finite_differences():
     """The gradient Adam follows, checked entry by entry against central differences,
     for every parameter, the log variances included (once scaled by 1e-12)."""
     from inverse_lessons import tf
-    from inverse_lessons.models.analysis_by_synthesis import _fine_tune_loss
+    from inverse_lessons.models.fine_tuning import fine_tune_loss as _fine_tune_loss
 
     m = AnalysisBySynthesis(n_latent=3, n_components=2, random_state=0).fit(
         X_TRAIN[:300], Y_TRAIN[:300])
@@ -424,21 +424,24 @@ def test_bad_data_is_refused(model):
 
 
 @pytest.mark.parametrize("params, error, pattern", [
-    (dict(noise_std=-0.1), ValueError, "noise_std must be non-negative"),
-    (dict(noise_std="loud"), TypeError, "noise_std must be a real number"),
-    (dict(n_latent=0), ValueError, "n_latent must be >= 1"),
-    (dict(n_components=0), ValueError, "n_components must be >= 1"),
-    (dict(max_iter=0), ValueError, "max_iter must be >= 1"),
-    (dict(n_latent=2.5), TypeError, "n_latent must be an integer"),
+    (dict(noise_std=-0.1), ValueError, "noise_std must be None or a non-negative real"),
+    (dict(noise_std="loud"), TypeError, "noise_std must be None or a non-negative real"),
+    (dict(n_latent=0), ValueError, "n_latent must be an integer >= 1, got 0"),
+    (dict(n_components=0), ValueError, "n_components must be an integer >= 1"),
+    (dict(max_iter=0), ValueError, "max_iter must be an integer >= 1"),
+    (dict(n_latent=2.5), TypeError, "n_latent must be an integer >= 1, got 2.5"),
     (dict(n_latent=65), ValueError, r"n_latent must be at most the number of pixels \(64\)"),
-    (dict(min_variance=0.0), ValueError, "min_variance must be positive"),
-    (dict(pixel_range=(1.0, 0.0)), ValueError, "pixel_range must have low < high"),
+    (dict(min_variance=0.0), ValueError, "min_variance must be a positive real number"),
+    (dict(pixel_range=(1.0, 0.0)), ValueError,
+     r"pixel_range must be None or a pair \(low, high\) with low < high, got \(1.0, 0.0\)"),
     (dict(pixel_range="0-1"), ValueError, "pixel_range must be None or a pair"),
-    (dict(fine_tune_steps=-1), ValueError, "fine_tune_steps must be >= 0"),
+    (dict(fine_tune_steps=-1), ValueError, "fine_tune_steps must be an integer >= 0"),
     (dict(fine_tune_learning_rate=0.0), ValueError, "fine_tune_learning_rate must be"),
-    (dict(fine_tune_batch_size=0), ValueError, "fine_tune_batch_size must be >= 1"),
-    (dict(fine_tune_missing=1.0), ValueError, r"fine_tune_missing must be a number in \[0, 1\)"),
-    (dict(fine_tune_holdout=1.0), ValueError, r"fine_tune_holdout must be a number in \[0, 1\)"),
+    (dict(fine_tune_batch_size=0), ValueError, "fine_tune_batch_size must be None or an"),
+    (dict(fine_tune_missing=1.0), ValueError,
+     r"fine_tune_missing must be a real number in \[0, 1\)"),
+    (dict(fine_tune_holdout=True), TypeError,
+     r"fine_tune_holdout must be a real number in \[0, 1\)"),
 ])
 def test_bad_parameters_are_named(params, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -457,16 +460,16 @@ def test_mixture_reconstruction_weights_its_generators(mixture):
 
 
 def test_em_does_not_lower_the_likelihood():
-    from inverse_lessons.models.analysis_by_synthesis import (
-        _complete_log_likelihoods,
-        _mixture_of_ppca,
+    from inverse_lessons.models.ppca import (
+        complete_log_likelihoods,
+        mixture_of_ppca,
     )
     X = X_TRAIN[Y_TRAIN == 8]
     totals = []
     for iterations in (1, 2, 5):
-        log_w, means, W, s2, _ = _mixture_of_ppca(X, 3, 4, 1e-3, iterations,
+        log_w, means, W, s2, _ = mixture_of_ppca(X, 3, 4, 1e-3, iterations,
                                                   np.random.RandomState(0))
-        totals.append(logsumexp(_complete_log_likelihoods(X, means, W, s2) + log_w, 1).sum())
+        totals.append(logsumexp(complete_log_likelihoods(X, means, W, s2) + log_w, 1).sum())
     assert totals[0] <= totals[1] + 1e-6 <= totals[2] + 2e-6
 
 

@@ -119,16 +119,20 @@ def test_divergence_during_training_is_reported():
 
 
 @pytest.mark.parametrize("params, error, pattern", [
-    (dict(n_latent=0), ValueError, "n_latent must be >= 1"),
-    (dict(n_latent=2.5), TypeError, "n_latent must be an integer"),
-    (dict(inner_steps=-1), ValueError, "inner_steps must be >= 1"),
-    (dict(inner_step_size="fast"), TypeError, "inner_step_size"),
-    (dict(inner_step_size=-0.1), ValueError, "inner_step_size"),
+    (dict(n_latent=0), ValueError, "n_latent must be an integer >= 1, got 0"),
+    (dict(n_latent=2.5), TypeError, "n_latent must be an integer >= 1, got 2.5"),
+    (dict(inner_steps=-1), ValueError, "inner_steps must be an integer >= 1"),
+    (dict(inner_step_size="fast"), ValueError,
+     r"inner_step_size must be one of \('auto',\) or a positive real number, got 'fast'"),
+    (dict(inner_step_size=-0.1), ValueError, "inner_step_size must be one of"),
+    (dict(inner_step_size=[0.1]), TypeError, "inner_step_size must be one of"),
     (dict(head="mlp"), ValueError, "head must be one of"),
     (dict(optimizer="lbfgs"), ValueError, "optimizer must be one of"),
     (dict(gradient="magic"), ValueError, "gradient must be one of"),
-    (dict(learning_rate=0.0), ValueError, "learning_rate must be positive"),
-    (dict(alpha=-1.0), ValueError, "alpha must be non-negative"),
+    (dict(learning_rate=0.0), ValueError, "learning_rate must be a positive real number"),
+    (dict(learning_rate=np.inf), ValueError, "learning_rate must be a positive real number"),
+    (dict(alpha=-1.0), ValueError, "alpha must be a non-negative real number, got -1.0"),
+    (dict(batch_size=0), ValueError, "batch_size must be None or an integer >= 1"),
     (dict(head="identity", n_latent=30), ValueError, "n_latent must be 10"),
 ])
 def test_bad_parameters_are_named(params, error, pattern):
@@ -169,9 +173,9 @@ def test_mini_batches_train_and_are_reproducible():
     b = InverseNet(**kw).fit(X_TRAIN[:300], Y_TRAIN[:300])
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-6)
     assert a.score(X_TEST, Y_TEST) > 0.7
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+    with pytest.raises(ValueError, match="batch_size must be None or an integer >= 1"):
         InverseNet(**dict(FAST, batch_size=0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
-    with pytest.raises(ValueError, match="reconstruction_weight must be non-negative"):
+    with pytest.raises(ValueError, match="reconstruction_weight must be a non-negative real number"):
         InverseNet(**dict(FAST, reconstruction_weight=-1.0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
 
 

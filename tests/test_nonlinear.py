@@ -84,11 +84,11 @@ def test_estimator_contract():
 
 @pytest.mark.parametrize("params, error, pattern", [
     (dict(start="random"), ValueError, "start must be one of"),
-    (dict(inner_steps=0), ValueError, "inner_steps must be >= 1"),
-    (dict(inner_step_size=-1.0), ValueError, "inner_step_size must be positive"),
-    (dict(hidden=1.5), TypeError, "hidden must be an integer"),
-    (dict(batch_size=0), ValueError, "batch_size must be >= 1"),
-    (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
+    (dict(inner_steps=0), ValueError, "inner_steps must be an integer >= 1, got 0"),
+    (dict(inner_step_size=-1.0), ValueError, "inner_step_size must be a positive real"),
+    (dict(hidden=1.5), TypeError, "hidden must be an integer >= 1, got 1.5"),
+    (dict(batch_size=0), ValueError, "batch_size must be None or an integer >= 1"),
+    (dict(batch_size=2.5), TypeError, "batch_size must be None or an integer >= 1"),
 ])
 def test_bad_parameters(params, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -209,18 +209,12 @@ def test_analysis_helpers_reject_bad_input():
         inversion_derivatives(one_layer, X_TEST[:2], np.zeros((2, 3)))
 
 
-def test_repeated_fits_reuse_one_trace_and_start_afresh():
-    from inverse_lessons.models.nonlinear import _trainer
-
+def test_repeated_fits_start_afresh():
     kw = dict(n_latent=3, hidden=8, inner_steps=2, max_iter=15)
     first = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
-    trainer = _trainer(3, 8, 64, 10, 2)
-    traces = trainer.update.experimental_get_tracing_count()
     NonlinearInverseNet(random_state=1, **kw).fit(X_TRAIN[100:200], Y_TRAIN[100:200])
-    # the zero start shares the encoder start's trace
     NonlinearInverseNet(random_state=1, start="zero", **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
     again = NonlinearInverseNet(random_state=0, **kw).fit(X_TRAIN[:100], Y_TRAIN[:100])
-    assert trainer.update.experimental_get_tracing_count() == traces == 1
     # nothing of the fits in between (weights, Adam's moments and step count) leaks into it
     np.testing.assert_array_equal(again.loss_curve_, first.loss_curve_)
     for a, b in zip(again.decoder_.get_weights(), first.decoder_.get_weights(), strict=True):
@@ -248,7 +242,7 @@ def test_batch_order_draws_every_image_once_per_epoch():
 
 def _keras_reference_fit(model, X, y):
     """What fit does, written with the Keras layers and keras.optimizers.Adam (an
-    independent reference for the trainer's flat weights and hand-written Adam):
+    independent reference for the training step and the package's Adam):
     returns (loss curve, decoder weights, head weights, encoder weights or None)."""
     seed = int(np.random.RandomState(model.random_state).randint(2**31 - 1))
     decoder = make_decoder(model.n_latent, 64, model.hidden, seed=seed)
@@ -317,53 +311,7 @@ def test_fits_in_threads_equal_fits_one_after_another():
             np.testing.assert_array_equal(u, v)
 
 
-def test_trainer_flatten_round_trip_and_bad_weights():
-    from inverse_lessons.models.nonlinear import _trainer
-
-    trainer = _trainer(3, 8, 64, 10, 2)
-    rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in trainer.shapes]
-    vector = trainer.flatten(arrays)
-    assert vector.shape == (sum(a.size for a in arrays),) and vector.dtype == tf.float32
-    for a, b in zip(trainer.unflatten(vector, 10), arrays, strict=True):
-        np.testing.assert_array_equal(a, b)
-    # without the encoder (a zero start) its part of the vector is zero
-    n_six = sum(a.size for a in arrays[:6])
-    short = trainer.flatten(arrays[:6]).numpy()
-    np.testing.assert_array_equal(short[:n_six], vector.numpy()[:n_six])
-    assert short.shape == vector.shape and not np.any(short[n_six:])
-    with pytest.raises(ValueError, match="do not fit this trainer"):
-        trainer.flatten(arrays[:5])
-    with pytest.raises(ValueError, match="do not fit this trainer"):
-        trainer.flatten([np.zeros((4, 8))] + arrays[1:])
-
-
-def test_large_fits_train_with_the_xla_step_and_agree_with_the_graph_step(monkeypatch):
-    from inverse_lessons.models.nonlinear import _trainer
-
-    kw = dict(n_latent=3, hidden=8, inner_steps=4, max_iter=20, random_state=0)
-    X, y = X_TRAIN[:100], Y_TRAIN[:100]
-    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20 + 1)   # one short of XLA
-    graph = NonlinearInverseNet(**kw).fit(X, y)
-    trainer = _trainer(3, 8, 64, len(graph.classes_), 4)
-    assert trainer.update_xla.experimental_get_tracing_count() == 0
-    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 100 * 20)       # just enough
-    xla = NonlinearInverseNet(**kw).fit(X, y)
-    assert trainer.update_xla.experimental_get_tracing_count() == 1
-    assert trainer.update.experimental_get_tracing_count() == 1
-    # the same training to float32 rounding: loss curve, weights and predictions
-    np.testing.assert_allclose(xla.loss_curve_, graph.loss_curve_, rtol=1e-5)
-    for a, b in zip(xla.decoder_.get_weights() + xla.head_.get_weights(),
-                    graph.decoder_.get_weights() + graph.head_.get_weights(), strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    np.testing.assert_array_equal(xla.predict(X_TEST[:50]), graph.predict(X_TEST[:50]))
-    again = NonlinearInverseNet(**kw).fit(X, y)                          # deterministic
-    np.testing.assert_array_equal(again.loss_curve_, xla.loss_curve_)
-
-
-@pytest.mark.parametrize("xla", [False, True])
-def test_divergence_names_the_iteration(monkeypatch, xla):
-    monkeypatch.setattr(nonlinear, "_XLA_MIN_WORK", 0 if xla else 10**12)
+def test_divergence_names_the_iteration():
     model = NonlinearInverseNet(n_latent=3, hidden=8, inner_steps=2, max_iter=5,
                                 learning_rate=1e30, random_state=0)
     with pytest.raises(DivergenceError, match="diverged at iteration 1: the loss is nan"):

@@ -21,17 +21,13 @@ repeated squaring in about 2 log2(N) small matrix products).
 
 from __future__ import annotations
 
-import math
-import threading
-
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
 from inverse_lessons._tf import quiet_retracing, tf, to_dtype
-from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons._validation import Boolean, Integer, Options, Real, check_params
 from inverse_lessons.inversion.linear import (
     closed_form_inversion,
     generator_step_size_bound,
@@ -42,18 +38,33 @@ from inverse_lessons.inversion.linear import (
 )
 from inverse_lessons.models.base import (
     SoftmaxPredictions,
+    TrainingLoop,
     encode_labels,
-    shared_trainer,
+    optimiser_state,
+    optimiser_update,
     training_diverged,
+    training_loop,
 )
 
 __all__ = ["InverseNet"]
 
-_HEADS = ("linear", "identity")
-_OPTIMIZERS = ("adam", "sgd")
-_GRADIENTS = ("closed_form", "unrolled")
+_CONSTRAINTS = {
+    "n_latent": [Integer(1)],
+    "inner_steps": [Integer(1)],
+    "inner_step_size": [Options("auto"), Real(0, closed="neither")],
+    "head": [Options("linear", "identity")],
+    "alpha": [Real(0)],
+    "optimizer": [Options("adam", "sgd")],
+    "learning_rate": [Real(0, closed="neither")],
+    "max_iter": [Integer(1)],
+    "gradient": [Options("closed_form", "unrolled")],
+    "reconstruction_weight": [Real(0)],
+    "batch_size": [None, Integer(1)],
+    "step_gradient": [Boolean()],
+    "normalize_generator": [Boolean()],
+    "progress": [Boolean()],
+}
 _DTYPE = tf.float32
-_CHUNK = 100   # outer iterations per call of the compiled loop (the progress bar's tick)
 
 
 def _zeroed_and_mask(X, dtype):
@@ -171,23 +182,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     # -- validation ---------------------------------------------------------------
     def _check_params(self):
-        check_int("n_latent", self.n_latent)
-        check_int("inner_steps", self.inner_steps)
-        check_int("max_iter", self.max_iter)
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size)
-        if not (isinstance(self.inner_step_size, str) and self.inner_step_size == "auto"):
-            check_positive("inner_step_size (a number or 'auto')", self.inner_step_size)
-        check_choice("head", self.head, _HEADS)
-        check_choice("optimizer", self.optimizer, _OPTIMIZERS)
-        check_choice("gradient", self.gradient, _GRADIENTS)
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
-        check_positive("learning_rate", self.learning_rate)
-        for name in ("step_gradient", "normalize_generator"):
-            value = getattr(self, name)
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+        check_params(self, _CONSTRAINTS)
         if self.step_gradient and self.inner_step_size != "auto":
             raise ValueError(
                 "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
@@ -236,34 +231,36 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self._check_head(len(self.classes_))
         rng = check_random_state(self.random_state)
         G0, W0, c0 = self._initial_parameters(X, len(self.classes_), rng)
-        trainer = self._trainer(X.shape[1], len(self.classes_))
-        with trainer.lock:
-            if self.normalize_generator:
-                G0 = G0 / np.float32(np.linalg.norm(G0.astype(np.float64), 2))
-            G, W, c = trainer.load(G0, W0, c0, self.learning_rate)
-            self._check_inner_stable(G)
-            self.initial_generator_ = G.numpy().copy()
-            with quiet_retracing():
-                self._train(trainer, X, codes, rng)
-            self.generator_ = G.numpy().copy()
-            self.coef_ = W.numpy().copy()
-            self.intercept_ = c.numpy().copy()
-            self.inner_step_size_ = float(self._inner_step(G))
+        if self.normalize_generator:
+            G0 = G0 / np.float32(np.linalg.norm(G0.astype(np.float64), 2))
+        self._check_inner_stable(tf.constant(G0))
+        self.initial_generator_ = G0.copy()
+        params = [tf.constant(v) for v in ((G0, W0, c0) if self.head == "linear" else (G0,))]
+        with quiet_retracing():
+            params = self._train(params, X, codes, rng)
+        G = params[0]
+        self.generator_ = G.numpy().copy()
+        if self.head == "linear":
+            self.coef_, self.intercept_ = params[1].numpy().copy(), params[2].numpy().copy()
+        else:
+            self.coef_, self.intercept_ = W0, c0
+        self.inner_step_size_ = float(self._inner_step(G))
         return self
 
-    def _trainer(self, n_features, n_classes):
-        """The :class:`_Trainer` for this model's settings and data shape, made on first use.
+    def _training_loop(self, n_classes):
+        """The :class:`TrainingLoop` of this model's settings, made on first use.
 
-        Everything its compiled step reads from the settings is in the key, so fits that
-        differ only in ``random_state``, ``max_iter``, ``batch_size`` or
-        ``learning_rate`` (an argument of the optimiser) share one.
+        Everything the step reads from the settings while it is traced is in
+        the key, so fits that differ only in ``random_state``, ``max_iter``,
+        ``batch_size``, ``progress`` or ``learning_rate`` (part of the
+        optimiser's state) share one.
         """
         params = self.get_params()
         for name in ("random_state", "max_iter", "progress", "batch_size", "learning_rate"):
             params.pop(name)
-        key = (tuple(sorted(params.items())), n_features, n_classes)
-        return shared_trainer(_Trainer, key, lambda: _Trainer(type(self)(**params),
-                                                               n_features, n_classes))
+        key = (type(self), tuple(sorted(params.items())), n_classes)
+        return training_loop(key, lambda: TrainingLoop(
+            _training_step(type(self)(**params), n_classes), _DTYPE, n_records=3))
 
     def _check_head(self, n_classes):
         if self.head == "identity" and self.n_latent != n_classes:
@@ -328,34 +325,31 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
         return loss
 
-    def _train(self, trainer, X, codes, rng):
-        """The outer iterations, on the whole set or a fresh random mini-batch each.
+    def _train(self, params, X, codes, rng):
+        """Run the outer iterations from ``params``; return the trained parameters.
 
-        They run in the trainer's compiled loop, :data:`_CHUNK` at a time (one
-        call per chunk instead of one per iteration); the mini-batches of a
-        chunk are drawn from ``rng`` before it, in the order the iterations use
-        them. Sets ``loss_curve_`` and ``n_iter_``; raises DivergenceError at
-        the first iteration whose loss is not finite.
+        Each iteration trains on the whole set or on a fresh random mini-batch
+        drawn from ``rng`` (in the order the iterations use them). Sets
+        ``loss_curve_`` and ``n_iter_``; raises :class:`DivergenceError` at the
+        first iteration whose loss is not finite.
         """
         n = len(X)
         X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
-        labels = tf.constant(codes, tf.int32)
         batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
-        self.loss_curve_ = []
-        with tqdm(total=self.max_iter, disable=not self.progress, desc=type(self).__name__,
-                  unit="it", leave=False) as bar:
-            while len(self.loss_curve_) < self.max_iter:
-                count = min(_CHUNK, self.max_iter - len(self.loss_curve_))
-                rows = None if batch is None else np.stack(
-                    [rng.choice(n, size=batch, replace=False) for _ in range(count)])
-                losses, steps, bounds = trainer.run(X_zeroed, mask, labels, rows, count)
-                for loss, step, bound in zip(losses.tolist(), steps.tolist(), bounds.tolist(),
-                                             strict=True):
-                    if not math.isfinite(loss):
-                        raise self._diverged(len(self.loss_curve_), loss, step, bound)
-                    self.loss_curve_.append(loss)
-                bar.update(count)
+
+        def rows(start, count):
+            return (np.stack([rng.choice(n, size=batch, replace=False)
+                              for _ in range(count)]),)
+
+        # with missing pixels the per-image matrices are faster for a known number of
+        # images, so the loop is traced for the training set's size (full batches)
+        _, params, _ = self._training_loop(len(self.classes_)).run(
+            self, params, optimiser_state(params, self.learning_rate),
+            (X_zeroed, mask, tf.constant(codes, tf.int32)), n_steps=self.max_iter,
+            per_step=None if batch is None else rows, diverged=self._diverged,
+            fixed_size=mask is not None and batch is None)
         self.n_iter_ = self.max_iter
+        return params
 
     @staticmethod
     def _diverged(i, loss, step, bound):
@@ -391,116 +385,32 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         return self.invert(X) @ self.coef_ + self.intercept_
 
 
-class _Trainer:
-    """The compiled outer loop of one InverseNet configuration, traced once and reused.
+def _training_step(model, n_classes):
+    """The pure outer step of an InverseNet configuration, for :class:`TrainingLoop`.
 
-    ``model`` holds the settings the step reads while it is traced (everything but
-    the seed, the number of iterations, the batch size and the learning rate). The
-    trainer owns G, W and c and the optimiser; a fit loads its starting values
-    (:meth:`load`), resets the optimiser, runs :meth:`run` and reads the results off
-    the variables. ``update`` is one compiled ``tf.function`` that takes many outer
-    iterations per call (a graph loop, without a Python call per iteration). It is
-    traced once for each kind of call (missing pixels or none, mini-batches or the
-    whole set), for any number of images (with missing pixels: for one mini-batch
-    size, or one training set size): seeds, repeated fits and new training set sizes
-    (cross-validation folds) reuse it, and a fit's numbers do not depend on which
-    fits ran before it. ``lock`` keeps fits of one configuration in threads
-    from sharing the variables at once.
+    ``model`` holds the settings the step reads while it is traced. The step
+    takes the parameters [G, W, c] (linear head) or [G] (identity head), the
+    optimiser state and a batch (images, mask or None, labels[, rows]), and
+    records (loss, inner step size, its stable bound).
     """
+    W_identity = tf.eye(n_classes, dtype=_DTYPE)
+    c_zero = tf.zeros(n_classes, _DTYPE)
 
-    def __init__(self, model, n_features, n_classes):
-        k = model.n_latent
-        self.G = tf.Variable(tf.zeros((n_features, k), _DTYPE), name="generator")
-        if model.head == "linear":
-            self.W = tf.Variable(tf.zeros((k, n_classes), _DTYPE))
-            self.c = tf.Variable(tf.zeros(n_classes, _DTYPE))
-            variables = [self.G, self.W, self.c]
-        else:
-            self.W = tf.constant(np.eye(n_classes), dtype=_DTYPE)
-            self.c = tf.constant(np.zeros(n_classes), dtype=_DTYPE)
-            variables = [self.G]
-        self.optimizer = (tf.keras.optimizers.Adam() if model.optimizer == "adam"
-                          else tf.keras.optimizers.SGD())
-        self.optimizer.build(variables)
-        self.lock = threading.Lock()
-        self.n_features = n_features
-        self._traced = set()
-        G, W, c, optimizer = self.G, self.W, self.c, self.optimizer
+    def step(params, state, batch):
+        X, mask, labels, *rows = batch
+        if rows:
+            X, labels = tf.gather(X, rows[0]), tf.gather(labels, rows[0])
+            mask = None if mask is None else tf.gather(mask, rows[0])
+        bound = generator_step_size_bound(params[0])   # the inner loop's stability limit
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            G, W, c = params if len(params) == 3 else (params[0], W_identity, c_zero)
+            eta = model._inner_step(G, bound)
+            loss = model._outer_loss(G, W, c, X, mask, labels, eta)
+        params, state = optimiser_update(params, tape.gradient(loss, params), state,
+                                         model.optimizer)
+        if model.normalize_generator:   # back to sigma_max(G) = 1
+            params[0] = params[0] * tf.sqrt(generator_step_size_bound(params[0]))
+        return (loss, tf.stop_gradient(eta), bound), params, state
 
-        def step(X_batch, mask_batch, labels_batch):
-            """One optimiser step on a batch: returns (loss, inner step, its bound)."""
-            bound = generator_step_size_bound(G)   # the inner loop's stability limit
-            with tf.GradientTape() as tape:
-                eta = model._inner_step(G, bound)
-                loss = model._outer_loss(G, W, c, X_batch, mask_batch, labels_batch, eta)
-            grads = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-            if model.normalize_generator:   # back to sigma_max(G) = 1
-                G.assign(G * tf.sqrt(generator_step_size_bound(G)))
-            return loss, tf.stop_gradient(eta), bound
-
-        # autograph=False: the loop is written as a tf.while_loop, and nothing it calls
-        # needs converting (every branch is on Python values), so tracing is quicker
-        @tf.function(autograph=False)
-        def update(X, mask, labels, rows, count):
-            """``count`` optimiser steps: on (X, mask, labels), or on row ``rows[i]`` of
-            them at step i. Stops after the first step whose loss is not finite.
-            Returns the (loss, inner step, bound) of every step taken, three vectors."""
-            def body(i, finite, *record):
-                if rows is None:
-                    values = step(X, mask, labels)
-                else:
-                    picked = rows[i]
-                    values = step(tf.gather(X, picked),
-                                  None if mask is None else tf.gather(mask, picked),
-                                  tf.gather(labels, picked))
-                record = [r.write(i, v) for r, v in zip(record, values, strict=True)]
-                return (i + 1, tf.math.is_finite(values[0]), *record)
-
-            record = [tf.TensorArray(_DTYPE, size=count) for _ in range(3)]
-            i, _, *record = tf.while_loop(
-                lambda i, finite, *record: tf.logical_and(finite, i < count), body,
-                (tf.constant(0), tf.constant(True), *record))
-            return tuple(r.stack()[:i] for r in record)
-
-        self.update = update
-
-    def run(self, X, mask, labels, rows, count):
-        """``count`` outer iterations (see ``update``): three numpy vectors, (loss, inner
-        step, bound) per iteration, shorter than ``count`` if the loss stopped being finite.
-
-        X, mask : (n, m) tensors (mask None: nothing missing); labels : (n,) int32;
-        rows : None (every iteration on all n images) or an int array (count, batch).
-        """
-        # Traced first for the shapes this kind of call needs, so that later calls of
-        # that kind run this one graph whatever ran before. Without missing pixels:
-        # any number of images. With them the per-image matrices are faster with the
-        # number of images known (about a third, measured), so it is fixed: the batch
-        # size for mini-batches (from a training set of any size), else the set's.
-        if mask is None:
-            kind, n = (True, rows is None), None
-        else:
-            kind = (False, rows is None, len(X) if rows is None else rows.shape[1])
-            n = len(X) if rows is None else None
-        if kind not in self._traced:
-            images = tf.TensorSpec([n, self.n_features], _DTYPE)
-            self.update.get_concrete_function(
-                images, None if mask is None else images, tf.TensorSpec([n], tf.int32),
-                None if rows is None else tf.TensorSpec([None, rows.shape[1]], tf.int64),
-                tf.TensorSpec([], tf.int32))
-            self._traced.add(kind)
-        rows = None if rows is None else tf.constant(rows, tf.int64)
-        losses, steps, bounds = self.update(X, mask, labels, rows, tf.constant(count, tf.int32))
-        return losses.numpy(), steps.numpy(), bounds.numpy()
-
-    def load(self, G0, W0, c0, learning_rate):
-        """Start from G0, W0, c0 with a fresh optimiser; returns the variables (G, W, c)."""
-        self.G.assign(G0)
-        if isinstance(self.W, tf.Variable):
-            self.W.assign(W0)
-            self.c.assign(c0)
-        for variable in self.optimizer.variables:
-            variable.assign(tf.zeros_like(variable))
-        self.optimizer.learning_rate.assign(learning_rate)
-        return self.G, self.W, self.c
-
+    return step

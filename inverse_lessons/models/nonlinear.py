@@ -23,16 +23,26 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._tf import tf
-from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons._validation import (
+    Boolean,
+    Integer,
+    Options,
+    Real,
+    check_choice,
+    check_int,
+    check_params,
+    check_positive,
+)
 from inverse_lessons.data import N_PIXELS
 from inverse_lessons.inversion.solver import gradient_descent, gradient_of
 from inverse_lessons.models.base import (
     SoftmaxPredictions,
-    adam_step,
+    TrainingLoop,
     encode_labels,
-    run_iterations,
-    shared_trainer,
+    optimiser_state,
+    optimiser_update,
     training_diverged,
+    training_loop,
 )
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivatives",
@@ -40,10 +50,19 @@ __all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivati
 
 _DTYPE = tf.float32
 
-# A fit of at least this many image-iterations (images per batch times max_iter) runs
-# its training step compiled by XLA; smaller fits run it in TensorFlow's graph
-# executor. See _Trainer for why and for what it costs.
-_XLA_MIN_WORK = 50_000
+_CONSTRAINTS = {
+    "n_latent": [Integer(1)],
+    "hidden": [Integer(1)],
+    "inner_steps": [Integer(1)],
+    "inner_step_size": [Real(0, closed="neither")],
+    "start": [Options("encoder", "zero")],
+    "reconstruction_weight": [Real(0)],
+    "alpha": [Real(0)],
+    "learning_rate": [Real(0, closed="neither")],
+    "max_iter": [Integer(1)],
+    "batch_size": [None, Integer(1)],
+    "progress": [Boolean()],
+}
 
 
 def _dense(units, activation, seed, dtype="float32"):
@@ -226,100 +245,35 @@ def long_inversion(decoder, X, initial, *, step_size, n_steps, prior_weight=0.0)
     return Z.numpy(), losses.numpy(), np.linalg.norm(gradients.numpy(), axis=1)
 
 
-class _Trainer:
-    """The compiled training step of one model shape, traced once, shared by every fit.
+def _training_step(inner_steps):
+    """The pure training step for :class:`TrainingLoop`, one per number of inner steps.
 
-    Tracing the step (the unrolled inner steps and their second derivatives)
-    costs about a second, and compiling it with XLA one to two more; a fresh
-    ``tf.function`` per fit would pay that every time. The step is a pure
-    function: a fit's weights and Adam's moments go in as tensors and come out
-    updated, so the trainer holds no state and fits may share it, one after
-    the other or at once in threads (as a parallel grid search or
-    ``joblib.Parallel(prefer="threads")`` runs them). Both starts share it too:
-    ``from_encoder`` (1 or 0) multiplies the encoder's guess, and a zero-start
-    fit passes all-zero encoder weights, whose guess and gradients are exactly
-    zero, so its descent starts at z = 0 and its encoder stays at zero.
-
-    The step comes in two compilations of the same Python function, each
-    traced on first use: ``update`` runs in TensorFlow's graph executor,
-    ``update_xla`` is compiled by XLA (``jit_compile=True``), which fuses the
-    step's few hundred small operations (about 300 matrix products at 20 inner
-    steps, and the element-wise work between them) into a few dozen kernels:
-    on CPU, measured for 1000 images and 20 inner steps, about 40% less
-    computation per step (15 instead of 25 ms on one core). XLA compiles once
-    per number of images, which costs one to two seconds more than tracing,
-    so only fits of at least ``_XLA_MIN_WORK`` image-iterations use it. The
-    two agree to float32 rounding (XLA may sum in another order), not bit for
-    bit; each is deterministic. :meth:`step` hands out the traced concrete
-    function, whose direct call skips the argument matching of a
-    ``tf.function`` call (about a millisecond per iteration).
-
-    Adam's update is Keras's (``keras.optimizers.Adam`` with its defaults,
-    beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7), written out with the same
-    operations in the same order; a fit agrees with one through the Keras layers
-    and optimiser to float32 rounding (a loss curve to about 1e-7), not bit for bit.
+    The parameters are the decoder's (U^T, u, V^T, v), the head's (W^T, c) and
+    the encoder's (A^T, a, B^T, b), in the order of the layers' ``get_weights()``.
+    The batch is (X, labels, inner step size, reconstruction weight, alpha,
+    from_encoder[, rows]). ``from_encoder`` (1 or 0) multiplies the encoder's
+    guess; a zero-start fit passes all-zero encoder weights, whose guess and
+    gradients are exactly zero, so its descent starts at z = 0 and its encoder
+    stays at zero: both starts share one trace.
     """
+    def step(params, state, batch):
+        X, labels, step_size, weight, alpha, from_encoder, *rows = batch
+        if rows:
+            X, labels = tf.gather(X, rows[0]), tf.gather(labels, rows[0])
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            U, u, V, v, W, c, *encoder = params
+            initial = from_encoder * _encode(X, *encoder)
+            Z = invert_decoder(lambda Z: _decode(Z, U, u, V, v), X, initial,
+                               n_steps=inner_steps, step_size=step_size)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels, tf.add(tf.matmul(Z, W), c)))
+            loss += weight * tf.reduce_mean(tf.square(X - _decode(Z, U, u, V, v)))
+            loss += alpha * tf.reduce_sum(tf.square(W))
+        params, state = optimiser_update(params, tape.gradient(loss, params), state)
+        return loss, params, state
 
-    def __init__(self, n_latent, hidden, n_pixels, n_classes, inner_steps):
-        # decoder (U^T, u, V^T, v), head (W^T, c), encoder (A^T, a, B^T, b), in the order
-        # of the layers' get_weights(); a fit's weights travel as one flat vector.
-        self.shapes = [(n_latent, hidden), (hidden,), (hidden, n_pixels), (n_pixels,),
-                       (n_latent, n_classes), (n_classes,),
-                       (n_pixels, hidden), (hidden,), (hidden, n_latent), (n_latent,)]
-        self.sizes = [int(np.prod(shape)) for shape in self.shapes]
-        number, vector = tf.TensorSpec([], _DTYPE), tf.TensorSpec([sum(self.sizes)], _DTYPE)
-        signature = [tf.TensorSpec([None, n_pixels], _DTYPE), tf.TensorSpec([None], tf.int32),
-                     *[number] * 6, vector, vector, vector]
-
-        def update(X, labels, step_size, weight, alpha, from_encoder, learning_rate, t,
-                   weights, moments, velocities):
-            with tf.GradientTape() as tape:
-                tape.watch(weights)
-                U, u, V, v, W, c, *encoder = [
-                    tf.reshape(w, shape) for w, shape in
-                    zip(tf.split(weights, self.sizes), self.shapes, strict=True)]
-                initial = from_encoder * _encode(X, *encoder)
-                Z = invert_decoder(lambda Z: _decode(Z, U, u, V, v), X, initial,
-                                   n_steps=inner_steps, step_size=step_size)
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels, tf.add(tf.matmul(Z, W), c)))
-                loss += weight * tf.reduce_mean(tf.square(X - _decode(Z, U, u, V, v)))
-                loss += alpha * tf.reduce_sum(tf.square(W))
-            gradient = tape.gradient(loss, weights)
-            # Keras's Adam at step t = 1, 2, ...: the same operations in the same order
-            (weights,), (moments,), (velocities,) = adam_step(
-                [weights], [gradient], [moments], [velocities], t, learning_rate)
-            return loss, weights, moments, velocities
-
-        self.update = tf.function(update, input_signature=signature)
-        self.update_xla = tf.function(update, input_signature=signature, jit_compile=True)
-
-    def step(self, xla):
-        """The training step (X, labels, step_size, weight, alpha, from_encoder,
-        learning_rate, t, weights, moments, velocities) -> (loss, weights, moments,
-        velocities), compiled by XLA if ``xla``, else run by the graph executor: a
-        concrete function. The last three are flat vectors (see :meth:`flatten`)."""
-        return (self.update_xla if xla else self.update).get_concrete_function()
-
-    def flatten(self, arrays):
-        """The weights of decoder, head and (if given) encoder as one float32 vector,
-        the encoder's zero if not given (a zero-start fit)."""
-        sizes = [np.size(a) for a in arrays]
-        if sizes != self.sizes[:len(sizes)] or len(sizes) not in (6, 10):
-            raise ValueError(f"weights of sizes {sizes} do not fit this trainer")
-        flat = np.zeros(sum(self.sizes), np.float32)
-        flat[:sum(sizes)] = np.concatenate([np.ravel(a) for a in arrays])
-        return tf.constant(flat)
-
-    def unflatten(self, vector, n_arrays):
-        """The first ``n_arrays`` weight arrays of a flat vector, in their shapes."""
-        pieces = np.split(np.asarray(vector), np.cumsum(self.sizes)[:-1])
-        return [p.reshape(shape) for p, shape in zip(pieces, self.shapes, strict=True)][:n_arrays]
-
-
-def _trainer(*shape):
-    """The :class:`_Trainer` of a model shape, made on first use."""
-    return shared_trainer(_Trainer, shape, lambda: _Trainer(*shape))
+    return step
 
 
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
@@ -370,56 +324,41 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
-    def _check_params(self):
-        for name in ("n_latent", "hidden", "inner_steps", "max_iter"):
-            check_int(name, getattr(self, name))
-        check_positive("inner_step_size", self.inner_step_size)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("alpha", self.alpha, allow_zero=True)
-        check_positive("reconstruction_weight", self.reconstruction_weight, allow_zero=True)
-        check_choice("start", self.start, ("encoder", "zero"))
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size)
-
     def fit(self, X, y):
         """Learn decoder, encoder and head from images X (n, m) and labels y. Returns self."""
-        self._check_params()
+        check_params(self, _CONSTRAINTS)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         codes = encode_labels(self, y)
         seed = self._build_models(X.shape[1])
         batches = _batch_order(X.shape[0], self.batch_size, self.max_iter,
                                np.random.default_rng(seed + 6))
-        trainer = _trainer(self.n_latent, self.hidden, X.shape[1], len(self.classes_),
-                           self.inner_steps)
-        X_t, labels = tf.constant(X, _DTYPE), tf.constant(codes, tf.int32)
-        settings = [tf.constant(float(v), _DTYPE) for v in
-                    (self.inner_step_size, self.reconstruction_weight, self.alpha,
-                     self.start == "encoder", self.learning_rate)]
+        data = (tf.constant(X, _DTYPE), tf.constant(codes, tf.int32),
+                *[tf.constant(float(v), _DTYPE) for v in
+                  (self.inner_step_size, self.reconstruction_weight, self.alpha,
+                   self.start == "encoder")])
         layers = [self.decoder_, self.head_] + ([self.encoder_] if self.encoder_ else [])
-        initial = [w for layer in layers for w in layer.get_weights()]
-        state = [trainer.flatten(initial), *[tf.zeros(sum(trainer.sizes), _DTYPE)] * 2]
-        step = trainer.step(xla=batches.size >= _XLA_MIN_WORK)
-        full = batches.shape[1] == X.shape[0]
-
-        def iteration(i):     # Adam's moments start at zero, its step count at 1
-            nonlocal state
-            rows = None if full else tf.constant(batches[i], tf.int32)
-            loss, *state = step(X_t if full else tf.gather(X_t, rows),
-                                labels if full else tf.gather(labels, rows),
-                                *settings, tf.constant(i + 1, _DTYPE), *state)
-            return (float(loss),)
+        params = [tf.constant(w) for layer in layers for w in layer.get_weights()]
+        if self.encoder_ is None:   # zero weights: the encoder's guess is z = 0
+            params += [tf.zeros_like(w) for w in
+                       make_encoder(self.n_latent, X.shape[1], self.hidden).get_weights()]
 
         def diverged(i, loss):
             return training_diverged(
                 i, loss, f"lower inner_step_size (now {self.inner_step_size:g}) or "
                 "learning_rate", step_size=self.inner_step_size)
 
-        run_iterations(self, iteration, diverged)
-        trained = trainer.unflatten(state[0], len(initial))
+        loop = training_loop((type(self), self.inner_steps),
+                             lambda: TrainingLoop(_training_step(self.inner_steps), _DTYPE))
+        full = batches.shape[1] == X.shape[0]
+        _, params, _ = loop.run(
+            self, params, optimiser_state(params, self.learning_rate), data,
+            n_steps=self.max_iter, diverged=diverged,
+            per_step=None if full else lambda start, count: (batches[start:start + count],))
+        self.n_iter_ = self.max_iter
         for layer in layers:
             n = len(layer.get_weights())
-            layer.set_weights(trained[:n])
-            trained = trained[n:]
+            layer.set_weights([p.numpy() for p in params[:n]])
+            params = params[n:]
         return self
 
     def _build_models(self, n_pixels):

@@ -1,0 +1,141 @@
+"""Fine-tuning analysis by synthesis: training the generators through the likelihood.
+
+:class:`~inverse_lessons.models.analysis_by_synthesis.AnalysisBySynthesis` fits
+each class's generators to that class alone. With ``fine_tune_steps`` it then
+trains all of them together on the cross-entropy of the posterior over classes
+(chapter 8, third page): the same bilevel idea as chapter 4, the inner
+problem (the inversion of every generator) solved in closed form by
+:func:`~inverse_lessons.models.ppca.class_log_likelihoods` and differentiated
+through. The steps run in the shared :class:`~inverse_lessons.models.base.TrainingLoop`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from inverse_lessons._tf import tf
+from inverse_lessons.models.base import (
+    TrainingLoop,
+    optimiser_state,
+    optimiser_update,
+    training_diverged,
+    training_loop,
+)
+from inverse_lessons.models.ppca import mixture_log_likelihoods
+
+__all__ = ["fine_tune", "fine_tune_loss"]
+
+
+def fine_tune_loss(X, mask, labels, log_prior, extra, parameters):
+    """The cross-entropy of the posterior over classes (nats, mean over images).
+
+    ``parameters`` = [means (C, J, d), components (C, J, d, k), log s^2 (C, J),
+    mixing logits (C, J)]; ``extra`` (C, d) the variance added to every pixel
+    (known noise), ``log_prior`` (C,), ``labels`` (n,) class indices, ``X``
+    and ``mask`` (n, d) as for :func:`class_log_likelihoods`. The isotropic
+    variance is s^2 = exp(log s^2): its gradient is s^2 times that of the
+    variance, of the order of the variance itself, so Adam moves it as much
+    as the other parameters.
+    """
+    mu, W, log_s2, mixing = parameters
+    variances = tf.exp(log_s2)[:, :, None] + extra[:, None, :]
+    scores, _, _ = mixture_log_likelihoods(X, mask, tf.nn.log_softmax(mixing, axis=1), mu, W,
+                                           variances)
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels, scores + log_prior[None]))
+
+
+_monitor_loss = tf.function(fine_tune_loss, reduce_retracing=True)
+
+
+def _fine_tune_step(params, state, batch):
+    """One step of Adam on the cross-entropy of the posterior over classes.
+
+    A pure step for :class:`TrainingLoop`. ``params`` = [means, components,
+    log s^2, mixing logits] (see :func:`fine_tune_loss`); ``batch`` = (images,
+    labels, log prior, extra variances, log of the variance floor, monitored
+    images, their mask, their labels, this step's rows, this step's mask), the
+    monitored ones None without a monitor. After the step log s^2 is clipped to
+    at least the log of the floor (a projected step: the floor is a bound, not
+    part of the parametrisation). Records the loss before the step, and the
+    monitored images' loss after it (0 without a monitor).
+    """
+    X, labels, log_prior, extra, log_floor, *monitor, rows, mask = batch
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        loss = fine_tune_loss(tf.gather(X, rows), mask, tf.gather(labels, rows), log_prior,
+                               extra, params)
+    params, state = optimiser_update(params, tape.gradient(loss, params), state)
+    params[2] = tf.maximum(params[2], log_floor)
+    watched = (tf.zeros((), loss.dtype) if monitor[0] is None
+               else fine_tune_loss(*monitor, log_prior, extra, params))
+    return (loss, watched), params, state
+
+
+def fine_tune(model, X, codes, rng, monitor=None):
+    """Train every generator of a fitted ``model`` discriminatively, through the likelihood.
+
+    Parameters
+    ----------
+    model : AnalysisBySynthesis
+        Generatively fitted; its generators are replaced by the tuned ones and
+        its fine-tuning curves are set.
+    X : ndarray of shape (n, d)
+        The fine-tuning images (NaN = missing).
+    codes : ndarray of shape (n,)
+        Their class indices.
+    rng : numpy.random.RandomState
+        Draws the batches and the pixel drops.
+    monitor : tuple of tensors or None
+        Monitored images, mask and class indices (``AnalysisBySynthesis._monitor_terms``).
+
+    Raises
+    ------
+    DivergenceError
+        If a loss is not finite.
+    """
+    floor = float(model.min_variance)
+    # log s2, clipped at log(floor) after every step; the generative fit puts
+    # every variance at or above the floor
+    log_s2 = np.log(np.maximum(model.isotropic_variances_, floor))
+    params = [tf.constant(v) for v in (model.means_, model.components_, log_s2,
+                                        model.log_weights_)]
+    fixed = [tf.constant(model.class_log_prior_), tf.constant(model._extra_variances)]
+    if monitor is not None:
+        model.fine_tune_monitor_curve_.append(float(_monitor_loss(*monitor, *fixed, params)))
+    observed = (~np.isnan(X)).astype(np.float64)
+    n = len(X)
+    batch = n if model.fine_tune_batch_size is None else min(model.fine_tune_batch_size, n)
+
+    def draws(start, count):      # each step's rows and mask, in the order of the steps
+        rows, masks = [], []
+        for _ in range(count):
+            rows.append(np.arange(n) if batch == n else rng.choice(n, size=batch,
+                                                                   replace=False))
+            mask = observed[rows[-1]]
+            if model.fine_tune_missing:
+                mask = mask * (rng.random(mask.shape) >= model.fine_tune_missing)
+            masks.append(mask)
+        return np.stack(rows), np.stack(masks)
+
+    def diverged(i, loss, _):
+        return training_diverged(i, loss, "use a smaller fine_tune_learning_rate",
+                                 step_size=float(model.fine_tune_learning_rate))
+
+    loop = training_loop(("fine_tune",), lambda: TrainingLoop(
+        _fine_tune_step, tf.float64, n_records=2))
+    data = (tf.constant(np.nan_to_num(X)), tf.constant(codes, tf.int32), *fixed,
+            tf.constant(math.log(floor), tf.float64),
+            *(monitor if monitor is not None else (None, None, None)))
+    history, params, _ = loop.run(
+        model, params, optimiser_state(params, float(model.fine_tune_learning_rate)), data,
+        n_steps=model.fine_tune_steps, per_step=draws, diverged=diverged,
+        curve="fine_tune_loss_curve_")
+    if monitor is not None:
+        model.fine_tune_monitor_curve_ += [watched for _, watched in history]
+    mu, W, log_s2, mixing = (p.numpy() for p in params)
+    model.means_, model.components_ = mu, W
+    model.isotropic_variances_ = np.maximum(np.exp(log_s2), floor)   # exp(log) rounds
+    model.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
