@@ -1,0 +1,175 @@
+"""VAEBySynthesis: scikit-learn's conventions, the inference's maths (descent, the gradient
+written out, the envelope theorem, missing pixels), determinism, divergence and bad input."""
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from inverse_lessons import DivergenceError, tf
+from inverse_lessons.data import load_digits_split
+from inverse_lessons.models.vae_by_class import VAEBySynthesis, energies, energy_gradient
+
+X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
+SMALL = dict(n_latent=2, n_hidden=4, max_iter=60, n_samples=16, n_steps=4)
+
+
+@parametrize_with_checks([VAEBySynthesis(**SMALL)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return VAEBySynthesis(max_iter=300, n_latent=8, random_state=0).fit(
+        X_TRAIN, Y_TRAIN)
+
+
+def _weights(m):
+    return tuple(tf.constant(w) for w in m.decoder_), tf.constant(np.log(m.noise_variances_))
+
+
+def test_inference_decreases_the_energy(model):
+    after, before = model.class_scores(X_TEST[:40]), model.start_scores(X_TEST[:40])
+    # scores are minus energies: Adam from the bank's best latent lowers the energy,
+    # of every image's predicted class and of almost every (image, class) pair
+    assert np.all(after.max(axis=1) >= before.max(axis=1) - 1e-9)
+    assert np.mean(after >= before - 1e-9) > 0.95
+    assert np.mean(after - before) > 0
+
+
+def test_the_gradient_written_out_is_the_gradient_of_the_energy(model):
+    decoder, log_s2 = _weights(model)
+    rng = np.random.default_rng(0)
+    X = tf.constant(X_TEST[:5])
+    mask = tf.constant((rng.random((5, 64)) > 0.3).astype(float))
+    Z = tf.constant(rng.standard_normal((5, 10, 8)))
+    with tf.GradientTape() as tape:
+        tape.watch(Z)
+        total = tf.reduce_sum(energies(X, mask, Z, decoder, log_s2))
+    np.testing.assert_allclose(energy_gradient(X, mask, Z, decoder, log_s2).numpy(),
+                               tape.gradient(total, Z).numpy(), rtol=1e-10, atol=1e-8)
+
+
+def _directional(m, x, v, gradient, eps=1e-5):
+    """(analytic d score . v, central finite difference of class_scores along v), per class."""
+    X = tf.constant(x[None])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(X)
+        scores = m.differentiable_scores(X, gradient=gradient)[0]
+        per_class = [scores[c] for c in range(len(m.classes_))]
+    analytic = np.array([float(tf.reduce_sum(tape.gradient(s, X)[0] * v)) for s in per_class])
+    fd = (m.class_scores((x + eps * v)[None]) - m.class_scores((x - eps * v)[None]))[0] / (2 * eps)
+    return analytic, fd
+
+
+def test_unrolled_gradient_is_the_finite_difference(model):
+    v = np.random.default_rng(1).standard_normal(64)
+    analytic, fd = _directional(model, X_TEST[3], v / np.linalg.norm(v), "unrolled")
+    np.testing.assert_allclose(analytic, fd, rtol=1e-4, atol=1e-3)
+
+
+def test_envelope_gradient_is_the_finite_difference_at_a_stationary_point(model):
+    """Where the inference reached a stationary point z* (dE/dz = 0), the gradient of
+    min_z E is the partial derivative at z*: d min_z E / dx = dE/dx (x, z*)."""
+    m = VAEBySynthesis(**{**model.get_params(), "n_steps": 400, "step_size": 0.01})
+    for name in ("classes_", "decoder_", "encoder_", "noise_variances_", "bank_",
+                 "temperature_", "n_features_in_"):
+        setattr(m, name, getattr(model, name))
+    x = X_TEST[3]
+    decoder, log_s2 = _weights(m)
+    slope = energy_gradient(tf.constant(x[None]), tf.ones((1, 64), tf.float64),
+                            tf.constant(m.invert(x[None])), decoder, log_s2)
+    stationary = np.linalg.norm(slope.numpy()[0], axis=1) < 0.05
+    assert stationary[np.argmax(m.class_scores(x[None])[0])]   # the winner's z* at least
+    v = np.random.default_rng(2).standard_normal(64)
+    analytic, fd = _directional(m, x, v / np.linalg.norm(v), "envelope")
+    np.testing.assert_allclose(analytic[stationary], fd[stationary], rtol=0.01, atol=0.05)
+    # after a few steps, away from z*, it is not the gradient of the score
+    few, fd_few = _directional(model, x, v / np.linalg.norm(v), "envelope")
+    assert not np.allclose(few, fd_few, rtol=0.01, atol=0.05)
+
+
+def test_differentiable_scores_are_the_class_scores(model):
+    X = X_TEST[:6].copy()
+    X[0, :20] = np.nan
+    for gradient in ("unrolled", "envelope"):
+        np.testing.assert_allclose(model.differentiable_scores(X, gradient=gradient).numpy(),
+                                   model.class_scores(X), rtol=1e-10)
+
+
+def test_a_missing_pixel_does_not_change_the_score(model):
+    decoder, log_s2 = _weights(model)
+    rng = np.random.default_rng(3)
+    mask = (rng.random((4, 64)) > 0.5).astype(float)
+    Z = rng.standard_normal((4, 10, 8))
+    a, b = X_TEST[:4].copy(), X_TEST[:4].copy()
+    b[mask == 0] = rng.random(int((mask == 0).sum()))     # other values where missing
+    np.testing.assert_array_equal(energies(a, mask, Z, decoder, log_s2).numpy(),
+                                  energies(b, mask, Z, decoder, log_s2).numpy())
+    # a NaN pixel gets no gradient, and the score ignores what it was
+    X = X_TEST[:2].copy()
+    X[:, 10] = np.nan
+    X_t = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(X_t)
+        total = tf.reduce_sum(model.differentiable_scores(X_t))
+    g = tape.gradient(total, X_t).numpy()
+    assert np.all(g[:, 10] == 0) and np.any(g[:, 11] != 0)
+    # dropping a pixel the model draws badly raises the score (one term fewer)
+    x = X_TEST[5].copy()
+    drawn = model.reconstruct(x[None])[0]
+    worst = np.argmax(np.abs(drawn - x).min(axis=0))
+    x[worst] = np.nan
+    assert model.class_scores(x[None]).max() > model.class_scores(X_TEST[5:6]).max()
+
+
+def test_fit_is_deterministic_and_accurate(model):
+    again = VAEBySynthesis(**model.get_params()).fit(X_TRAIN, Y_TRAIN)
+    np.testing.assert_array_equal(again.class_scores(X_TEST[:20]), model.class_scores(X_TEST[:20]))
+    assert model.score(X_TEST, Y_TEST) > 0.95
+    p = model.predict_proba(X_TEST[:20])
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert model.temperature_ > 0
+    assert model.sample(3, random_state=0).shape == (10, 3, 64)
+
+
+def test_binarized_input():
+    m = VAEBySynthesis(binarize=0.5, max_iter=100, random_state=0).fit(X_TRAIN, Y_TRAIN)
+    binary = (X_TEST[:30] > 0.5).astype(float)
+    np.testing.assert_array_equal(m.class_scores(X_TEST[:30]), m.class_scores(binary))
+    X = tf.constant(X_TEST[:2])
+    with tf.GradientTape() as tape:       # straight through: the gradient is not zero
+        tape.watch(X)
+        total = tf.reduce_sum(m.differentiable_scores(X))
+    assert np.any(tape.gradient(total, X).numpy() != 0)
+
+
+def test_divergence_is_detected():
+    m = VAEBySynthesis(**SMALL, random_state=0).fit(X_TRAIN[:200], Y_TRAIN[:200])
+    m.set_params(step_size=1e200)
+    with pytest.raises(DivergenceError, match="step_size"):
+        m.predict(X_TEST[:3])
+    with pytest.raises(DivergenceError, match="learning_rate"):
+        VAEBySynthesis(**{**SMALL, "learning_rate": 1e30}).fit(X_TRAIN[:200], Y_TRAIN[:200])
+
+
+def test_bad_input(model):
+    with pytest.raises(ValueError, match="X has 63 features"):
+        model.predict(X_TEST[:2, :63])
+    X = X_TEST[:3].copy()
+    X[1] = np.nan
+    with pytest.raises(ValueError, match="row 1 of X has every pixel missing"):
+        model.predict(X)
+    with pytest.raises(ValueError, match="row 1 of X has every pixel missing"):
+        VAEBySynthesis(**SMALL).fit(X, [0, 1, 1])
+    X[1] = np.inf
+    with pytest.raises(ValueError, match="X contains infinity"):
+        model.predict(X)
+    with pytest.raises(ValueError, match="X must have shape"):
+        model.differentiable_scores(X_TEST[:2, :63])
+    with pytest.raises(ValueError, match="gradient must be one of"):
+        model.differentiable_scores(X_TEST[:2], gradient="exact")
+    with pytest.raises(ValueError, match="binarize"):
+        VAEBySynthesis(**SMALL, binarize="yes").fit(X_TRAIN[:200], Y_TRAIN[:200])
+    with pytest.raises(ValueError, match="step_size"):
+        VAEBySynthesis(**{**SMALL, "step_size": -1.0}).fit(X_TRAIN[:200], Y_TRAIN[:200])
