@@ -175,7 +175,7 @@ def test_mini_batches_train_and_are_reproducible():
     assert a.score(X_TEST, Y_TEST) > 0.7
     with pytest.raises(ValueError, match="batch_size must be None or an integer >= 1"):
         InverseNet(**dict(FAST, batch_size=0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
-    with pytest.raises(ValueError, match="reconstruction_weight must be a non-negative real number"):
+    with pytest.raises(ValueError, match="reconstruction_weight must be a non-negative real"):
         InverseNet(**dict(FAST, reconstruction_weight=-1.0)).fit(X_TRAIN[:50], Y_TRAIN[:50])
 
 

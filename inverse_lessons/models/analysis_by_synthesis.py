@@ -40,20 +40,18 @@ same function (:mod:`inverse_lessons.models.fine_tuning`).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from scipy.special import logsumexp, ndtr
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import Integer, Real, Satisfies, check_params
-from inverse_lessons.models.base import encode_labels
-from inverse_lessons.models.fine_tuning import fine_tune
+from inverse_lessons.models.base import PosteriorPredictions, encode_labels
+from inverse_lessons.models.fine_tuning import fine_tune, held_out_rows, monitor_terms
 from inverse_lessons.models.ppca import (
     class_log_likelihoods,
+    clipped_noise_moments,
     mixture_log_likelihoods,
     mixture_of_ppca,
 )
@@ -88,45 +86,30 @@ _CONSTRAINTS = {
 _predict_scores = tf.function(mixture_log_likelihoods, reduce_retracing=True)
 
 
-def clipped_noise_moments(X, noise_std, low=0.0, high=1.0):
-    """Mean and variance of clip(x + e, low, high), e ~ N(0, noise_std^2), per pixel.
+def _generative_fit(model, X, noise, rng):
+    """Fit one class's generators to its training images X (n, d), NaN = missing.
 
-    ``X`` (n, d) clean pixel values; returns two arrays (n, d). With noise, the
-    recorded pixel is clipped to the valid range, so a blank pixel (x = 0)
-    reads on average noise_std / sqrt(2 pi), not 0, and varies less than
-    noise_std^2: the model's mean and noise variance should know that.
+    Returns the fit of :func:`~inverse_lessons.models.ppca.mixture_of_ppca` (log
+    weights, means, W, s2), the variance (d,) added to every pixel by the known
+    noise, and the number of EM iterations run.
     """
-    X = np.asarray(X, dtype=np.float64)
-    s = float(noise_std)
-    if s == 0:
-        return np.clip(X, low, high), np.zeros_like(X)
-    a, b = (low - X) / s, (high - X) / s
-    phi_a, phi_b = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
-    phi_a, phi_b = phi_a / math.sqrt(2 * math.pi), phi_b / math.sqrt(2 * math.pi)
-    Phi_a, Phi_b = ndtr(a), ndtr(b)
-    inside = Phi_b - Phi_a
-    mean = low * Phi_a + high * (1 - Phi_b) + X * inside + s * (phi_a - phi_b)
-    second = (low ** 2 * Phi_a + high ** 2 * (1 - Phi_b) + X ** 2 * inside
-              + 2 * X * s * (phi_a - phi_b) + s ** 2 * (inside + a * phi_a - b * phi_b))
-    return mean, np.maximum(second - mean ** 2, 0.0)
+    if np.isnan(X).any():   # training only: the class's mean of that pixel
+        fill = np.nanmean(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
+        X = np.where(np.isnan(X), fill, X)
+    if noise > 0 and model.pixel_range is not None:
+        # each training image as it would be recorded: the mean of clip(x + e)
+        # is what the generator draws, its variance joins the noise
+        low, high = (float(v) for v in model.pixel_range)
+        X, var_recorded = clipped_noise_moments(X, noise, low, high)
+        extra = var_recorded.mean(axis=0)
+    else:
+        extra = np.full(X.shape[1], noise ** 2)
+    *fit, iterations = mixture_of_ppca(X, int(model.n_components), int(model.n_latent),
+                                        float(model.min_variance), int(model.max_iter), rng)
+    return fit, extra, iterations
 
 
-def held_out_rows(y, fraction):
-    """The training images fine-tuning holds out of the generative fit: (n,) bool.
-
-    Each class's last ``ceil(fraction * count)`` images of ``y`` (n,), in the
-    order given (on the digits, a run of similar handwriting); see
-    ``AnalysisBySynthesis(fine_tune_holdout=...)``.
-    """
-    y = np.asarray(y)
-    held = np.zeros(len(y), bool)
-    for label in np.unique(y):
-        rows = np.flatnonzero(y == label)
-        held[rows[len(rows) - math.ceil(fraction * len(rows)):]] = True
-    return held
-
-
-class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
+class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
     """Classify by inverting linear generators, a few per class (three by default): PPCA.
 
     Parameters
@@ -179,19 +162,28 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
     consecutive images (handwriting the other folds have not seen, as for the
     test split): ``benchmarks/bench_damage.py --cv``.
 
-    Attributes (C classes, J = n_components, d pixels, k = n_latent)
+    Attributes
     ----------
-    classes_ : (C,) labels.
-    class_log_prior_ : (C,) log of each class's share of the training images.
-    log_weights_ : (C, J) log mixing weights of each class's generators.
-    means_ : (C, J, d), components_ : (C, J, d, k), isotropic_variances_ : (C, J),
-    noise_variances_ : (C, J, d) the per-pixel noise variance used in prediction.
-    n_iter_ : (C,) EM iterations run per class (1 for the closed form).
-    fine_tune_loss_curve_ : list of the fine-tuning cross-entropies (empty if none),
-        each of the images the step trained on, before the step.
-    fine_tune_monitor_curve_ : list, with ``fit(..., monitor=(X, y))``, the
-        cross-entropy of those images before the first step and after every
-        step (``fine_tune_steps + 1`` values); else empty.
+    classes_ : ndarray of shape (C,)
+        The labels.
+    class_log_prior_ : ndarray of shape (C,)
+        Log of each class's share of the training images.
+    log_weights_ : ndarray of shape (C, J)
+        Log mixing weights of each class's J = ``n_components`` generators.
+    means_, components_ : ndarray of shape (C, J, d), (C, J, d, k)
+        The generators' means and matrices.
+    isotropic_variances_ : ndarray of shape (C, J)
+    noise_variances_ : ndarray of shape (C, J, d)
+        The per-pixel noise variance used in prediction.
+    n_iter_ : ndarray of shape (C,)
+        EM iterations run per class (1 for the closed form).
+    fine_tune_loss_curve_ : list of float
+        The fine-tuning cross-entropies (empty if none), each of the images
+        the step trained on, before the step.
+    fine_tune_monitor_curve_ : list of float
+        With ``fit(..., monitor=(X, y))``, the cross-entropy of those images
+        before the first step and after every step (``fine_tune_steps + 1``
+        values); else empty.
     """
 
     def __init__(self, n_latent=15, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
@@ -212,22 +204,43 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __sklearn_tags__(self):
+        """Declare that NaN (a missing pixel) is allowed in X."""
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True   # NaN marks a missing pixel
         return tags
 
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y, monitor=None):
-        """Fit every class's generators from images X (n, d) and labels y (n,).
+        """Fit every class's generators, then fine-tune them if asked.
 
         One generator per class is closed-form PPCA; several are EM on a
         mixture of PPCA. Training images should be complete; a missing (NaN)
         training pixel is replaced by its class's mean of that pixel (a simple
         approximation, used in fitting only: prediction never fills in).
-        ``monitor``: None or a pair (images (m, d), NaN = missing, labels (m,))
-        whose cross-entropy is recorded along the fine-tuning
-        (``fine_tune_monitor_curve_``); it is only looked at, never trained on.
-        Returns self.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Training images.
+        y : array-like of shape (n,)
+            Their labels.
+        monitor : tuple (images (m, d), labels (m,)) or None
+            Images (NaN = missing) whose cross-entropy is recorded along the
+            fine-tuning (``fine_tune_monitor_curve_``); only looked at, never
+            trained on.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            For a bad setting (named), too few images in a class, or a bad monitor.
+        TypeError
+            For a setting of the wrong type (named).
+        DivergenceError
+            If the fine-tuning's loss stops being finite.
         """
         # small matrices: one thread is fastest, above all on a busy machine
         with one_blas_thread():
@@ -257,26 +270,10 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                     f"{J} generator(s) with n_latent={k} need at least "
                     f"n_components * (n_latent + 1) = {needed}")
         rng = check_random_state(self.random_state)
-        clipped = noise > 0 and self.pixel_range is not None
-        fits, extra, n_iter = [], [], []
-        for c in range(len(self.classes_)):
-            Xc = X[(codes == c) & ~held]
-            if np.isnan(Xc).any():   # training only: the class's mean of that pixel
-                fill = np.nanmean(np.where(np.isnan(Xc).all(axis=0), 0.0, Xc), axis=0)
-                Xc = np.where(np.isnan(Xc), fill, Xc)
-            if clipped:
-                # each training image as it would be recorded: the mean of clip(x + e)
-                # is what the generator draws, its variance joins the noise
-                low, high = (float(v) for v in self.pixel_range)
-                Xc, var_recorded = clipped_noise_moments(Xc, noise, low, high)
-                extra.append(var_recorded.mean(axis=0))
-            else:
-                extra.append(np.full(X.shape[1], noise ** 2))
-            *fit, iterations = mixture_of_ppca(Xc, J, k, float(self.min_variance),
-                                                int(self.max_iter), rng)
-            fits.append(fit)
-            n_iter.append(iterations)
+        fits, extra, n_iter = zip(*(_generative_fit(self, X[(codes == c) & ~held], noise, rng)
+                                    for c in range(len(self.classes_))), strict=True)
         log_weights, means, components, iso = (np.stack(v) for v in zip(*fits, strict=True))
+
         self.class_log_prior_ = np.log(counts / counts.sum())
         self.log_weights_, self.means_, self.components_ = log_weights, means, components
         self.isotropic_variances_ = iso
@@ -285,30 +282,11 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
         self.fine_tune_loss_curve_, self.fine_tune_monitor_curve_ = [], []
         if self.fine_tune_steps:
             tuning = held if held.any() else np.ones(len(X), bool)
-            fine_tune(self, X[tuning], codes[tuning], rng, self._monitor_terms(monitor))
+            fine_tune(self, X[tuning], codes[tuning], self._extra_variances, rng,
+                      monitor_terms(self, monitor))
         self.noise_variances_ = (self.isotropic_variances_[:, :, None]
                                  + self._extra_variances[:, None, :])
         return self
-
-    def _monitor_terms(self, monitor):
-        """The monitored images as tensors (images, mask, class indices), or None."""
-        if monitor is None:
-            return None
-        try:
-            X, y = monitor
-        except (TypeError, ValueError):
-            raise ValueError("monitor must be None or a pair (X, y)") from None
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_ or len(y) != len(X):
-            raise ValueError(f"monitor must hold images (m, {self.n_features_in_}) and m "
-                             f"labels, got shapes {X.shape} and {np.shape(y)}")
-        y = np.asarray(y)
-        codes = np.minimum(np.searchsorted(self.classes_, y), len(self.classes_) - 1)
-        if np.any(self.classes_[codes] != y):
-            raise ValueError("monitor's labels must be classes seen in fit")
-        mask = (~np.isnan(X)).astype(np.float64)
-        return (tf.constant(np.nan_to_num(X)), tf.constant(mask),
-                tf.constant(codes, tf.int32))
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):
@@ -334,49 +312,58 @@ class AnalysisBySynthesis(ClassifierMixin, BaseEstimator):
                                            tf.constant(pattern.ravel()) if shared else None)
         return scores.numpy(), joint.numpy(), z.numpy()
 
-    def log_likelihoods(self, X):
-        """log p(x_O | class) for each image (rows of X, NaN = missing) and class: (n, C).
+    def _log_joint(self, X):
+        return self.log_likelihoods(X) + self.class_log_prior_[None]
 
-        In nats, over the observed pixels only (the missing ones marginalised);
-        with several generators per class, the log of their weighted sum.
+    def log_likelihoods(self, X):
+        """Compute log p(x_O | class) of each image's observed pixels under each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, one per row; NaN marks a missing pixel.
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+            In nats, over the observed pixels only (the missing ones
+            marginalised); with several generators per class, the log of their
+            weighted sum.
         """
         return self._terms(X)[0]
 
     def invert(self, X):
-        """Every generator's latent code for each image, the posterior means: (n, C, J, k)."""
+        """Invert every generator on each image's observed pixels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, one per row; NaN marks a missing pixel.
+
+        Returns
+        -------
+        ndarray of shape (n, C, J, k)
+            The posterior means of the codes.
+        """
         return self._terms(X)[2]
 
     def reconstruct(self, X):
-        """Each class's drawing of each image, every pixel: (n, C, d).
+        """Draw each image as each class would, every pixel.
 
-        The posterior mean of the whole image given its observed pixels under
-        that class: mu + W z of each of the class's generators, weighted by
-        how well each explains the image.
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, one per row; NaN marks a missing pixel.
+
+        Returns
+        -------
+        ndarray of shape (n, C, d)
+            The posterior mean of the whole image given its observed pixels
+            under each class: mu + W z of each of the class's generators,
+            weighted by how well each explains the image.
         """
         _, joint, z = self._terms(X)
         drawings = self.means_[None] + np.einsum("cjdk,ncjk->ncjd", self.components_, z)
         weights = np.exp(joint - joint.max(axis=2, keepdims=True))
         weights /= weights.sum(axis=2, keepdims=True)
         return np.einsum("ncj,ncjd->ncd", weights, drawings)
-
-    def decision_function(self, X):
-        """log p(x_O | c) + log p(c): the unnormalised log posterior, (n, C).
-
-        For two classes, the difference of the two columns (n,), as scikit-learn expects.
-        """
-        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
-        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
-
-    def predict_log_proba(self, X):
-        """log p(c | x_O) for each image and class (n, C)."""
-        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
-        return scores - logsumexp(scores, axis=1, keepdims=True)
-
-    def predict_proba(self, X):
-        """The posterior over classes p(c | x_O) (n, C); rows sum to one."""
-        return np.exp(self.predict_log_proba(X))
-
-    def predict(self, X):
-        """The class whose generators explain the observed pixels best (n,)."""
-        scores = self.log_likelihoods(X) + self.class_log_prior_[None]
-        return self.classes_[np.argmax(scores, axis=1)]

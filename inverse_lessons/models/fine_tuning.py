@@ -6,7 +6,7 @@ trains all of them together on the cross-entropy of the posterior over classes
 (chapter 8, third page): the same bilevel idea as chapter 4, the inner
 problem (the inversion of every generator) solved in closed form by
 :func:`~inverse_lessons.models.ppca.class_log_likelihoods` and differentiated
-through. The steps run in the shared :class:`~inverse_lessons.models.base.TrainingLoop`.
+through. The steps run in the shared :class:`~inverse_lessons.models.training.TrainingLoop`.
 """
 
 from __future__ import annotations
@@ -16,28 +16,43 @@ import math
 import numpy as np
 
 from inverse_lessons._tf import tf
-from inverse_lessons.models.base import (
+from inverse_lessons.models.ppca import mixture_log_likelihoods
+from inverse_lessons.models.training import (
     TrainingLoop,
     optimiser_state,
     optimiser_update,
     training_diverged,
     training_loop,
 )
-from inverse_lessons.models.ppca import mixture_log_likelihoods
 
-__all__ = ["fine_tune", "fine_tune_loss"]
+__all__ = ["fine_tune", "fine_tune_loss", "held_out_rows", "monitor_terms"]
 
 
 def fine_tune_loss(X, mask, labels, log_prior, extra, parameters):
-    """The cross-entropy of the posterior over classes (nats, mean over images).
+    """Compute the cross-entropy of the posterior over classes, the fine-tuning's loss.
 
-    ``parameters`` = [means (C, J, d), components (C, J, d, k), log s^2 (C, J),
-    mixing logits (C, J)]; ``extra`` (C, d) the variance added to every pixel
-    (known noise), ``log_prior`` (C,), ``labels`` (n,) class indices, ``X``
-    and ``mask`` (n, d) as for :func:`class_log_likelihoods`. The isotropic
-    variance is s^2 = exp(log s^2): its gradient is s^2 times that of the
-    variance, of the order of the variance itself, so Adam moves it as much
-    as the other parameters.
+    The isotropic variance enters as s^2 = exp(log s^2): its gradient is s^2
+    times that of the variance, of the order of the variance itself, so Adam
+    moves it as much as the other parameters.
+
+    Parameters
+    ----------
+    X, mask : tensors of shape (n, d)
+        Images and their masks, as for
+        :func:`~inverse_lessons.models.ppca.class_log_likelihoods`.
+    labels : tensor of shape (n,)
+        Class indices.
+    log_prior : tensor of shape (C,)
+    extra : tensor of shape (C, d)
+        The variance added to every pixel (known noise).
+    parameters : list of tensors
+        [means (C, J, d), components (C, J, d, k), log s^2 (C, J), mixing
+        logits (C, J)].
+
+    Returns
+    -------
+    scalar tensor
+        The mean over images, in nats.
     """
     mu, W, log_s2, mixing = parameters
     variances = tf.exp(log_s2)[:, :, None] + extra[:, None, :]
@@ -51,7 +66,7 @@ _monitor_loss = tf.function(fine_tune_loss, reduce_retracing=True)
 
 
 def _fine_tune_step(params, state, batch):
-    """One step of Adam on the cross-entropy of the posterior over classes.
+    """Take one step of Adam on the cross-entropy of the posterior over classes.
 
     A pure step for :class:`TrainingLoop`. ``params`` = [means, components,
     log s^2, mixing logits] (see :func:`fine_tune_loss`); ``batch`` = (images,
@@ -59,14 +74,21 @@ def _fine_tune_step(params, state, batch):
     images, their mask, their labels, this step's rows, this step's mask), the
     monitored ones None without a monitor. After the step log s^2 is clipped to
     at least the log of the floor (a projected step: the floor is a bound, not
-    part of the parametrisation). Records the loss before the step, and the
-    monitored images' loss after it (0 without a monitor).
+    part of the parametrisation).
+
+    Returns
+    -------
+    record : tuple of scalar tensors
+        The loss before the step, and the monitored images' loss after it (0
+        without a monitor).
+    params : list of tensors
+    state : tuple
     """
     X, labels, log_prior, extra, log_floor, *monitor, rows, mask = batch
     with tf.GradientTape() as tape:
         tape.watch(params)
         loss = fine_tune_loss(tf.gather(X, rows), mask, tf.gather(labels, rows), log_prior,
-                               extra, params)
+                              extra, params)
     params, state = optimiser_update(params, tape.gradient(loss, params), state)
     params[2] = tf.maximum(params[2], log_floor)
     watched = (tf.zeros((), loss.dtype) if monitor[0] is None
@@ -74,7 +96,7 @@ def _fine_tune_step(params, state, batch):
     return (loss, watched), params, state
 
 
-def fine_tune(model, X, codes, rng, monitor=None):
+def fine_tune(model, X, codes, extra, rng, monitor=None):
     """Train every generator of a fitted ``model`` discriminatively, through the likelihood.
 
     Parameters
@@ -86,10 +108,12 @@ def fine_tune(model, X, codes, rng, monitor=None):
         The fine-tuning images (NaN = missing).
     codes : ndarray of shape (n,)
         Their class indices.
+    extra : ndarray of shape (C, d)
+        The variance added to every pixel of each class (known noise).
     rng : numpy.random.RandomState
         Draws the batches and the pixel drops.
     monitor : tuple of tensors or None
-        Monitored images, mask and class indices (``AnalysisBySynthesis._monitor_terms``).
+        Monitored images, mask and class indices (:func:`monitor_terms`).
 
     Raises
     ------
@@ -102,7 +126,7 @@ def fine_tune(model, X, codes, rng, monitor=None):
     log_s2 = np.log(np.maximum(model.isotropic_variances_, floor))
     params = [tf.constant(v) for v in (model.means_, model.components_, log_s2,
                                         model.log_weights_)]
-    fixed = [tf.constant(model.class_log_prior_), tf.constant(model._extra_variances)]
+    fixed = [tf.constant(model.class_log_prior_), tf.constant(extra)]
     if monitor is not None:
         model.fine_tune_monitor_curve_.append(float(_monitor_loss(*monitor, *fixed, params)))
     observed = (~np.isnan(X)).astype(np.float64)
@@ -139,3 +163,68 @@ def fine_tune(model, X, codes, rng, monitor=None):
     model.means_, model.components_ = mu, W
     model.isotropic_variances_ = np.maximum(np.exp(log_s2), floor)   # exp(log) rounds
     model.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
+
+
+def held_out_rows(y, fraction):
+    """Mark the training images that fine-tuning holds out of the generative fit.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels, in the order of the training images.
+    fraction : float
+        The share of each class held out: its last ``ceil(fraction * count)``
+        images, in the order given (on the digits, a run of similar
+        handwriting); see ``AnalysisBySynthesis(fine_tune_holdout=...)``.
+
+    Returns
+    -------
+    ndarray of shape (n,), bool
+        True for a held-out image.
+    """
+    y = np.asarray(y)
+    held = np.zeros(len(y), bool)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        held[rows[len(rows) - math.ceil(fraction * len(rows)):]] = True
+    return held
+
+
+def monitor_terms(model, monitor):
+    """Check the images to monitor along the fine-tuning and return them as tensors.
+
+    Parameters
+    ----------
+    model : AnalysisBySynthesis
+        Being fitted (its ``classes_`` and ``n_features_in_`` are set).
+    monitor : tuple (images (m, d), labels (m,)) or None
+        Images (NaN = missing) and their labels.
+
+    Returns
+    -------
+    tuple of tensors or None
+        (images with missing pixels zeroed, mask, class indices), or None.
+
+    Raises
+    ------
+    ValueError
+        If ``monitor`` is not a pair of images of the model's size and labels
+        of classes seen in fit.
+    """
+    if monitor is None:
+        return None
+    try:
+        X, y = monitor
+    except (TypeError, ValueError):
+        raise ValueError("monitor must be None or a pair (X, y)") from None
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != model.n_features_in_ or len(y) != len(X):
+        raise ValueError(f"monitor must hold images (m, {model.n_features_in_}) and m "
+                         f"labels, got shapes {X.shape} and {np.shape(y)}")
+    y = np.asarray(y)
+    codes = np.minimum(np.searchsorted(model.classes_, y), len(model.classes_) - 1)
+    if np.any(model.classes_[codes] != y):
+        raise ValueError("monitor's labels must be classes seen in fit")
+    mask = (~np.isnan(X)).astype(np.float64)
+    return (tf.constant(np.nan_to_num(X)), tf.constant(mask),
+            tf.constant(codes, tf.int32))

@@ -36,10 +36,9 @@ from inverse_lessons.inversion.linear import (
     observed_mask,
     unrolled_inversion,
 )
-from inverse_lessons.models.base import (
-    SoftmaxPredictions,
+from inverse_lessons.models.base import SoftmaxPredictions, encode_labels
+from inverse_lessons.models.training import (
     TrainingLoop,
-    encode_labels,
     optimiser_state,
     optimiser_update,
     training_diverged,
@@ -68,14 +67,16 @@ _DTYPE = tf.float32
 
 
 def _zeroed_and_mask(X, dtype):
-    """X (numpy, NaN = missing) as a tensor with missing pixels zeroed, and its
-    mask, or None when no pixel is missing (the cheaper unmasked inversion)."""
+    """Return X (NaN = missing) with missing pixels zeroed, and its mask or None.
+
+    None when no pixel is missing: the cheaper unmasked inversion.
+    """
     X_zeroed, mask = observed_mask(tf.constant(X, dtype))
     return X_zeroed, (mask if np.isnan(X).any() else None)
 
 
 class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
-    """Classification by inverting a learned linear generator.
+    """Classify by inverting a learned linear generator.
 
     Parameters
     ----------
@@ -176,6 +177,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self.normalize_generator = normalize_generator
 
     def __sklearn_tags__(self):
+        """Declare that NaN (a missing pixel) is allowed in X."""
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
@@ -188,21 +190,6 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
                 "depend on G, so there is no gradient through it")
 
-    def _inner_step(self, G, bound=None):
-        """The inner step size for generator G (a tensor).
-
-        With "auto" it is 0.5 / sigma_max(G)^2, a stop-gradient unless
-        ``step_gradient`` is True; a fixed number does not depend on G.
-        ``bound``: ``generator_step_size_bound(G)`` if already computed (the
-        same number, not computed twice).
-        """
-        if self.inner_step_size == "auto":
-            if self.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
-                largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
-                return 0.5 / largest
-            return 0.5 * (generator_step_size_bound(G) if bound is None else bound)
-        return tf.constant(self.inner_step_size, G.dtype)
-
     def _check_inner_stable(self, G):
         if self.inner_step_size == "auto":
             return
@@ -214,15 +201,28 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 "(or use inner_step_size='auto')"
             )
 
-    def _latents(self, G, X, mask, step):
-        solve = closed_form_inversion if self.gradient == "closed_form" else unrolled_inversion
-        return solve(G, X, n_steps=self.inner_steps, step_size=step, mask=mask)
-
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y):
-        """Learn the generator and the head from images X (n, m) and labels y (n,).
+        """Learn the generator and the head.
 
-        NaN entries of X are missing pixels. Returns self.
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Training images; NaN marks a missing pixel.
+        y : array-like of shape (n,)
+            Their labels.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a bad setting or bad data, named in the message, or a fixed
+            inner step size beyond the generator's stable bound.
+        DivergenceError
+            If the training loss stops being finite.
         """
         self._check_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64,
@@ -230,7 +230,7 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         codes = encode_labels(self, y)
         self._check_head(len(self.classes_))
         rng = check_random_state(self.random_state)
-        G0, W0, c0 = self._initial_parameters(X, len(self.classes_), rng)
+        G0, W0, c0 = _initial_parameters(self, X, len(self.classes_), rng)
         if self.normalize_generator:
             G0 = G0 / np.float32(np.linalg.norm(G0.astype(np.float64), 2))
         self._check_inner_stable(tf.constant(G0))
@@ -244,11 +244,11 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             self.coef_, self.intercept_ = params[1].numpy().copy(), params[2].numpy().copy()
         else:
             self.coef_, self.intercept_ = W0, c0
-        self.inner_step_size_ = float(self._inner_step(G))
+        self.inner_step_size_ = float(_inner_step(self, G))
         return self
 
     def _training_loop(self, n_classes):
-        """The :class:`TrainingLoop` of this model's settings, made on first use.
+        """Return the :class:`TrainingLoop` of this model's settings, made on first use.
 
         Everything the step reads from the settings while it is traced is in
         the key, so fits that differ only in ``random_state``, ``max_iter``,
@@ -268,62 +268,6 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 f"head='identity' uses one latent per class: n_latent must be {n_classes}, "
                 f"got {self.n_latent}"
             )
-
-    def _initial_parameters(self, X, n_classes, rng):
-        """The starting generator G (m, k), and the head's W (k, C) and c (C,), float32 arrays
-        (for the identity head, W = I and c = 0).
-
-        G starts from randomly chosen training images (missing pixels replaced by
-        the pixel mean), slightly perturbed: sensible shapes and scale.
-        """
-        n, m = X.shape
-        filled = np.where(np.isnan(X), np.nanmean(X, axis=0, keepdims=True), X)
-        filled = np.nan_to_num(filled)
-        picks = rng.choice(n, size=self.n_latent, replace=self.n_latent > n)
-        scale = max(float(np.abs(filled).mean()), 1e-3)
-        G0 = filled[picks].T + 0.1 * scale * rng.standard_normal((m, self.n_latent))
-        if self.head == "linear":
-            W0 = 0.01 * rng.standard_normal((self.n_latent, n_classes))
-        else:
-            W0 = np.eye(n_classes)
-        return (np.asarray(G0, np.float32), np.asarray(W0, np.float32),
-                np.zeros(n_classes, np.float32))
-
-    def _pixel_weights(self, G, W, step):
-        """V (m, C) with logits = X V + c: the closed form's z* = 2 eta X G S_N, then W.
-
-        Without missing pixels z* is linear in x, so the whole map from pixels to
-        logits is one (m, C) matrix, V = 2 eta G S_N W (:func:`iteration_matrix`,
-        :func:`geometric_sum`). Multiplying the images by V costs a third of
-        computing their codes first (C = 10 columns instead of k = 30, and the
-        same saving in the gradient).
-        """
-        step = to_dtype(step, G.dtype)
-        S, _ = geometric_sum(iteration_matrix(G, step), self.inner_steps)
-        return 2.0 * step * tf.matmul(G, tf.matmul(S, W))
-
-    def _outer_loss(self, G, W, c, X, mask, labels, step):
-        """Cross-entropy of the logits of z*(X), the head's penalty and the
-        reconstruction term: the objective the outer optimiser minimises."""
-        weight = float(self.reconstruction_weight)
-        if mask is None and not weight and self.gradient == "closed_form":
-            # the same logits as below (up to float rounding), without the codes
-            logits = tf.matmul(X, self._pixel_weights(G, W, step)) + c
-        else:
-            Z = self._latents(G, X, mask, step)
-            logits = tf.matmul(Z, W) + c
-        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-        penalty = self.alpha if self.head == "linear" else 0.0
-        loss = loss + penalty * tf.reduce_sum(tf.square(W))
-        if weight:
-            residual = X - tf.matmul(Z, G, transpose_b=True)
-            if mask is None:
-                observed = tf.cast(tf.size(X), _DTYPE)
-            else:
-                residual = residual * mask
-                observed = tf.reduce_sum(mask)
-            loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
-        return loss
 
     def _train(self, params, X, codes, rng):
         """Run the outer iterations from ``params``; return the trained parameters.
@@ -346,19 +290,10 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         _, params, _ = self._training_loop(len(self.classes_)).run(
             self, params, optimiser_state(params, self.learning_rate),
             (X_zeroed, mask, tf.constant(codes, tf.int32)), n_steps=self.max_iter,
-            per_step=None if batch is None else rows, diverged=self._diverged,
+            per_step=None if batch is None else rows, diverged=_diverged,
             fixed_size=mask is not None and batch is None)
         self.n_iter_ = self.max_iter
         return params
-
-    @staticmethod
-    def _diverged(i, loss, step, bound):
-        cause = (f"the inner step size {step:.4g} is beyond the stable bound "
-                 f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
-                 if step >= bound else "the outer learning rate is too large")
-        return training_diverged(
-            i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
-            step_size=step, step_size_bound=bound)
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):
@@ -367,7 +302,19 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                              dtype=np.float64)
 
     def invert(self, X):
-        """The latent codes z* of images X (n, m): an array (n, n_latent)."""
+        """Invert the generator on images: their latent codes z*.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Images; NaN marks a missing pixel.
+
+        Returns
+        -------
+        ndarray of shape (n, n_latent)
+            Computed in float64, so that an image's code does not depend on
+            the other images inverted with it.
+        """
         X = self._validated(X)
         # Prediction runs in float64, so that an image's code does not depend (even
         # in the last float32 digit) on how many images are inverted together.
@@ -378,15 +325,117 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                                      step_size=self.inner_step_size_, mask=mask).numpy()
 
     def reconstruct(self, X):
-        """G z*: the generator's rendering of each image, missing pixels filled (n, m)."""
+        """Draw each image as the generator sees it, G z*, missing pixels filled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Images; NaN marks a missing pixel.
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+        """
         return self.invert(X) @ self.generator_.T
 
     def _logits(self, X):
         return self.invert(X) @ self.coef_ + self.intercept_
 
 
+# -- the objective: functions of the settings held by ``model`` -------------------------
+
+def _inner_step(model, G, bound=None):
+    """Return the inner step size for generator G (a tensor).
+
+    With "auto" it is 0.5 / sigma_max(G)^2, a stop-gradient unless
+    ``step_gradient`` is True; a fixed number does not depend on G.
+    ``bound``: ``generator_step_size_bound(G)`` if already computed (the
+    same number, not computed twice).
+    """
+    if model.inner_step_size == "auto":
+        if model.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
+            largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
+            return 0.5 / largest
+        return 0.5 * (generator_step_size_bound(G) if bound is None else bound)
+    return tf.constant(model.inner_step_size, G.dtype)
+
+
+def _latents(model, G, X, mask, step):
+    solve = closed_form_inversion if model.gradient == "closed_form" else unrolled_inversion
+    return solve(G, X, n_steps=model.inner_steps, step_size=step, mask=mask)
+
+
+def _initial_parameters(model, X, n_classes, rng):
+    """Return the starting G (m, k), W (k, C) and c (C,), float32 (identity head: W = I, c = 0).
+
+    G starts from randomly chosen training images (missing pixels replaced by
+    the pixel mean), slightly perturbed: sensible shapes and scale.
+    """
+    n, m = X.shape
+    filled = np.where(np.isnan(X), np.nanmean(X, axis=0, keepdims=True), X)
+    filled = np.nan_to_num(filled)
+    picks = rng.choice(n, size=model.n_latent, replace=model.n_latent > n)
+    scale = max(float(np.abs(filled).mean()), 1e-3)
+    G0 = filled[picks].T + 0.1 * scale * rng.standard_normal((m, model.n_latent))
+    if model.head == "linear":
+        W0 = 0.01 * rng.standard_normal((model.n_latent, n_classes))
+    else:
+        W0 = np.eye(n_classes)
+    return (np.asarray(G0, np.float32), np.asarray(W0, np.float32),
+            np.zeros(n_classes, np.float32))
+
+
+def _pixel_weights(model, G, W, step):
+    """Return V (m, C) with logits = X V + c: the closed form's z* = 2 eta X G S_N, then W.
+
+    Without missing pixels z* is linear in x, so the whole map from pixels to
+    logits is one (m, C) matrix, V = 2 eta G S_N W (:func:`iteration_matrix`,
+    :func:`geometric_sum`). Multiplying the images by V needs C columns
+    instead of the codes' k (and so does the gradient).
+    """
+    step = to_dtype(step, G.dtype)
+    S, _ = geometric_sum(iteration_matrix(G, step), model.inner_steps)
+    return 2.0 * step * tf.matmul(G, tf.matmul(S, W))
+
+
+def _outer_loss(model, G, W, c, X, mask, labels, step):
+    """Return the objective the outer optimiser minimises.
+
+    The cross-entropy of the logits of z*(X), the head's penalty and the
+    reconstruction term.
+    """
+    weight = float(model.reconstruction_weight)
+    if mask is None and not weight and model.gradient == "closed_form":
+        # the same logits as below (up to float rounding), without the codes
+        logits = tf.matmul(X, _pixel_weights(model, G, W, step)) + c
+    else:
+        Z = _latents(model, G, X, mask, step)
+        logits = tf.matmul(Z, W) + c
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+    penalty = model.alpha if model.head == "linear" else 0.0
+    loss = loss + penalty * tf.reduce_sum(tf.square(W))
+    if weight:
+        residual = X - tf.matmul(Z, G, transpose_b=True)
+        if mask is None:
+            observed = tf.cast(tf.size(X), _DTYPE)
+        else:
+            residual = residual * mask
+            observed = tf.reduce_sum(mask)
+        loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
+    return loss
+
+
+def _diverged(i, loss, step, bound):
+    cause = (f"the inner step size {step:.4g} is beyond the stable bound "
+             f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
+             if step >= bound else "the outer learning rate is too large")
+    return training_diverged(
+        i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
+        step_size=step, step_size_bound=bound)
+
+
 def _training_step(model, n_classes):
-    """The pure outer step of an InverseNet configuration, for :class:`TrainingLoop`.
+    """Make the pure outer step of an InverseNet configuration, for :class:`TrainingLoop`.
 
     ``model`` holds the settings the step reads while it is traced. The step
     takes the parameters [G, W, c] (linear head) or [G] (identity head), the
@@ -405,8 +454,8 @@ def _training_step(model, n_classes):
         with tf.GradientTape() as tape:
             tape.watch(params)
             G, W, c = params if len(params) == 3 else (params[0], W_identity, c_zero)
-            eta = model._inner_step(G, bound)
-            loss = model._outer_loss(G, W, c, X, mask, labels, eta)
+            eta = _inner_step(model, G, bound)
+            loss = _outer_loss(model, G, W, c, X, mask, labels, eta)
         params, state = optimiser_update(params, tape.gradient(loss, params), state,
                                          model.optimizer)
         if model.normalize_generator:   # back to sigma_max(G) = 1

@@ -1,18 +1,11 @@
-"""A nonlinear generator and its inversion (chapter 7).
+"""NonlinearInverseNet: a classifier that trains a nonlinear generator through its inversion.
 
-The generator is a small Keras decoder, x = g(z) = sigmoid(V tanh(U z + u) + v),
-so pixels stay in [0, 1]. Inverting it is no longer a convex problem: the
-loss ||x - g(z)||^2 has negative curvature in places, so it may have several
-minima, and it has flat directions along which gradient descent crawls; since
-the units saturate and nothing penalises ||z||, it may even have no minimiser
-at all, the codes drifting outward for ever. A prior term lambda ||z||^2
-(``prior_weight``) makes the loss grow without bound in ||z||, so that it has one.
-:func:`inversion_derivatives` (loss, gradient and Hessian per image) and
-:func:`long_inversion` (thousands of compiled steps) let chapter 7 tell the
-two apart. Two starts are offered: zero, and an amortised *encoder*'s guess
-e(x), refined by the inner steps. Training
-differentiates through the unrolled inner steps (second derivatives of the
-decoder), as in chapter 4.
+The generator, its encoder and their inversion are
+:mod:`inverse_lessons.models.decoder`'s (re-exported here, as chapter 7 imports
+them from this module). Two starts are offered: zero, and an amortised
+*encoder*'s guess e(x), refined by the inner steps. Training differentiates
+through the unrolled inner steps (second derivatives of the decoder), as in
+chapter 4, in the shared :class:`~inverse_lessons.models.training.TrainingLoop`.
 """
 
 from __future__ import annotations
@@ -31,14 +24,22 @@ from inverse_lessons._validation import (
     check_choice,
     check_int,
     check_params,
-    check_positive,
 )
-from inverse_lessons.data import N_PIXELS
-from inverse_lessons.inversion.solver import gradient_descent, gradient_of
-from inverse_lessons.models.base import (
-    SoftmaxPredictions,
+from inverse_lessons.models.base import SoftmaxPredictions, encode_labels
+from inverse_lessons.models.decoder import (
+    decoder_weights,
+    dense_layer,
+    descend,
+    inversion_derivatives,
+    invert_decoder,
+    long_inversion,
+    make_decoder,
+    make_encoder,
+    run_decoder,
+    run_encoder,
+)
+from inverse_lessons.models.training import (
     TrainingLoop,
-    encode_labels,
     optimiser_state,
     optimiser_update,
     training_diverged,
@@ -65,38 +66,6 @@ _CONSTRAINTS = {
 }
 
 
-def _dense(units, activation, seed, dtype="float32"):
-    return tf.keras.layers.Dense(
-        units, activation=activation, dtype=dtype,
-        kernel_initializer=tf.keras.initializers.GlorotUniform(seed=seed))
-
-
-def make_decoder(n_latent, n_pixels=N_PIXELS, hidden=64, seed=0, dtype="float32"):
-    """The generator g: (batch, n_latent) -> (batch, n_pixels) in [0, 1]."""
-    return tf.keras.Sequential([tf.keras.Input((n_latent,), dtype=dtype),
-                                _dense(hidden, "tanh", seed, dtype),
-                                _dense(n_pixels, "sigmoid", seed + 1, dtype)], name="decoder")
-
-
-def make_encoder(n_latent, n_pixels=N_PIXELS, hidden=64, seed=0):
-    """The amortised encoder e: (batch, n_pixels) -> (batch, n_latent), a first guess of z*."""
-    return tf.keras.Sequential([tf.keras.Input((n_pixels,)), _dense(hidden, "tanh", seed),
-                                _dense(n_latent, None, seed + 1)], name="encoder")
-
-
-def invert_decoder(decoder, X, initial, *, n_steps, step_size):
-    """N unrolled gradient steps on each image's loss sum_p (x_p - g(z)_p)^2.
-
-    decoder : callable (batch, k) -> (batch, m); X : (n, m); initial : (n, k).
-    Every step is recorded, so the result can be differentiated with respect
-    to the decoder's weights and the start. Returns Z (n, k).
-    """
-    Z = tf.convert_to_tensor(initial)
-    X = tf.convert_to_tensor(X, dtype=Z.dtype)
-    gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - decoder(Z))))
-    return gradient_descent(gradient, Z, step_size=step_size, n_steps=n_steps)
-
-
 def _batch_order(n, batch_size, n_iter, rng):
     """Which images each of ``n_iter`` iterations trains on: an int array (n_iter, b).
 
@@ -115,138 +84,8 @@ def _batch_order(n, batch_size, n_iter, rng):
     return order.reshape(-1, b)[:n_iter]
 
 
-def _decoder_weights(decoder):
-    """The weights (U^T, u, V^T, v) of a decoder made by :func:`make_decoder` (or of an
-    encoder made by :func:`make_encoder`), as float64 tensors."""
-    weights = decoder.get_weights()
-    if len(weights) != 4 or [np.ndim(w) for w in weights] != [2, 1, 2, 1]:
-        raise ValueError("decoder must be a two-layer decoder made by make_decoder")
-    return [tf.constant(np.asarray(w, np.float64)) for w in weights]
-
-
-def _encode(X, kernel_1, bias_1, kernel_2, bias_2):
-    """e(X) = tanh(X A^T + a) B^T + b written out: the encoder's own operations."""
-    hidden = tf.nn.tanh(tf.add(tf.matmul(X, kernel_1), bias_1))
-    return tf.add(tf.matmul(hidden, kernel_2), bias_2)
-
-
-def _decode(Z, kernel_1, bias_1, kernel_2, bias_2):
-    """g(Z) = sigmoid(tanh(Z U^T + u) V^T + v) written out: the decoder's own operations."""
-    hidden = tf.nn.tanh(tf.add(tf.matmul(Z, kernel_1), bias_1))
-    return tf.nn.sigmoid(tf.add(tf.matmul(hidden, kernel_2), bias_2))
-
-
-_MATRIX = tf.TensorSpec([None, None], tf.float64)
-_VECTOR = tf.TensorSpec([None], tf.float64)
-_WEIGHTS = [_MATRIX, _VECTOR, _MATRIX, _VECTOR]
-
-
-def _check_codes(name, Z, n, k):
-    Z = np.asarray(Z, dtype=np.float64)
-    if Z.shape != (n, k):
-        raise ValueError(f"{name} must have shape ({n}, {k}), got {Z.shape}")
-    return Z
-
-
-# Compiled once per process (the signatures fix dtypes, not sizes), so that no call of
-# the functions below pays for tracing again.
-_NUMBER = tf.TensorSpec([], tf.float64)
-
-
-@tf.function(input_signature=[_MATRIX, _MATRIX, _NUMBER, *_WEIGHTS])
-def _derivatives(X, Z, prior_weight, *weights):
-    """(X, Z) -> (losses, gradients, Hessians) of every image's loss
-    ||x - g(z)||^2 + prior_weight ||z||^2, float64."""
-    with tf.GradientTape() as outer:
-        outer.watch(Z)
-        with tf.GradientTape() as inner:
-            inner.watch(Z)
-            losses = (tf.reduce_sum(tf.square(X - _decode(Z, *weights)), axis=1)
-                      + prior_weight * tf.reduce_sum(tf.square(Z), axis=1))
-        gradients = inner.gradient(losses, Z)
-    return losses, gradients, outer.batch_jacobian(gradients, Z)
-
-
-@tf.function(input_signature=[_MATRIX, _MATRIX, _NUMBER, *_WEIGHTS])
-def _losses_and_gradients(X, Z, prior_weight, *weights):
-    """(X, Z) -> (losses, gradients) of every image's loss, as in :func:`_derivatives`
-    but without the Hessians (for :func:`long_inversion`, which needs no Hessian)."""
-    with tf.GradientTape() as tape:
-        tape.watch(Z)
-        losses = (tf.reduce_sum(tf.square(X - _decode(Z, *weights)), axis=1)
-                  + prior_weight * tf.reduce_sum(tf.square(Z), axis=1))
-    return losses, tape.gradient(losses, Z)
-
-
-def _descend_steps(X, Z, step_size, n_steps, prior_weight, *weights):
-    """``n_steps`` gradient steps on sum ||x - g(z)||^2 + prior_weight ||z||^2 from Z,
-    in a graph loop."""
-    gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - _decode(Z, *weights)))
-                           + prior_weight * tf.reduce_sum(tf.square(Z)))
-    for _ in tf.range(n_steps):
-        Z = Z - step_size * gradient(Z)
-    return Z
-
-
-_DESCEND_SIGNATURE = [_MATRIX, _MATRIX, _NUMBER, tf.TensorSpec([], tf.int32), _NUMBER,
-                      *_WEIGHTS]
-# Run by TensorFlow's graph executor: for predictions, whose batch sizes vary.
-_descend = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE)
-# Compiled by XLA, once per batch size (about 0.2 s), its loop then fused into a few
-# kernels: for the thousands of steps of long_inversion, about half the time and a
-# third of the computation of the graph loop at 3000 steps on 200 codes.
-_descend_xla = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE,
-                           jit_compile=True)
-
-
-def inversion_derivatives(decoder, X, Z, *, prior_weight=0.0):
-    """Each image's inversion loss L(z) = ||x - g(z)||^2, its gradient and its Hessian.
-
-    decoder : made by :func:`make_decoder`, g: (batch, k) -> (batch, m);
-    X : (n, m) images; Z : (n, k) codes, one per image. Computed in float64.
-    prior_weight : lambda >= 0 adds lambda ||z||^2 to each loss: with a prior
-    z ~ N(0, I) and Gaussian pixel noise of variance lambda, the loss is
-    2 lambda times the negative log posterior of z, up to a constant. The
-    gradient gains 2 lambda z and the Hessian 2 lambda I.
-    Returns (losses (n,), gradients (n, k), Hessians (n, k, k)): image i's
-    loss depends on row i of Z only, so its Hessian is one k x k block.
-    """
-    prior_weight = check_positive("prior_weight", prior_weight, allow_zero=True)
-    weights = _decoder_weights(decoder)
-    X = np.asarray(X, dtype=np.float64)
-    Z = _check_codes("Z", Z, X.shape[0], weights[0].shape[0])
-    return tuple(a.numpy() for a in _derivatives(
-        tf.constant(X), tf.constant(Z), tf.constant(prior_weight, tf.float64), *weights))
-
-
-def long_inversion(decoder, X, initial, *, step_size, n_steps, prior_weight=0.0):
-    """Many gradient steps on each image's loss L(z) = ||x - g(z)||^2, compiled, in float64.
-
-    The same steps as :func:`invert_decoder`, without recording them (no
-    gradient back through them), so that thousands of steps are cheap: for
-    asking where the descent is going rather than for training.
-    decoder : made by :func:`make_decoder`; X : (n, m); initial : (n, k).
-    prior_weight : lambda >= 0 descends L(z) + lambda ||z||^2 instead (see
-    :func:`inversion_derivatives`); with lambda > 0 the loss grows without
-    bound as ||z|| does, so it has a minimiser.
-    Returns (Z (n, k), losses (n,), gradient norms (n,)) after ``n_steps``,
-    losses and gradients those of the loss descended.
-    """
-    n_steps = check_int("n_steps", n_steps, minimum=0)
-    step_size = check_positive("step_size", step_size)
-    prior_weight = check_positive("prior_weight", prior_weight, allow_zero=True)
-    weights = _decoder_weights(decoder)
-    X = np.asarray(X, dtype=np.float64)
-    Z = _check_codes("initial", initial, X.shape[0], weights[0].shape[0])
-    X, prior_weight = tf.constant(X), tf.constant(prior_weight, tf.float64)
-    Z = _descend_xla(X, tf.constant(Z), tf.constant(step_size, tf.float64),
-                     tf.constant(n_steps, tf.int32), prior_weight, *weights)
-    losses, gradients = _losses_and_gradients(X, Z, prior_weight, *weights)
-    return Z.numpy(), losses.numpy(), np.linalg.norm(gradients.numpy(), axis=1)
-
-
 def _training_step(inner_steps):
-    """The pure training step for :class:`TrainingLoop`, one per number of inner steps.
+    """Make the pure training step for :class:`TrainingLoop`, one per number of inner steps.
 
     The parameters are the decoder's (U^T, u, V^T, v), the head's (W^T, c) and
     the encoder's (A^T, a, B^T, b), in the order of the layers' ``get_weights()``.
@@ -263,12 +102,12 @@ def _training_step(inner_steps):
         with tf.GradientTape() as tape:
             tape.watch(params)
             U, u, V, v, W, c, *encoder = params
-            initial = from_encoder * _encode(X, *encoder)
-            Z = invert_decoder(lambda Z: _decode(Z, U, u, V, v), X, initial,
+            initial = from_encoder * run_encoder(X, *encoder)
+            Z = invert_decoder(lambda Z: run_decoder(Z, U, u, V, v), X, initial,
                                n_steps=inner_steps, step_size=step_size)
             loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels, tf.add(tf.matmul(Z, W), c)))
-            loss += weight * tf.reduce_mean(tf.square(X - _decode(Z, U, u, V, v)))
+            loss += weight * tf.reduce_mean(tf.square(X - run_decoder(Z, U, u, V, v)))
             loss += alpha * tf.reduce_sum(tf.square(W))
         params, state = optimiser_update(params, tape.gradient(loss, params), state)
         return loss, params, state
@@ -277,35 +116,62 @@ def _training_step(inner_steps):
 
 
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
-    """Classification by inverting a learned nonlinear generator (a Keras decoder).
+    """Classify by inverting a learned nonlinear generator (a Keras decoder).
 
     z*(x) = ``inner_steps`` gradient steps on ||x - g(z)||^2 from ``start``,
     logits = W z* + c (in code, one image per row: Z W^T + c, the Keras
     kernel being W^T); trained on cross-entropy plus ``reconstruction_weight``
     times the mean squared reconstruction error, through the unrolled steps.
 
-    Parameters: n_latent (10), hidden (64, decoder and encoder width),
-    inner_steps (20), inner_step_size (0.05), start ("encoder" or "zero"),
-    reconstruction_weight (10.0), alpha (1e-2, L2 penalty on the head),
-    learning_rate (0.02, Adam), max_iter (100 iterations, one Adam step each),
-    batch_size (250 images per iteration, drawn without replacement within an
-    epoch, see :func:`_batch_order`; None or at least the number of images:
-    full batch), random_state, progress (False; True shows a tqdm bar).
+    Parameters
+    ----------
+    n_latent : int, default=10
+        Latent dimensions of the generator.
+    hidden : int, default=64
+        Width of the decoder's and the encoder's hidden layer.
+    inner_steps : int, default=20
+        Gradient steps of the inversion.
+    inner_step_size : float, default=0.05
+        Their step size, on each image's sum of squared errors.
+    start : {"encoder", "zero"}, default="encoder"
+        Where the inversion starts: an amortised encoder's guess e(x),
+        trained with the rest, or z = 0.
+    reconstruction_weight : float, default=10.0
+        Weight of the mean squared reconstruction error in the loss.
+    alpha : float, default=1e-2
+        L2 penalty on the head's weights.
+    learning_rate : float, default=0.02
+        Adam's learning rate.
+    max_iter : int, default=100
+        Iterations, one Adam step each.
+    batch_size : int or None, default=250
+        Images per iteration, drawn without replacement within an epoch;
+        None or at least the number of images: full batches.
+    random_state : int, RandomState or None, default=None
+        Seeds the initial weights and the batches.
+    progress : bool, default=False
+        Show a tqdm progress bar during fit.
 
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    decoder_, encoder_ : keras.Sequential
+        The generator g and the encoder e (None for ``start="zero"``).
+    head_ : keras.layers.Dense
+        The head on the codes.
+    loss_curve_ : list of float
+        The training loss at each iteration.
+    n_iter_ : int
+    n_features_in_ : int
+
+    Notes
+    -----
     The budget (100 iterations of 250 images) is set by chapter 7's running
-    time (its first page trains ten models at the defaults). The learning rate
-    0.02 was chosen by 5-fold cross-validation on consecutive runs of the
-    training split (``benchmarks/bench_nonlinear_budget.py``) with full
-    batches; there, batches of 250 at that rate scored as high as full batches
-    on both seeds tried, at a quarter of the computation per iteration; the
-    earlier default (0.005, 500 full-batch iterations) scored at most 0.002
-    higher, at twenty times the computation, and 200 iterations of 250 scored
-    higher on one seed and lower on the other.
-
-    Attributes: classes_, decoder_, encoder_ (None for start="zero"),
-    head_ (Keras layer), loss_curve_, n_iter_, n_features_in_. Use
-    :meth:`invert`, :meth:`decode` and :meth:`classify_codes` rather than
-    these layers: they take the model's own step size and start.
+    time (its first page trains ten models at the defaults); the learning rate
+    was chosen by 5-fold cross-validation on consecutive runs of the training
+    split (``benchmarks/bench_nonlinear_budget.py``). Use :meth:`invert`,
+    :meth:`decode` and :meth:`classify_codes` rather than the layers: they
+    take the model's own step size and start.
     """
 
     def __init__(self, n_latent=10, hidden=64, inner_steps=20, inner_step_size=0.05,
@@ -325,7 +191,26 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         self.progress = progress
 
     def fit(self, X, y):
-        """Learn decoder, encoder and head from images X (n, m) and labels y. Returns self."""
+        """Learn the decoder, the encoder and the head.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Training images.
+        y : array-like of shape (n,)
+            Their labels.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a bad setting or bad data, named in the message.
+        DivergenceError
+            If the training loss stops being finite.
+        """
         check_params(self, _CONSTRAINTS)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         codes = encode_labels(self, y)
@@ -362,26 +247,33 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         return self
 
     def _build_models(self, n_pixels):
-        """Fresh decoder_, encoder_ and head_, their initial weights seeded by random_state;
-        returns the seed drawn from it."""
+        """Make fresh decoder_, encoder_ and head_; return the seed drawn from random_state."""
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         self.decoder_ = make_decoder(self.n_latent, n_pixels, self.hidden, seed=seed)
         self.encoder_ = (make_encoder(self.n_latent, n_pixels, self.hidden, seed=seed + 2)
                          if self.start == "encoder" else None)
-        self.head_ = _dense(len(self.classes_), None, seed + 4)
+        self.head_ = dense_layer(len(self.classes_), None, seed + 4)
         self.head_.build((None, self.n_latent))
         return seed
 
     # -- prediction -------------------------------------------------------------------
     def invert(self, X, n_steps=None, start=None):
-        """The latent codes z* of images X (n, m): an array (n, n_latent).
+        """Invert the generator on images: their latent codes z*.
 
-        n_steps : int >= 0 or None
-            Gradient steps of size ``inner_step_size``; None: ``inner_steps``,
-            what the model predicts with. 0 returns the start.
-        start : None, "encoder", "zero" or an array (n, n_latent)
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Images.
+        n_steps : int or None
+            Gradient steps (>= 0) of size ``inner_step_size``; None:
+            ``inner_steps``, what the model predicts with. 0 returns the start.
+        start : None, "encoder", "zero" or array-like of shape (n, n_latent)
             Where the steps start; None: the model's own ``start``.
             "encoder" needs a model fitted with ``start="encoder"``.
+
+        Returns
+        -------
+        ndarray of shape (n, n_latent)
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
@@ -391,9 +283,9 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         # not depend, even in the last float32 digit, on the other images inverted with it;
         # the steps are invert_decoder's, run by the compiled _descend (same numbers, a
         # graph loop instead of one eager call per operation).
-        weights = _decoder_weights(self.decoder_)
+        weights = decoder_weights(self.decoder_)
         X_t = tf.constant(X)
-        return _descend(X_t, self._start_codes(X_t, start),
+        return descend(X_t, self._start_codes(X_t, start),
                         tf.constant(float(self.inner_step_size), tf.float64),
                         tf.constant(n_steps, tf.int32), tf.constant(0.0, tf.float64),
                         *weights).numpy()
@@ -406,7 +298,7 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 return tf.zeros((X.shape[0], self.n_latent), tf.float64)
             if self.encoder_ is None:
                 raise ValueError("start='encoder' needs a model fitted with start='encoder'")
-            return _encode(X, *_decoder_weights(self.encoder_))
+            return run_encoder(X, *decoder_weights(self.encoder_))
         start = np.asarray(start, dtype=np.float64)
         if start.shape != (X.shape[0], self.n_latent):
             raise ValueError(f"start must have shape ({X.shape[0]}, {self.n_latent}), "
@@ -414,13 +306,34 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         return tf.constant(start)
 
     def decode(self, Z):
-        """g(Z): the generator's drawing of codes Z (n, n_latent), an array (n, m)."""
+        """Draw images from codes, g(Z).
+
+        Parameters
+        ----------
+        Z : array-like of shape (n, n_latent)
+            Codes.
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+        """
         check_is_fitted(self)
-        weights = _decoder_weights(self.decoder_)
-        return _decode(tf.constant(np.asarray(Z, np.float64)), *weights).numpy()
+        weights = decoder_weights(self.decoder_)
+        return run_decoder(tf.constant(np.asarray(Z, np.float64)), *weights).numpy()
 
     def classify_codes(self, Z):
-        """The head's class for each code of Z (n, n_latent): labels (n,)."""
+        """Classify codes with the head.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n, n_latent)
+            Codes.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_``.
+        """
         logits = self._code_logits(Z)   # first: it checks that the model is fitted
         return self.classes_[np.argmax(logits, axis=1)]
 
@@ -430,7 +343,17 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         return np.asarray(Z, np.float64) @ kernel + bias
 
     def reconstruct(self, X):
-        """g(z*): the generator's drawing of each image (n, m)."""
+        """Draw each image as the generator sees it, g(z*).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, m)
+            Images.
+
+        Returns
+        -------
+        ndarray of shape (n, m)
+        """
         return self.decode(self.invert(X))
 
     def _logits(self, X):

@@ -17,40 +17,53 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import logsumexp, ndtr
 from sklearn.cluster import KMeans
 
 from inverse_lessons._tf import tf
 
-__all__ = ["class_log_likelihoods", "complete_log_likelihoods", "fit_ppca",
-           "mixture_log_likelihoods", "mixture_of_ppca"]
+__all__ = ["class_log_likelihoods", "clipped_noise_moments", "complete_log_likelihoods",
+           "fit_ppca", "mixture_log_likelihoods", "mixture_of_ppca"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
-    """Gaussian log-likelihood of the observed pixels under every class, and the inversion.
+    """Compute each class's log-likelihood of the observed pixels, and the inversion.
 
-    Parameters (tensors or arrays, float64)
+    Tensors or arrays, float64. The Woodbury identity replaces each d x d
+    covariance by the k x k matrix M = I + W_O^T D_O^-1 W_O, whose Cholesky
+    factor gives the log-determinant, the quadratic form and the posterior
+    mean at once.
+
+    Parameters
     ----------
-    X : (n, d) images with missing pixels set to any finite value (they are masked).
-    mask : (n, d) 1 for an observed pixel, 0 for a missing one; or, with ``pattern``,
-        (u, d) the distinct masks.
-    means : (C, d) class means mu_c.
-    components : (C, d, k) class generators W_c.
-    variances : (C, d) per-pixel noise variances D_c (positive).
-    pattern : None or (n,) ints in [0, u): image i's mask is ``mask[pattern[i]]``.
-        The k x k matrices M below and their Cholesky factors then depend on the
-        mask only, so they are computed once per distinct mask instead of once per
-        image (once for complete images); the same values up to rounding. None:
-        one mask per image.
+    X : array-like of shape (n, d)
+        Images, missing pixels set to any finite value (they are masked).
+    mask : array-like of shape (n, d), or (u, d) with ``pattern``
+        1 for an observed pixel, 0 for a missing one; with ``pattern``, the
+        distinct masks.
+    means : array-like of shape (C, d)
+        The class means mu_c.
+    components : array-like of shape (C, d, k)
+        The class generators W_c.
+    variances : array-like of shape (C, d)
+        Per-pixel noise variances D_c (positive).
+    pattern : array-like of shape (n,) or None
+        Ints in [0, u): image i's mask is ``mask[pattern[i]]``. M and its
+        Cholesky factor then depend on the mask only, so they are computed
+        once per distinct mask (once for complete images); the same values up
+        to rounding. None: one mask per image.
 
     Returns
     -------
-    log_likelihood : (n, C) tensor, log N(x_O; mu_O, W_O W_O^T + D_O) in nats.
-    latents : (n, C, k) tensor, the posterior mean of z given the observed pixels,
-        (I + W_O^T D_O^-1 W_O)^-1 W_O^T D_O^-1 (x_O - mu_O): the masked inversion
-        of each class's generator (least squares with a unit-variance prior on z).
+    log_likelihood : tensor of shape (n, C)
+        log N(x_O; mu_O, W_O W_O^T + D_O), in nats.
+    latents : tensor of shape (n, C, k)
+        The posterior mean of z given the observed pixels,
+        (I + W_O^T D_O^-1 W_O)^-1 W_O^T D_O^-1 (x_O - mu_O): the masked
+        inversion of each class's generator (least squares with a
+        unit-variance prior on z).
     """
     X = tf.convert_to_tensor(X, tf.float64)
     mask = tf.convert_to_tensor(mask, tf.float64)
@@ -92,22 +105,22 @@ def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
 
 
 def _cholesky_terms(L, b):
-    """log det(L L^T) (...) and (L L^T)^-1 b (..., k) from a Cholesky factor L (..., k, k)."""
+    """Return log det(L L^T) (...) and (L L^T)^-1 b (..., k) from a Cholesky factor L."""
     z = tf.linalg.cholesky_solve(L, b[..., None])[..., 0]
     return 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(L)), axis=-1), z
 
 
 @tf.custom_gradient
 def _log_det_and_solve(M, b):
-    """log det M (...) and z = M^-1 b (..., k) for symmetric positive definite M (..., k, k).
+    """Return log det M (...) and z = M^-1 b (..., k) for SPD matrices M (..., k, k).
 
     One Cholesky factorisation M = L L^T gives both. The gradient is the closed
     form, d log det M = tr(M^-1 dM) and dz = M^-1 (db - dM z): for upstream
     gradients g (...) and h (..., k), g M^-1 - (M^-1 h) z^T for M and M^-1 h
     for b, with M^-1 from one triangular inversion of L. Exact (for symmetric
     perturbations of M, the only ones M's symmetric construction passes on),
-    and several times cheaper for a batch of small matrices than
-    differentiating through the Cholesky factorisation and its solves.
+    and cheaper for a batch of small matrices than differentiating through the
+    Cholesky factorisation and its solves.
     """
     L = tf.linalg.cholesky(M)
     log_det, z = _cholesky_terms(L, b)
@@ -126,13 +139,29 @@ def _log_det_and_solve(M, b):
 
 
 def fit_ppca(X, n_latent, min_variance, weights=None):
-    """Closed-form probabilistic PCA of the rows of X (n, d), the maximum-likelihood fit.
+    """Fit probabilistic PCA to the rows of X in closed form (maximum likelihood).
 
-    Returns mu (d,), W (d, k), s2 (float): W = U_k (Lambda_k - s2 I)^(1/2) from the
-    top k eigenpairs of the covariance (divided by n), s2 the mean of the
-    discarded eigenvalues, floored at ``min_variance``. With ``weights`` (n,)
-    (responsibilities, summing to anything positive) mean and covariance are
-    weighted: the M-step of a mixture of PPCA.
+    W = U_k (Lambda_k - s2 I)^(1/2) from the top k eigenpairs of the covariance
+    (divided by n), s2 the mean of the discarded eigenvalues (Tipping and
+    Bishop 1999).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Complete images.
+    n_latent : int
+        k, the latent dimensions.
+    min_variance : float
+        Floor on s2.
+    weights : ndarray of shape (n,) or None
+        Responsibilities (summing to anything positive): mean and covariance
+        are weighted, the M-step of a mixture of PPCA.
+
+    Returns
+    -------
+    mu : ndarray of shape (d,)
+    W : ndarray of shape (d, k)
+    s2 : float
     """
     w = np.full(len(X), 1.0 / len(X)) if weights is None else weights / weights.sum()
     mu = w @ X
@@ -147,7 +176,22 @@ def fit_ppca(X, n_latent, min_variance, weights=None):
 
 
 def complete_log_likelihoods(X, means, components, s2):
-    """log N(x; mu_j, W_j W_j^T + s2_j I) for complete rows X (n, d): (n, J), numpy."""
+    """Compute log N(x; mu_j, W_j W_j^T + s2_j I) of complete images, densely, in numpy.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Complete images.
+    means : ndarray of shape (J, d)
+    components : ndarray of shape (J, d, k)
+    s2 : ndarray of shape (J,)
+        The generators.
+
+    Returns
+    -------
+    ndarray of shape (n, J)
+        Log-likelihoods in nats.
+    """
     out = np.empty((len(X), len(means)))
     for j, (mu, W, v) in enumerate(zip(means, components, s2, strict=True)):
         L = np.linalg.cholesky(W @ W.T + v * np.eye(X.shape[1]))
@@ -158,11 +202,34 @@ def complete_log_likelihoods(X, means, components, s2):
 
 
 def mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
-    """EM for a mixture of PPCA (Tipping and Bishop 1999) on complete rows X (n, d).
+    """Fit a mixture of PPCA by EM (Tipping and Bishop 1999).
 
     Started from a k-means clustering; each M-step is a weighted closed-form
-    PPCA per component. Returns log weights (J,), means (J, d), W (J, d, k),
-    s2 (J,) and the number of EM iterations run.
+    PPCA per component (:func:`fit_ppca`). One component is the closed form.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Complete images.
+    n_components : int
+        J, the generators.
+    n_latent : int
+        k, each generator's latent dimensions.
+    min_variance : float
+        Floor on each s2.
+    max_iter : int
+        Largest number of EM iterations.
+    rng : numpy.random.RandomState
+        Seeds k-means.
+
+    Returns
+    -------
+    log_weights : ndarray of shape (J,)
+    means : ndarray of shape (J, d)
+    W : ndarray of shape (J, d, k)
+    s2 : ndarray of shape (J,)
+    n_iter : int
+        EM iterations run.
     """
     if n_components == 1:
         mu, W, s2 = fit_ppca(X, n_latent, min_variance)
@@ -185,11 +252,26 @@ def mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
 
 
 def mixture_log_likelihoods(X, mask, log_weights, means, components, variances, pattern=None):
-    """log p(x_O | c) (n, C), the per-generator log-likelihoods plus log weights (n, C, J)
-    and the latents (n, C, J, k), as tensors, for J generators per class.
+    """Compute log p(x_O | c) under mixtures of J generators per class.
 
-    log_weights (C, J), means (C, J, d), components (C, J, d, k), variances (C, J, d);
-    ``mask`` and ``pattern`` as for :func:`class_log_likelihoods`.
+    Parameters
+    ----------
+    X, mask, pattern
+        As for :func:`class_log_likelihoods`.
+    log_weights : tensor of shape (C, J)
+    means : tensor of shape (C, J, d)
+    components : tensor of shape (C, J, d, k)
+    variances : tensor of shape (C, J, d)
+        Each class's generators.
+
+    Returns
+    -------
+    scores : tensor of shape (n, C)
+        log p(x_O | c).
+    joint : tensor of shape (n, C, J)
+        Each generator's log-likelihood plus its log weight.
+    latents : tensor of shape (n, C, J, k)
+        Each generator's posterior mean of z.
     """
     # dynamic shapes: a graph traced once serves models of every size
     C, J = tf.unstack(tf.shape(log_weights))
@@ -199,3 +281,39 @@ def mixture_log_likelihoods(X, mask, log_weights, means, components, variances, 
                                   tf.reshape(variances, [C * J, d]), pattern)
     joint = tf.reshape(ll, [-1, C, J]) + log_weights[None]
     return tf.reduce_logsumexp(joint, axis=-1), joint, tf.reshape(z, [-1, C, J, k])
+
+
+def clipped_noise_moments(X, noise_std, low=0.0, high=1.0):
+    """Compute the mean and variance of clip(x + e, low, high), e ~ N(0, noise_std^2).
+
+    With noise, the recorded pixel is clipped to the valid range, so a blank
+    pixel (x = 0) reads on average noise_std / sqrt(2 pi), not 0, and varies
+    less than noise_std^2: the model's mean and noise variance should know that.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        Clean pixel values.
+    noise_std : float
+        The noise's standard deviation (0: no noise).
+    low, high : float
+        The valid range.
+
+    Returns
+    -------
+    mean, variance : ndarray of shape (n, d)
+        Per pixel.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    s = float(noise_std)
+    if s == 0:
+        return np.clip(X, low, high), np.zeros_like(X)
+    a, b = (low - X) / s, (high - X) / s
+    phi_a, phi_b = np.exp(-0.5 * a * a), np.exp(-0.5 * b * b)
+    phi_a, phi_b = phi_a / math.sqrt(2 * math.pi), phi_b / math.sqrt(2 * math.pi)
+    Phi_a, Phi_b = ndtr(a), ndtr(b)
+    inside = Phi_b - Phi_a
+    mean = low * Phi_a + high * (1 - Phi_b) + X * inside + s * (phi_a - phi_b)
+    second = (low ** 2 * Phi_a + high ** 2 * (1 - Phi_b) + X ** 2 * inside
+              + 2 * X * s * (phi_a - phi_b) + s ** 2 * (inside + a * phi_a - b * phi_b))
+    return mean, np.maximum(second - mean ** 2, 0.0)
