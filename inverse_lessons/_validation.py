@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 __all__ = ["Boolean", "Integer", "Options", "Real", "Satisfies", "check_choice", "check_int",
            "check_params", "check_positive"]
 
@@ -206,7 +208,7 @@ class Boolean:
 
     def has_type(self, value):
         """Return whether the value is a bool."""
-        return isinstance(value, bool) or type(value).__name__ == "bool_"
+        return isinstance(value, (bool, np.bool_))
 
     def accepts(self, value):
         """Return whether the value meets the constraint."""
