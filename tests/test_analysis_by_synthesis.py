@@ -265,7 +265,7 @@ def test_fine_tuning_loss_gradient_matches_finite_differences():
     """The gradient Adam follows, checked entry by entry against central differences,
     for every parameter, the log variances included (once scaled by 1e-12)."""
     from inverse_lessons import tf
-    from inverse_lessons.models.fine_tuning import fine_tune_loss as _fine_tune_loss
+    from inverse_lessons.models.fine_tuning import fine_tune_loss
 
     m = AnalysisBySynthesis(n_latent=3, n_components=2, random_state=0).fit(
         X_TRAIN[:300], Y_TRAIN[:300])
@@ -281,7 +281,7 @@ def test_fine_tuning_loss_gradient_matches_finite_differences():
     params = [tf.constant(v) for v in values]
     with tf.GradientTape() as tape:
         tape.watch(params)
-        loss = _fine_tune_loss(*fixed, params)
+        loss = fine_tune_loss(*fixed, params)
     grads = [g.numpy() for g in tape.gradient(loss, params)]
     for which in range(4):
         flat = values[which].ravel()
@@ -292,7 +292,7 @@ def test_fine_tuning_loss_gradient_matches_finite_differences():
                 v[i] += sign * 1e-6
                 trial = [tf.constant(x) for x in values]
                 trial[which] = tf.constant(v.reshape(values[which].shape))
-                shifted.append(float(_fine_tune_loss(*fixed, trial)))
+                shifted.append(float(fine_tune_loss(*fixed, trial)))
             numeric = (shifted[0] - shifted[1]) / 2e-6
             assert abs(grads[which].ravel()[i] - numeric) <= 1e-6 + 1e-5 * abs(numeric)
     # the variance's gradient is not scaled away: of the order of the others

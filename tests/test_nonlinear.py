@@ -223,20 +223,20 @@ def test_repeated_fits_start_afresh():
 
 
 def test_batch_order_draws_every_image_once_per_epoch():
-    from inverse_lessons.models.nonlinear import _batch_order
+    from inverse_lessons.models.nonlinear import batch_order
 
     # full batch: every iteration sees all images, in order (batch_size None or >= n)
     for size in (None, 10, 25):
-        np.testing.assert_array_equal(_batch_order(10, size, 3, None),
+        np.testing.assert_array_equal(batch_order(10, size, 3, None),
                                       np.tile(np.arange(10), (3, 1)))
     # 10 images in batches of 3: three batches per epoch, one image left for the next epoch
-    order = _batch_order(10, 3, 7, np.random.default_rng(0))
+    order = batch_order(10, 3, 7, np.random.default_rng(0))
     assert order.shape == (7, 3)
     for epoch in (order[0:3], order[3:6]):
         assert len(set(epoch.ravel())) == 9 and set(epoch.ravel()) <= set(range(10))
-    np.testing.assert_array_equal(order, _batch_order(10, 3, 7, np.random.default_rng(0)))
+    np.testing.assert_array_equal(order, batch_order(10, 3, 7, np.random.default_rng(0)))
     # over many epochs every image is drawn about equally often
-    counts = np.bincount(_batch_order(10, 3, 3000, np.random.default_rng(1)).ravel())
+    counts = np.bincount(batch_order(10, 3, 3000, np.random.default_rng(1)).ravel())
     assert counts.min() > 0.95 * counts.mean() and counts.max() < 1.05 * counts.mean()
 
 
@@ -255,7 +255,7 @@ def _keras_reference_fit(model, X, y):
                  + (encoder.trainable_variables if encoder else []))
     optimizer = tf.keras.optimizers.Adam(model.learning_rate)
     X_all, y_all = np.asarray(X, np.float32), np.asarray(y)
-    rows = nonlinear._batch_order(len(X_all), model.batch_size, model.max_iter,
+    rows = nonlinear.batch_order(len(X_all), model.batch_size, model.max_iter,
                                   np.random.default_rng(seed + 6))
     curve = []
     for batch in rows:

@@ -47,7 +47,7 @@ from inverse_lessons.models.training import (
 )
 
 __all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivatives",
-           "long_inversion", "NonlinearInverseNet"]
+           "long_inversion", "NonlinearInverseNet", "batch_order"]
 
 _DTYPE = tf.float32
 
@@ -66,14 +66,30 @@ _CONSTRAINTS = {
 }
 
 
-def _batch_order(n, batch_size, n_iter, rng):
-    """Which images each of ``n_iter`` iterations trains on: an int array (n_iter, b).
+def batch_order(n, batch_size, n_iter, rng):
+    """Draw which images each training iteration uses, epoch by epoch.
 
-    b = min(batch_size, n), or n for batch_size None (full batch: every row is
-    0, ..., n-1). Otherwise each epoch is a fresh permutation of the n images drawn
-    from ``rng`` (a numpy Generator), cut into n // b batches of b images; the last
-    n mod b images of a permutation wait for the next epoch, so every batch has
-    one size (one compilation) and every image is drawn about equally often.
+    Each epoch is a fresh permutation of the n images, cut into n // b
+    batches of b images; the last n mod b images of a permutation wait for
+    the next epoch, so every batch has one size (one trace) and every image is
+    drawn about equally often.
+
+    Parameters
+    ----------
+    n : int
+        Training images.
+    batch_size : int or None
+        b = min(batch_size, n); None: full batches.
+    n_iter : int
+        Iterations.
+    rng : numpy.random.Generator
+        Draws the permutations (unused for full batches).
+
+    Returns
+    -------
+    ndarray of shape (n_iter, b), int
+        Row i holds iteration i's images; for full batches every row is
+        0, ..., n - 1.
     """
     b = n if batch_size is None else min(batch_size, n)
     if b == n:
@@ -215,7 +231,7 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         codes = encode_labels(self, y)
         seed = self._build_models(X.shape[1])
-        batches = _batch_order(X.shape[0], self.batch_size, self.max_iter,
+        batches = batch_order(X.shape[0], self.batch_size, self.max_iter,
                                np.random.default_rng(seed + 6))
         data = (tf.constant(X, _DTYPE), tf.constant(codes, tf.int32),
                 *[tf.constant(float(v), _DTYPE) for v in
