@@ -161,3 +161,11 @@ def test_adversarial_mlp_scores_and_gradients(digits):
     assert np.isclose(gradient[10], difference, rtol=1e-2, atol=1e-3)
     with pytest.raises(ValueError, match="norm"):
         AdversarialMLP(norm="l1").fit(X_train, y_train)
+
+
+def test_baselines_are_the_issues_six():
+    models = R.robustness_baselines(seed=1)
+    assert list(models) == ["logistic regression", "RBF SVC", "nearest neighbour", "MLP",
+                            "MLP, PGD-trained", "analysis by synthesis"]
+    assert models["MLP, PGD-trained"].radius == R.PGD_RADIUS > 0 == models["MLP"].radius
+    assert isinstance(models["analysis by synthesis"], AnalysisBySynthesis)

@@ -211,15 +211,19 @@ def _clip(X, box):
     return X if box is None else np.clip(X, *box)
 
 
-def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot):
-    """DeepFool runs towards each other class from each start (a list of (n, d) offsets,
-    zeros for the image itself): each image's shortest flipping change (n, d), zero where
-    no run flipped."""
+def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, targets):
+    """DeepFool runs towards other classes from each start (a list of (n, d) offsets,
+    zeros for the image itself): towards every other class, or (``targets`` an int)
+    the ``targets`` classes scored highest after the own one. Each image's shortest
+    flipping change (n, d), zero where no run flipped."""
     n = len(X)
-    n_classes = int(scores.scores(tf.constant(X[:1], tf.float32)).shape[1])
+    values = scores.scores(tf.constant(X, tf.float32)).numpy()
+    n_classes = values.shape[1]
+    values[np.arange(n), own] = -np.inf
+    rank = np.argsort(np.argsort(-values, axis=1), axis=1)     # 0: the runner-up
     image, start, target = (a.ravel() for a in np.meshgrid(
         np.arange(n), np.arange(len(starts)), np.arange(n_classes), indexing="ij"))
-    keep = target != own[image]
+    keep = (target != own[image]) & (rank[image, target] < (targets or n_classes))
     image, start, target = image[keep], start[keep], target[keep]
     current = _clip(X[image] + np.stack(starts)[start, image], box)
     flipped = predict(current) != own[image]
@@ -316,11 +320,12 @@ def flip_sizes(model, X, perturbations, norm="l2"):
 
 def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_radius=0.05,
                    max_iter=50, overshoot=0.02, radius_steps=8, pgd_steps=10,
-                   refine_steps=10, bisection_steps=16, seed=0):
+                   refine_steps=10, bisection_steps=16, targets=None, seed=0):
     """Small flips of a differentiable model, by gradient attacks with restarts.
 
     For each gradient kind of :func:`score_functions`: DeepFool (Moosavi-Dezfooli
-    et al. 2016) towards every other class (the linearised gap to it, an L2 or
+    et al. 2016) towards every other class, or the ``targets`` classes scored
+    highest after the image's own (the linearised gap to it, an L2 or
     L-infinity step to its zero, times 1 + ``overshoot``), from the image and from
     ``restarts`` random starts within ``start_radius`` (L-infinity) of it; each
     image's shortest flip is shortened by bisection along its direction, by PGD at
@@ -353,7 +358,8 @@ def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_rad
     out = {}
     for kind, function in functions.items():
         scores = _Slopes(function)
-        delta = _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot)
+        delta = _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot,
+                          targets)
         delta = _bisect(predict, X, own, delta, norm, box, bisection_steps)
         delta = _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps,
                             pgd_steps)
