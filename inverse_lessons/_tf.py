@@ -19,10 +19,22 @@ __all__ = ["tf", "to_dtype", "quiet_retracing"]
 
 
 def to_dtype(value, dtype):
-    """``value`` as a tensor of ``dtype``, without a float32 detour.
+    """Convert ``value`` to a tensor of ``dtype`` without a float32 detour.
 
     ``tf.cast(1.3, tf.float64)`` first makes a float32 tensor and so loses
     digits; Python and numpy numbers are converted directly instead.
+
+    Parameters
+    ----------
+    value : tf.Tensor, tf.Variable, array-like or number
+        The value to convert.
+    dtype : tf.DType
+        The dtype wanted.
+
+    Returns
+    -------
+    tf.Tensor or tf.Variable
+        ``value`` itself when it is already a tensor of ``dtype``, else the converted tensor.
     """
     if isinstance(value, (tf.Tensor, tf.Variable)):
         return value if value.dtype == dtype else tf.cast(value, dtype)
@@ -46,6 +58,11 @@ def quiet_retracing():
     configuration and kind of call (and, with missing pixels, per number of
     images). After five traces TensorFlow would warn about frequent retracing,
     a false alarm here.
+
+    Yields
+    ------
+    None
+        The notice is filtered from TensorFlow's logger until the block exits.
     """
     logger = tf.get_logger()
     notice_filter = _NoRetracingNotice()

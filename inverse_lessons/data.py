@@ -26,12 +26,21 @@ N_TEST = 500
 
 
 def load_digits_split():
-    """The book's canonical split of the 8x8 digits, as in the original series.
+    """Load the book's canonical split of the 8x8 digits, as in the original series.
 
-    Returns ``X_train, y_train, X_test, y_test``: images 0-999 for training
-    and 1000-1499 for testing, each image flattened to 64 float64 pixels in
-    [0, 1] (raw value / 16), labels as int64 digits 0-9. Shapes (1000, 64),
-    (1000,), (500, 64), (500,).
+    Images 0-999 train and images 1000-1499 test; no shuffle, so every chapter
+    sees the same images in the same order.
+
+    Returns
+    -------
+    X_train : ndarray of float64, shape (1000, 64)
+        Training images, flattened row by row, pixels in [0, 1] (raw value / 16).
+    y_train : ndarray of int64, shape (1000,)
+        Their digits, 0-9.
+    X_test : ndarray of float64, shape (500, 64)
+        Test images, as ``X_train``.
+    y_test : ndarray of int64, shape (500,)
+        Their digits, 0-9.
     """
     digits = load_digits()
     X = digits.data.astype(np.float64) / PIXEL_MAX
@@ -41,14 +50,31 @@ def load_digits_split():
 
 
 def neighbour_gap(X, seed=0):
-    """How far apart in the data set similar images lie: (ours, random), in positions.
+    """Measure how far apart in the data set similar images lie, in positions.
 
-    ours : the median of |i - j| over the rows i of X (n, d), j the row nearest
-    to row i in Euclidean distance (pixel units); random : the same median for a
-    random pairing of the positions (a permutation drawn with ``seed``). A gap
-    far below the random one means that similar images come in runs, as the
-    digits do (runs of similar handwriting): then cross-validation should hold
-    out runs of consecutive images, not a shuffle (chapter 8).
+    A gap far below the random one means that similar images come in runs, as
+    the digits do (runs of similar handwriting): then cross-validation should
+    hold out runs of consecutive images, not a shuffle (chapter 8).
+
+    Parameters
+    ----------
+    X : array-like, shape (n_images, n_pixels)
+        Images as rows, in data-set order; at least two.
+    seed : int, default 0
+        Seed of the random permutation that gives the reference gap.
+
+    Returns
+    -------
+    ours : float
+        Median over the rows i of ``|i - j|``, j the row nearest to row i in
+        Euclidean distance (pixel units).
+    random : float
+        The same median for a random pairing of the positions.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is not 2-d or has fewer than two rows.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) < 2:

@@ -1,4 +1,4 @@
-"""Paired tests over test images: is one classifier's lead more than chance?
+"""Test whether one classifier's lead over another on the same images is more than chance.
 
 Two classifiers scored on the same test images disagree on a few of them; only
 those images carry information about which is better. McNemar's exact test
