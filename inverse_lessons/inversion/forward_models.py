@@ -18,26 +18,57 @@ TOY_INTERCEPT = -4.0
 
 
 def line_forward(y, a, b):
-    """The parameterised line f_theta(y) = a * y + b (chapter 2).
+    """Apply the parameterised line f_theta(y) = a * y + b (chapter 2).
 
-    ``y`` is any shape; ``a`` and ``b`` are scalars (or broadcastable
-    tensors, e.g. ``tf.Variable``s being trained). Returns ``a * y + b``.
+    Parameters
+    ----------
+    y : array-like or tf.Tensor, any shape
+        The latent.
+    a, b : float or tf.Tensor
+        Slope and intercept: scalars, or tensors that broadcast against ``y``
+        (``tf.Variable`` objects being trained, say).
+
+    Returns
+    -------
+    tf.Tensor, shape of ``y``
+        ``a * y + b``, in ``y``'s dtype.
     """
     y = tf.convert_to_tensor(y)
     return to_dtype(a, y.dtype) * y + to_dtype(b, y.dtype)
 
 
 def toy_forward(x):
-    """The toy forward model of chapter 1, f(x) = 2x - 4, element-wise."""
+    """Apply the toy forward model of chapter 1, f(x) = 2x - 4, element-wise.
+
+    Parameters
+    ----------
+    x : array-like or tf.Tensor, any shape
+        The cause.
+
+    Returns
+    -------
+    tf.Tensor, shape of ``x``
+        ``2 x - 4``.
+    """
     x = tf.convert_to_tensor(x)
     return line_forward(x, TOY_SLOPE, TOY_INTERCEPT)
 
 
 def square_forward(x):
-    """A forward model that is not injective, f(x) = x**2: f(-2) = f(2) = 4.
+    """Apply a forward model that is not injective, f(x) = x**2: f(-2) = f(2) = 4.
 
     Inverting it has two answers; which one gradient descent finds depends on
     where it starts.
+
+    Parameters
+    ----------
+    x : array-like or tf.Tensor, any shape
+        The cause.
+
+    Returns
+    -------
+    tf.Tensor, shape of ``x``
+        ``x**2``.
     """
     x = tf.convert_to_tensor(x)
     return tf.square(x)

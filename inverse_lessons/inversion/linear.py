@@ -61,11 +61,19 @@ __all__ = [
 
 
 def observed_mask(X):
-    """Split X into (values with missing pixels set to 0, mask of observed pixels).
+    """Split X into its values with missing pixels set to 0 and the mask of observed pixels.
 
-    X : tensor of shape (n, m) with NaN for missing pixels.
-    Returns two tensors of X's shape and dtype: X with NaN replaced by 0, and
-    1.0 where a pixel is observed, 0.0 where it is missing.
+    Parameters
+    ----------
+    X : array-like or tf.Tensor, shape (n, m)
+        Images as rows, NaN for a missing pixel.
+
+    Returns
+    -------
+    values : tf.Tensor, shape (n, m)
+        X with NaN replaced by 0, in X's dtype.
+    mask : tf.Tensor, shape (n, m)
+        1.0 where a pixel is observed, 0.0 where it is missing, in X's dtype.
     """
     X = tf.convert_to_tensor(X)
     missing = tf.math.is_nan(X)
@@ -73,7 +81,7 @@ def observed_mask(X):
 
 
 def generator_step_size_bound(G):
-    """The step-size bound ``1 / sigma_max(G)**2`` of inverting G (a scalar tensor).
+    """Compute the step-size bound ``1 / sigma_max(G)**2`` of inverting G.
 
     The inversion loss ||x - G z||^2 has curvature 2 G^T G, so gradient
     descent on it converges for step sizes below this bound and diverges above
@@ -83,6 +91,16 @@ def generator_step_size_bound(G):
     solved in one step, without oscillation), the step InverseNet uses by
     default. Masking pixels only lowers the curvature, so the bound stays safe
     for damaged images. No gradient flows through it.
+
+    Parameters
+    ----------
+    G : array-like or tf.Tensor, shape (m, k)
+        The generator, one column per latent.
+
+    Returns
+    -------
+    tf.Tensor
+        The bound, a scalar in G's dtype.
     """
     G = tf.stop_gradient(tf.convert_to_tensor(G))
     largest = tf.linalg.eigvalsh(tf.matmul(G, G, transpose_a=True))[-1]
@@ -91,19 +109,40 @@ def generator_step_size_bound(G):
 
 def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
                        backprop_steps=None):
-    """N explicit gradient-descent steps on every image's inversion loss.
+    """Take N explicit gradient-descent steps on every image's inversion loss.
 
-    G : (m, k); X : (n, m) with missing pixels already zeroed; mask : None
-    (all observed) or (n, m) of 0/1. ``n_steps`` is a Python int,
-    ``step_size`` a float or scalar tensor; ``initial`` the starting latents
-    (n, k), zero by default. ``backprop_steps`` = K truncates
-    backpropagation: gradients flow through the last K steps only (the
-    iterate before them is treated as a constant), which biases the
-    gradient. The first N - K steps are then computed from constant copies
-    of G, X, the step size and the start, so that a GradientTape records
-    nothing of them: memory grows with K, not N. (A stop-gradient on the
-    iterate alone would cut the gradient but the tape would still keep
-    every step's tensors.) Returns Z of shape (n, k).
+    Parameters
+    ----------
+    G : array-like or tf.Tensor, shape (m, k)
+        The generator.
+    X : array-like or tf.Tensor, shape (n, m)
+        Images as rows, missing pixels already zeroed (:func:`observed_mask`).
+    n_steps : int
+        N, a Python int >= 0.
+    step_size : float or scalar tf.Tensor
+        The step size eta.
+    mask : tf.Tensor of shape (n, m) or None, default None
+        1 for an observed pixel, 0 for a missing one; None when all are observed.
+    initial : tf.Tensor of shape (n, k) or None, default None
+        The starting latents; zero by default.
+    backprop_steps : int or None, default None
+        K truncates backpropagation: gradients flow through the last K steps
+        only (the iterate before them is treated as a constant), which biases
+        the gradient. The first N - K steps are then computed from constant
+        copies of G, X, the step size and the start, so that a GradientTape
+        records nothing of them and memory grows with K, not N (a
+        stop-gradient on the iterate alone would cut the gradient but the tape
+        would still keep every step's tensors). None backpropagates through all.
+
+    Returns
+    -------
+    tf.Tensor, shape (n, k)
+        The latents Z after N steps.
+
+    Raises
+    ------
+    ValueError
+        If ``backprop_steps`` is not between 0 and ``n_steps``.
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     if backprop_steps is not None and not 0 <= backprop_steps <= n_steps:
@@ -135,14 +174,25 @@ def unrolled_inversion(G, X, *, n_steps, step_size, mask=None, initial=None,
 
 
 def iteration_matrix(G, step_size, mask=None):
-    """M = I - 2 eta G^T D G: what one gradient step on the inversion loss does to z.
+    """Form M = I - 2 eta G^T D G, what one gradient step on the inversion loss does to z.
 
     One step from z gives M z + 2 eta G^T D x, so N steps from z_0 give
     z_N = M^N z_0 + 2 eta S_N G^T D x, with S_N from :func:`geometric_sum`.
-    G : (m, k); ``step_size`` eta, a float or scalar tensor; mask : None (every
-    pixel observed, D = I) or (n, m) of 0/1, one row per image. Returns M, of
-    shape (k, k) without a mask and (n, k, k), one per image, with one; it is
-    symmetric.
+
+    Parameters
+    ----------
+    G : array-like or tf.Tensor, shape (m, k)
+        The generator.
+    step_size : float or scalar tf.Tensor
+        The step size eta.
+    mask : array-like of shape (n, m) or None, default None
+        1 for an observed pixel, 0 for a missing one, one row per image; None
+        when every pixel is observed (D = I).
+
+    Returns
+    -------
+    tf.Tensor, shape (k, k), or (n, k, k) with a mask
+        M, symmetric; one per image with a mask.
     """
     G = tf.convert_to_tensor(G)
     step = to_dtype(step_size, G.dtype)
@@ -154,14 +204,26 @@ def iteration_matrix(G, step_size, mask=None):
 
 
 def geometric_sum(M, n_steps, B=None):
-    """S_N = I + M + M^2 + ... + M^(N-1) and M^N, or S_N B, by repeated squaring.
+    """Compute S_N = I + M + ... + M^(N-1) and M^N, or S_N B, by repeated squaring.
 
-    M : (..., k, k), one matrix or a batch; ``n_steps`` N, a Python int >= 0;
-    B : None, or (..., k, r) to get S_N B without forming S_N.
+    Parameters
+    ----------
+    M : array-like or tf.Tensor, shape (..., k, k)
+        One matrix or a batch.
+    n_steps : int
+        N, a Python int >= 0.
+    B : array-like of shape (..., k, r) or None, default None
+        Given, the product S_N B is returned without forming S_N.
 
-    Returns (S_N, M^N), both (..., k, k), when B is None; (S_N B, None) when
-    it is given. N = 0 gives S_0 = 0 and M^0 = I.
+    Returns
+    -------
+    sum : tf.Tensor, shape (..., k, k), or (..., k, r) with B
+        S_N, or S_N B; N = 0 gives 0.
+    power : tf.Tensor of shape (..., k, k) or None
+        M^N (the identity for N = 0); None when B is given.
 
+    Notes
+    -----
     On the binary digits of N, from the lowest: the powers M^(2^j) by squaring
     and S_(2^(j+1)) = S_(2^j) + M^(2^j) S_(2^j). Each digit that is set is
     added to the sum of the lower digits used so far, a: without B as
@@ -197,15 +259,25 @@ def geometric_sum(M, n_steps, B=None):
 
 
 def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
-    """The result of :func:`unrolled_inversion`, computed in closed form.
+    """Compute the result of :func:`unrolled_inversion` in closed form.
 
-    Same arguments and result (n, k). From z_0 = 0, N steps give
+    From z_0 = 0, N steps give
     z_N = 2 eta S_N G^T D x (:func:`iteration_matrix`, :func:`geometric_sum`).
     Without a mask one k x k matrix S_N serves the whole batch, and a start
     z_0 adds M^N z_0. With a mask each image has its own M and only its vector
     S_N b is formed; a start z_0 then gives z_0 plus the N steps from 0 on the
     residual x - G z_0 (gradient descent on a quadratic is affine in its
-    start). ``n_steps`` = 0 returns the start.
+    start).
+
+    Parameters
+    ----------
+    G, X, n_steps, step_size, mask, initial
+        As for :func:`unrolled_inversion`.
+
+    Returns
+    -------
+    tf.Tensor, shape (n, k)
+        The latents after N steps (the start, zero by default, for N = 0).
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     G = tf.convert_to_tensor(G)
@@ -226,7 +298,7 @@ def closed_form_inversion(G, X, *, n_steps, step_size, mask=None, initial=None):
 
 
 def implicit_inversion(G, X, *, n_steps=None, step_size=None):
-    """Latents with an implicit gradient: the implicit function theorem, not the steps.
+    """Invert with a gradient from the implicit function theorem, not from the steps.
 
     Forward: with ``n_steps=None`` the exact least-squares latents, from the
     normal equations G^T G z = G^T x (G must have full column rank);
@@ -242,7 +314,23 @@ def implicit_inversion(G, X, *, n_steps=None, step_size=None):
     At the exact solution this is the true gradient; at an iterate that has
     not converged it is only an approximation of the N-step gradient
     (chapter 5 measures how far off). Memory and time do not grow with N
-    beyond the forward pass. G (m, k), X (n, m); returns Z (n, k). No mask.
+    beyond the forward pass.
+
+    Parameters
+    ----------
+    G : array-like or tf.Tensor, shape (m, k)
+        The generator, of full column rank.
+    X : array-like or tf.Tensor, shape (n, m)
+        Complete images as rows (no mask).
+    n_steps : int or None, default None
+        None for the exact least-squares latents, else N.
+    step_size : float or None, default None
+        The step size eta when ``n_steps`` is given.
+
+    Returns
+    -------
+    tf.Tensor, shape (n, k)
+        The latents Z.
     """
 
     @tf.custom_gradient
@@ -270,10 +358,26 @@ def implicit_inversion(G, X, *, n_steps=None, step_size=None):
 
 
 def least_squares_inversion(G, X, *, mask=None, rcond=1e-10):
-    """The infinite-step limit: the least-squares latent of every image.
+    """Compute the infinite-step limit, the least-squares latent of every image.
 
     Without a mask, Z = X pinv(G)^T; with one, each image is solved on its
-    observed pixels only (minimum-norm solution). Returns (n, k).
+    observed pixels only (minimum-norm solution).
+
+    Parameters
+    ----------
+    G : array-like or tf.Tensor, shape (m, k)
+        The generator.
+    X : array-like or tf.Tensor, shape (n, m)
+        Images as rows, missing pixels zeroed.
+    mask : array-like of shape (n, m) or None, default None
+        1 for an observed pixel, 0 for a missing one.
+    rcond : float, default 1e-10
+        Singular values below ``rcond`` times the largest count as zero.
+
+    Returns
+    -------
+    tf.Tensor, shape (n, k)
+        The least-squares latents.
     """
     G = tf.convert_to_tensor(G)
     X = tf.convert_to_tensor(X, dtype=G.dtype)
@@ -286,15 +390,26 @@ def least_squares_inversion(G, X, *, mask=None, rcond=1e-10):
 
 
 def filter_factors(singular_values, *, n_steps, step_size):
-    """How much of each singular direction N gradient steps from z = 0 have fitted.
+    """Measure how much of each singular direction N gradient steps from z = 0 have fitted.
 
-    singular_values : array (k,) of the generator's sigma_i (any order);
-    ``n_steps`` N, an int >= 0; ``step_size`` eta, a positive float.
-    Returns the array (k,) of 1 - (1 - 2 eta sigma_i^2)^N: along the right
-    singular vector v_i the N-step weights are this factor times the
-    least-squares weights (1 fully fitted, 0 untouched). Outside
+    Along the right singular vector v_i the N-step weights are this factor
+    times the least-squares weights (1 fully fitted, 0 untouched). Outside
     |1 - 2 eta sigma_i^2| < 1 the steps diverge and the factor grows without
     bound.
+
+    Parameters
+    ----------
+    singular_values : array-like, shape (k,)
+        The generator's sigma_i, any order.
+    n_steps : int
+        N, >= 0.
+    step_size : float
+        The step size eta, > 0.
+
+    Returns
+    -------
+    ndarray of float64, shape (k,)
+        ``1 - (1 - 2 eta sigma_i^2)^N``.
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     step_size = check_positive("step_size", step_size)
@@ -305,11 +420,7 @@ def filter_factors(singular_values, *, n_steps, step_size):
 
 
 def signal_and_deviation(G, X, y):
-    """Each image's least-squares weights, split into signal and deviation per direction.
-
-    G : array (m, k), one template per class as its columns (class c is
-    column c), of full column rank; X : (n, m) images, one per row; y : (n,)
-    integer classes in 0 .. k-1.
+    """Split each image's least-squares weights into signal and deviation per direction.
 
     Image i of class y_i is written x = a g_y + e, with a g_y the best
     multiple of its own template (a = g_y . x / ||g_y||^2) and e the
@@ -320,8 +431,27 @@ def signal_and_deviation(G, X, y):
     right class scaled by a), the second the deviation. Both are divided by
     s_j, so their ratio in a direction is the same in pixels and in weights.
 
-    Returns (s, signal, deviation): s (k,) the singular values, descending;
-    signal and deviation (n, k), whose sum is V^T z* for every image.
+    Parameters
+    ----------
+    G : array-like, shape (m, k)
+        One template per class as its columns (class c is column c), of full
+        column rank.
+    X : array-like, shape (n, m)
+        Images, one per row.
+    y : array-like of int, shape (n,)
+        Their classes, in 0 .. k-1.
+
+    Returns
+    -------
+    s : ndarray, shape (k,)
+        The singular values of G, descending.
+    signal, deviation : ndarray, shape (n, k)
+        The two parts, whose sum is V^T z* for every image.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, a class is out of range or G is rank-deficient.
     """
     G = np.asarray(G, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
@@ -344,7 +474,7 @@ def signal_and_deviation(G, X, y):
 
 def train_through_inversion(X, y, *, inner_steps=300, backprop_steps=None, n_iter=50,
                             n_latent=30, learning_rate=0.01, alpha=3e-4, seeds=(0,)):
-    """Train a generator G and a linear head through N inner steps; return the loss curves.
+    """Train a generator G and a linear head through N inner steps and record the loss.
 
     A small, float64 version of what ``InverseNet()`` does (chapter 4), kept
     short so that the gradient is the only thing that varies (chapter 5,
@@ -363,10 +493,36 @@ def train_through_inversion(X, y, *, inner_steps=300, backprop_steps=None, n_ite
     backpropagates through all N. Both are computed in closed form
     (:func:`closed_form_inversion`), which equals unrolling.
 
-    X : (n, m) images, one per row; y : (n,) integer classes 0..9.
-    ``seeds`` : the random starts to train from, one run each.
-    Returns an array (len(seeds), n_iter): the training loss at each
-    iteration, evaluated before that iteration's update.
+    Parameters
+    ----------
+    X : array-like, shape (n, m)
+        Images, one per row; at least ``n_latent``.
+    y : array-like of int, shape (n,)
+        Their classes, 0..9.
+    inner_steps : int, default 300
+        N, the inner gradient steps.
+    backprop_steps : int or None, default None
+        K, the steps the gradient flows through; None for all N.
+    n_iter : int, default 50
+        Outer Adam iterations.
+    n_latent : int, default 30
+        k, the generator's columns.
+    learning_rate : float, default 0.01
+        Adam's step size.
+    alpha : float, default 3e-4
+        Weight of the penalty ``||W||^2``, >= 0.
+    seeds : sequence of int, default (0,)
+        The random starts to train from, one run each.
+
+    Returns
+    -------
+    ndarray of float64, shape (len(seeds), n_iter)
+        The training loss at each iteration, evaluated before its update.
+
+    Raises
+    ------
+    ValueError
+        If a setting is out of range or X, y have the wrong shapes or classes.
     """
     inner_steps = check_int("inner_steps", inner_steps, minimum=1)
     n_iter = check_int("n_iter", n_iter, minimum=1)

@@ -48,16 +48,30 @@ __all__ = [
 
 
 def gradient_descent(gradient: Callable, z, *, step_size, n_steps: int):
-    """The core of every solver in the book: ``n_steps`` plain gradient-descent steps.
+    """Take ``n_steps`` plain gradient-descent steps: the core of every solver in the book.
 
         z_{k+1} = z_k - step_size * gradient(z_k)
 
-    gradient : callable z -> dL/dz (a tensor of z's shape), e.g. :func:`gradient_of`
-        of a loss, or a gradient written out by hand.
-    z : the start z_0 (a tensor); step_size : a float or scalar tensor; n_steps : a
-        Python int >= 0. Returns z_N. Plain TensorFlow operations, so the result can
-        be differentiated with respect to anything ``gradient`` depends on. No
-        checks: :func:`invert` is the checked, path-recording wrapper.
+    Plain TensorFlow operations, so the result can be differentiated with
+    respect to anything ``gradient`` depends on. No checks: :func:`invert` is
+    the checked, path-recording wrapper.
+
+    Parameters
+    ----------
+    gradient : callable
+        ``z -> dL/dz``, a tensor of z's shape: :func:`gradient_of` of a loss, or
+        a gradient written out by hand.
+    z : tf.Tensor
+        The start z_0.
+    step_size : float or scalar tf.Tensor
+        The step size.
+    n_steps : int
+        The number of steps, >= 0 (a Python int: the loop is unrolled).
+
+    Returns
+    -------
+    tf.Tensor, shape of ``z``
+        The last iterate z_N.
     """
     for _ in range(n_steps):
         z = z - step_size * gradient(z)
@@ -65,7 +79,18 @@ def gradient_descent(gradient: Callable, z, *, step_size, n_steps: int):
 
 
 def gradient_of(loss: Callable) -> Callable:
-    """The function z -> dloss/dz(z), by automatic differentiation (a GradientTape)."""
+    """Return the function z -> dloss/dz(z), by automatic differentiation.
+
+    Parameters
+    ----------
+    loss : callable
+        ``z -> scalar tensor``, written with TensorFlow operations.
+
+    Returns
+    -------
+    callable
+        ``z -> dloss/dz(z)``, a tensor of z's shape, computed with a GradientTape.
+    """
 
     def gradient(z):
         with tf.GradientTape() as tape:
@@ -101,13 +126,16 @@ class DivergenceError(ArithmeticError):
 
 
 class Inversion(NamedTuple):
-    """The result of :func:`invert`.
+    """Hold the result of :func:`invert`.
 
-    estimate : tf.Tensor, the same shape as the initial latent.
-    path : numpy.ndarray of shape (n_steps + 1, *latent shape), or None unless
-        ``record=True``: the start and every iterate.
-    losses : numpy.ndarray of shape (n_steps + 1,), or None unless
-        ``record=True``: the inversion loss at each entry of ``path``.
+    Attributes
+    ----------
+    estimate : tf.Tensor
+        The last iterate, the same shape as the initial latent.
+    path : numpy.ndarray of shape (n_steps + 1, *latent shape) or None
+        The start and every iterate; None unless ``record=True``.
+    losses : numpy.ndarray of shape (n_steps + 1,) or None
+        The inversion loss at each entry of ``path``; None unless ``record=True``.
     """
 
     estimate: tf.Tensor
@@ -137,20 +165,49 @@ def _as_tensor(value, name, dtype=None):
 
 
 def inversion_loss(forward: Callable, observation, z) -> tf.Tensor:
-    """The least-squares inversion loss ``sum((observation - forward(z))**2)``.
+    """Compute the least-squares inversion loss ``sum((observation - forward(z))**2)``.
 
-    A scalar tensor. ``forward(z)`` must have the shape of ``observation``.
+    Parameters
+    ----------
+    forward : callable
+        The forward model; ``forward(z)`` must have the shape of ``observation``.
+    observation : tf.Tensor
+        The observation x.
+    z : tf.Tensor
+        The latent.
+
+    Returns
+    -------
+    tf.Tensor
+        A scalar: the squared error summed over every element.
     """
     residual = observation - forward(z)
     return tf.reduce_sum(tf.square(residual))
 
 
 def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> float:
-    """Largest eigenvalue (in magnitude) of the Hessian of the inversion loss at ``z``.
+    """Estimate the largest Hessian eigenvalue (in magnitude) of the inversion loss at ``z``.
 
     Found by power iteration on Hessian-vector products, so it needs no
     explicit Hessian. For a linear forward model f(z) = A z + b the Hessian is
     the constant ``2 A^T A`` and this is ``2 * sigma_max(A)**2``.
+
+    Parameters
+    ----------
+    forward : callable
+        The forward model.
+    observation : array-like or tf.Tensor
+        The observation x.
+    z : array-like or tf.Tensor
+        Where to measure the curvature.
+    n_iter : int, default 200
+        The most power iterations; they stop earlier once the estimate settles
+        to a relative 1e-12.
+
+    Returns
+    -------
+    float
+        The curvature, >= 0 (0 where the loss is flat).
     """
     observation = _as_tensor(observation, "observation")
     z = tf.cast(_as_tensor(z, "z"), observation.dtype)
@@ -178,7 +235,7 @@ def largest_curvature(forward: Callable, observation, z, n_iter: int = 200) -> f
 
 
 def step_size_bound(forward: Callable, observation, z) -> float:
-    """The step-size bound ``2 / lambda_max`` of the inversion loss at ``z``.
+    """Compute the step-size bound ``2 / lambda_max`` of the inversion loss at ``z``.
 
     lambda_max is the largest curvature (Hessian eigenvalue) of the loss.
     Gradient descent on a quadratic converges exactly when the step size is
@@ -186,7 +243,21 @@ def step_size_bound(forward: Callable, observation, z) -> float:
     above it. For a linear forward model f(z) = G z + b it is
     1 / sigma_max(G)**2 (the same bound as
     :func:`inverse_lessons.inversion.linear.generator_step_size_bound`), exact;
-    otherwise a local estimate at ``z``. Returns ``inf`` where the loss is flat.
+    otherwise a local estimate at ``z``.
+
+    Parameters
+    ----------
+    forward : callable
+        The forward model.
+    observation : array-like or tf.Tensor
+        The observation x.
+    z : array-like or tf.Tensor
+        Where to measure the curvature.
+
+    Returns
+    -------
+    float
+        The bound, in the units of the step size; ``inf`` where the loss is flat.
     """
     curvature = largest_curvature(forward, observation, z)
     return math.inf if curvature == 0.0 else 2.0 / curvature
@@ -231,6 +302,16 @@ def invert(
     Inversion
         ``estimate`` (tf.Tensor, shape of ``initial``) and, with
         ``record=True``, ``path`` and ``losses``.
+
+    Raises
+    ------
+    DivergenceError
+        With ``check=True`` in eager mode, when the iterates diverge.
+    TypeError
+        If ``forward`` is not callable or an array is not numeric.
+    ValueError
+        If ``forward(initial)`` does not have the shape of ``observation``, an
+        array holds NaN or inf, or ``record=True`` inside ``tf.function``.
     """
     if not callable(forward):
         raise TypeError(f"forward must be callable, got {type(forward).__name__}")
@@ -295,12 +376,16 @@ def _raise_divergence(forward, observation, initial, step_size, path, losses, wh
 
 
 class DescentPath(NamedTuple):
-    """The result of :func:`descent_path`.
+    """Hold the result of :func:`descent_path`.
 
-    path : numpy array of shape (n + 1, *latent shape), the iterates (fewer
-        than n_steps + 1 when the run diverged and was stopped).
-    losses : numpy array of shape (n + 1,), the loss at each iterate.
-    diverged : None, or the message of the :class:`DivergenceError`.
+    Attributes
+    ----------
+    path : numpy.ndarray of shape (n + 1, *latent shape)
+        The iterates (n < n_steps when the run diverged and was stopped).
+    losses : numpy.ndarray of shape (n + 1,)
+        The loss at each iterate.
+    diverged : str or None
+        The message of the :class:`DivergenceError`, or None.
     """
 
     path: np.ndarray
@@ -313,6 +398,16 @@ def descent_path(forward: Callable, observation, initial, *, step_size, n_steps)
 
     This is what plots and sliders call: a diverging step size is part of the
     lesson, so it is reported in ``diverged`` rather than raised.
+
+    Parameters
+    ----------
+    forward, observation, initial, step_size, n_steps
+        As for :func:`invert`.
+
+    Returns
+    -------
+    DescentPath
+        The iterates, their losses, and the divergence message if any.
     """
     try:
         run = invert(forward, observation, initial, step_size=step_size, n_steps=n_steps,
