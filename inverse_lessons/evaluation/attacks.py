@@ -81,13 +81,24 @@ def _free(normal, points, box):
 def bisect_flip(predict, X, directions, own, length, steps, box=None):
     """Bisection for a short flipping change along each direction, at most ``length``.
 
-    ``predict`` maps images (n, d) to labels; ``X`` (n, d) images,
-    ``directions`` (n, d) unit vectors, ``own`` (n,) their labels, ``length``
-    (n,) the longest step tried, pixel units. Returns the steps t (n,) at which
-    X + t u (clipped to ``box``) flips ``own``: the bisection (``steps``
-    halvings) keeps a flipping end, so each is at most ``length`` (inf where
-    ``length`` itself does not flip). Without a box, t is the change's norm;
-    with one, the norm is at most t.
+    The bisection (``steps`` halvings) keeps an end that flips, so each step
+    returned is at most ``length``. Without a box, t is the change's norm; with
+    one, the norm is at most t.
+
+    Parameters
+    ----------
+    predict : callable mapping images (m, d) to labels (m,).
+    X : (n, d) images, pixel units.
+    directions : (n, d) unit vectors u.
+    own : (n,) the images' labels, as ``predict`` gives them.
+    length : (n,) the longest step tried, pixel units.
+    steps : int, halvings.
+    box : None or (low, high), checked: X + t u is clipped to it.
+
+    Returns
+    -------
+    t : (n,) the steps at which X + t u (clipped to ``box``) flips ``own``; inf
+        where ``length`` itself does not flip.
     """
     out = np.full(len(X), np.inf)
     if len(X) == 0:
@@ -109,18 +120,31 @@ def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10
                 bisection_steps=16, box=None, retry=False):
     """Shorten flipping changes by turning them towards the boundary's normal.
 
-    ``X`` (n, d) images with labels ``own`` (n,); X + t u (clipped to ``box``)
-    flips for the unit ``directions`` u (n, d) and steps ``lengths`` t (n,).
-    Up to ``refine_steps`` times: at the point reached, ``normal(points, own)``
-    (m, d) gives the direction in which the point moves further into the other
-    class (a gradient, or an estimate); the direction is turned fully, half, a
-    quarter or an eighth of the way to it, and the first turn whose bisection
-    (``bisection_steps`` halvings, at most the current step) flips with a
-    smaller change is kept. An image no turn shortens is left alone after
-    that, unless ``retry`` (for a ``normal`` that is a random estimate, which
-    may do better the next time). Returns the new directions (n, d) and steps
-    (n,); the changes are ``clip(X + t u) - X``, never larger than the ones
-    given.
+    Up to ``refine_steps`` times: at the point reached, ``normal`` gives the
+    direction in which the point moves further into the other class (a
+    gradient, or an estimate); the direction is turned fully, half, a quarter
+    or an eighth of the way to it, and the first turn whose bisection
+    (:func:`bisect_flip`, ``bisection_steps`` halvings, at most the current
+    step) flips with a smaller change is kept. An image no turn shortens is
+    left alone after that, unless ``retry`` (for a ``normal`` that is a random
+    estimate, which may do better the next time).
+
+    Parameters
+    ----------
+    predict : callable mapping images (m, d) to labels (m,).
+    normal : callable ``normal(points, own)``, points (m, d) and their images'
+        labels (m,), returning directions (m, d).
+    X : (n, d) images with labels ``own`` (n,).
+    directions, lengths : (n, d) unit vectors u and (n,) steps t such that
+        X + t u (clipped to ``box``) flips.
+    refine_steps, bisection_steps : int.
+    box : None or (low, high), checked.
+    retry : bool, keep trying images no turn shortened.
+
+    Returns
+    -------
+    directions, lengths : (n, d) and (n,), the new ones; the changes
+        ``clip(X + t u) - X`` are never larger than the ones given.
     """
     unit, t = directions.copy(), lengths.astype(np.float64).copy()
     size = np.linalg.norm(_points(X, unit, t, box) - X, axis=1)
