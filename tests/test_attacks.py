@@ -15,10 +15,12 @@ from inverse_lessons import AnalysisBySynthesis
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.evaluation.attacks import (
     boundary_flip_l2,
+    deepfool_runs,
     svc_flip_l2,
     svc_pair_functions,
 )
 from inverse_lessons.evaluation.likelihood_attacks import (
+    complete_image_scores,
     exact_smallest_flip,
     smallest_flip_l2,
     smallest_quadric_step,
@@ -197,3 +199,31 @@ def test_boundary_flip_l2_on_k_nn_keeps_the_box():
         boundary_flip_l2(knn.predict, X, X_TRAIN, box=(1, 0))
     with pytest.raises(ValueError, match="n_probes"):
         boundary_flip_l2(knn.predict, X, X_TRAIN, n_probes=1)
+
+
+def test_deepfool_runs_take_one_exact_step_across_a_hyperplane():
+    """A linear score gap f(x) = w.x + b < 0: one step moves (1 + overshoot) times the
+    distance to the hyperplane along w (the closed form), which flips every image;
+    an image with two runs keeps one of them."""
+    rng = np.random.default_rng(0)
+    w, X = rng.standard_normal(6), rng.standard_normal((4, 6))
+    b = -(X @ w).max() - 0.5                 # every image on the side f < 0
+
+    def predict(points):
+        return (points @ w + b > 0).astype(int)
+
+    def gap_and_slope(points, runs):       # the gap f and its gradient w
+        return points @ w + b, np.tile(w, (len(points), 1))
+
+    image = np.array([0, 1, 1, 2, 3])      # image 1 has two (identical) runs
+    found, delta = deepfool_runs(X, image, predict(X), gap_and_slope, predict,
+                                 max_iter=1, overshoot=0.02, box=None)
+    expected = -1.02 * ((X @ w + b) / (w @ w))[:, None] * w[None]
+    assert np.array_equal(found, np.arange(4))
+    np.testing.assert_allclose(delta, expected, rtol=1e-12, atol=1e-12)
+    assert np.all(predict(X + delta) == 1)
+
+
+def test_complete_image_scores_refuses_other_models(svc):
+    with pytest.raises(TypeError, match="AnalysisBySynthesis"):
+        complete_image_scores(svc)
