@@ -169,3 +169,20 @@ def test_baselines_are_the_issues_six():
                             "MLP, PGD-trained", "analysis by synthesis"]
     assert models["MLP, PGD-trained"].radius == R.PGD_RADIUS > 0 == models["MLP"].radius
     assert isinstance(models["analysis by synthesis"], AnalysisBySynthesis)
+
+
+def test_nearest_neighbours_exact_flip_in_closed_form():
+    # two training points: the boundary is their bisector, at half their distance
+    X_train, y_train = np.array([[0.0, 0.0], [2.0, 0.0]]), np.array([0, 1])
+    X = np.array([[0.5, 0.3], [1.8, -0.4]])
+    sizes, lower = R.nearest_neighbour_smallest_flip(X_train, y_train, X, tol=1e-6)
+    assert np.allclose(sizes, [0.5, 0.8], rtol=1e-5) and np.allclose(lower, [0.5, 0.8])
+
+
+def test_nearest_neighbours_exact_flip_bounds_the_attacks(digits):
+    X_train, y_train, X = digits[0], digits[1], digits[2][:2]
+    sizes, lower = R.nearest_neighbour_smallest_flip(X_train, y_train, X)
+    assert np.all(lower <= sizes) and np.all(sizes <= lower * 1.01)
+    knn = KNeighborsClassifier(n_neighbors=1).fit(X_train, y_train)
+    change = R.decision_flips(knn, X, box=None, max_iter=3, max_eval=100, init_eval=10)
+    assert np.all(R.flip_sizes(knn, X, change, "l2") >= lower * (1 - 1e-9))

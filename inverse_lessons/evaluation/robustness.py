@@ -21,7 +21,9 @@ Every attack here returns changes that do flip the model (checked with its own
   its direction.
 - :func:`attack_suite`: all three on several models, the best per image.
 - :func:`linear_smallest_flip`: the exact smallest flip of a linear classifier,
-  |margin| / ||w||_2 (L2) or / ||w||_1 (L-infinity), for checking the suite.
+  |margin| / ||w||_2 (L2) or / ||w||_1 (L-infinity), for checking the suite; and
+  :func:`nearest_neighbour_smallest_flip`, 1-NN's exact smallest L2 flip.
+- :func:`robustness_baselines`: chapter 9's baselines, unfitted.
 
 Images are rows (n, d) in pixel units; ``box=(low, high)`` keeps every point an
 attack tries in the box, ``None`` searches all of space.
@@ -52,8 +54,8 @@ from inverse_lessons.evaluation.gradient_attacks import (
 )
 
 __all__ = ["NORMS", "attack_suite", "decision_flips", "flip_sizes", "gradient_flips",
-           "linear_smallest_flip", "PGD_RADIUS", "robustness_baselines", "score_functions",
-           "transfer_flips"]
+           "linear_smallest_flip", "nearest_neighbour_smallest_flip", "PGD_RADIUS",
+           "robustness_baselines", "score_functions", "transfer_flips"]
 
 
 def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval=1000,
@@ -261,3 +263,59 @@ def robustness_baselines(*, seed=0):
         "MLP, PGD-trained": AdversarialMLP(radius=PGD_RADIUS, norm="linf", random_state=seed),
         "analysis by synthesis": AnalysisBySynthesis(random_state=seed),
     }
+
+
+def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
+    """The exact smallest L2 flip (unclipped) of 1-nearest-neighbour on ``X_train``.
+
+    x (labelled y by its nearest training image) + d is labelled another class as
+    soon as some training image b of another class is nearer than every training
+    image a of class y: the polyhedron P_b = {p : 2 (a - b) . p <= |a|^2 - |b|^2
+    for every a}. The smallest flip is min_b dist(x, P_b): one projection onto a
+    polyhedron per b, solved by its dual, max over lambda >= 0 of
+    -|G^T lambda|^2 / 2 - h . lambda (L-BFGS-B), whose value is a certified lower
+    bound on dist^2 / 2 and whose d = -G^T lambda is the projection. The b are
+    taken in order of a lower bound on dist(x, P_b) (the largest distance to one
+    of its half-spaces); the search stops when that bound passes the best flip.
+
+    Returns (sizes, lower), both (n,): the norms of the shortest flips found (each
+    d stretched by ``tol`` relative and checked to flip 1-NN) and certified lower
+    bounds on the smallest flip.
+    """
+    from scipy.optimize import minimize
+
+    X_train = np.asarray(X_train, np.float64)
+    y_train = np.asarray(y_train)
+    if X_train.ndim != 2 or len(y_train) != len(X_train):
+        raise ValueError("X_train must be (m, d) images and y_train their m labels, got "
+                         f"shapes {X_train.shape} and {y_train.shape}")
+    X = _check_images(X, X_train.shape[1], None)
+
+    def predict(P):
+        distances = ((P[:, None] - X_train[None]) ** 2).sum(-1)
+        return y_train[distances.argmin(axis=1)]
+
+    own = predict(X)
+    sizes, lower = np.full(len(X), np.inf), np.full(len(X), np.inf)
+    for i, x in enumerate(X):
+        A, B = X_train[y_train == own[i]], X_train[y_train != own[i]]
+        G = 2 * (A[None] - B[:, None])                                       # (b, a, d)
+        h = (A ** 2).sum(1)[None] - (B ** 2).sum(1)[:, None] - G @ x         # (b, a)
+        bound = np.max(np.maximum(-h, 0) / np.linalg.norm(G, axis=2), axis=1)
+        best, best_lower = np.inf, np.inf
+        for b in np.argsort(bound):
+            if bound[b] >= best:
+                best_lower = min(best_lower, bound[b])
+                break
+
+            def dual(lam, Gb=G[b], hb=h[b]):
+                v = Gb.T @ lam
+                return 0.5 * v @ v + hb @ lam, Gb @ v + hb
+            fit = minimize(dual, np.zeros(len(A)), jac=True, method="L-BFGS-B",
+                           bounds=[(0, None)] * len(A), options={"maxiter": 1000})
+            d = -G[b].T @ fit.x
+            best_lower = min(best_lower, np.sqrt(max(-2 * fit.fun, 0.0)))
+            if np.linalg.norm(d) < best and predict((x + d * (1 + tol))[None])[0] != own[i]:
+                best = np.linalg.norm(d)
+        sizes[i], lower[i] = best * (1 + tol), min(best_lower, best)
+    return sizes, lower
