@@ -27,7 +27,9 @@ from IPython.display import HTML
 from matplotlib.animation import HTMLWriter
 
 from inverse_lessons._validation import check_positive
-from inverse_lessons.figures.plotting import DescentFigure, fix_layout, plot_inversion
+from inverse_lessons.figures.descent import DescentFigure
+from inverse_lessons.figures.plotting import plot_inversion
+from inverse_lessons.figures.style import fix_layout
 from inverse_lessons.inversion.linear import closed_form_inversion
 from inverse_lessons.inversion.solver import descent_path
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from inverse_lessons._validation import check_int
-from inverse_lessons.figures.plotting import PALETTE
+from inverse_lessons.figures.style import PALETTE
 
 __all__ = ["draw_unrolled_graph", "draw_bilevel_loop"]
 

@@ -1,4 +1,4 @@
-"""One figure style for the whole book, and the plots the chapters share.
+"""The plots the chapters share, and the figures that first compute what they show.
 
 ``plot_*`` functions draw data they are given; ``draw_*`` functions first run
 the computation a figure shows (a descent, an inversion, a fill-in) and return
@@ -6,9 +6,10 @@ the figure with its result. The sliders of :mod:`inverse_lessons.figures.widgets
 the animations of :mod:`inverse_lessons.figures.animation` call the ``draw_*``
 functions, so a static figure, a slider and an animation show the same thing.
 
-Every figure has an opaque white background (it stays readable on a dark
-theme), a title, labelled axes, and colours from the Okabe-Ito palette, which
-stays distinguishable under the common forms of colour blindness.
+The style every figure shares lives in :mod:`inverse_lessons.figures.style`, the
+1-d descent figure that sliders redraw in place in
+:mod:`inverse_lessons.figures.descent`; both are re-exported here, so that
+``from inverse_lessons.figures.plotting import PALETTE, use_book_style`` keeps working.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
-from inverse_lessons._tf import tf
 from inverse_lessons.damage import add_noise, drop_pixels
 from inverse_lessons.data import IMAGE_SHAPE
+from inverse_lessons.figures.descent import DescentFigure, draw_descent
+from inverse_lessons.figures.style import PALETTE, fix_layout, use_book_style
 from inverse_lessons.inversion.linear import closed_form_inversion
-from inverse_lessons.inversion.solver import descent_path
 
 __all__ = [
     "PALETTE",
     "use_book_style",
+    "fix_layout",
     "plot_loss_landscape",
     "plot_losses",
     "plot_step_size_sweep",
@@ -36,45 +37,12 @@ __all__ = [
     "plot_class_generators",
     "plot_class_reconstructions",
     "DescentFigure",
-    "fix_layout",
     "draw_descent",
     "draw_digit_inversion",
     "draw_fill_in",
     "draw_refinement",
     "draw_class_inversions",
 ]
-
-#: Okabe & Ito's colour-blind-safe palette (black last).
-PALETTE = {
-    "blue": "#0072B2",
-    "orange": "#E69F00",
-    "green": "#009E73",
-    "vermillion": "#D55E00",
-    "sky": "#56B4E9",
-    "purple": "#CC79A7",
-    "yellow": "#F0E442",
-    "black": "#000000",
-}
-
-
-def use_book_style():
-    """Set matplotlib's defaults to the book's style (call once per notebook)."""
-    mpl.rcParams.update({
-        "figure.facecolor": "white",
-        "axes.facecolor": "white",
-        "savefig.facecolor": "white",
-        "savefig.transparent": False,
-        "figure.dpi": 100,
-        "figure.figsize": (6.4, 4.0),
-        "axes.prop_cycle": mpl.cycler(color=list(PALETTE.values())),
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.titleweight": "bold",
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "legend.frameon": False,
-        "image.cmap": "cividis",
-    })
 
 
 def _axes(ax):
@@ -323,109 +291,6 @@ def plot_class_reconstructions(image, reconstructions, log_likelihoods, *, class
     fig.axes[best + 1].title.set_color(PALETTE["vermillion"])
     fig.axes[best + 1].title.set_fontweight("bold")
     return fig
-
-
-def _numpy_loss(forward, observation):
-    """The inversion loss of a scalar, element-wise forward model at every point of an array."""
-    def loss(z):
-        prediction = forward(tf.constant(np.asarray(z, dtype=float))).numpy()
-        return np.square(float(observation) - prediction)
-    return loss
-
-
-def fix_layout(fig):
-    """Keep ``fig``'s layout as it is, so that saving it draws it once, not twice.
-
-    ``tight_layout`` places the axes once but leaves a placeholder layout engine
-    behind, and with any engine set ``savefig`` draws the whole figure an extra
-    time to lay it out again. Figures redrawn many times (a slider's, an
-    animation's frames) call this after laying themselves out. A figure with a
-    real layout engine (constrained layout) is left alone. Returns ``fig``.
-    """
-    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
-        # None removes the engine ("none" would leave another placeholder) unless the
-        # rcParams ask for one
-        with mpl.rc_context({"figure.autolayout": False,
-                             "figure.constrained_layout.use": False}):
-            fig.set_layout_engine(None)
-    return fig
-
-
-class DescentFigure:
-    """The figure of a 1-d descent, drawn once and then updated in place.
-
-    Left: the loss landscape (drawn once) with the descent path on it; right:
-    the loss per step on a log scale. :meth:`show` changes only what a new run
-    changes (the path, its markers, the loss curve, the titles): no new figure,
-    axes or layout per update, which is what keeps a slider and an animation's
-    frames quick. The layout is fixed once, so every update has the same size.
-
-    forward, observation : a scalar, element-wise forward model and its
-        observation; the loss is L(x) = (observation - forward(x))^2.
-    grid : array (n,), the x range of the landscape.
-    figsize : inches; 6.6 wide fits the book's text column at full size.
-    axes : optional pair of empty axes to draw on instead of a new figure (say,
-        one above the other); figsize is then ignored.
-    """
-
-    def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x",
-                 axes=None):
-        grid = np.asarray(grid, dtype=float)
-        self.loss = loss = _numpy_loss(forward, observation)
-        if axes is None:
-            self.fig, (self.left, self.right) = plt.subplots(1, 2, figsize=figsize)
-        else:
-            self.left, self.right = axes
-            self.fig = self.left.figure
-        landscape = loss(grid)
-        top = float(np.max(landscape))
-        left = self.left
-        left.plot(grid, landscape, color=PALETTE["blue"], label="loss")
-        self.path_line, = left.plot([], [], "-o", color=PALETTE["vermillion"], markersize=4,
-                                    linewidth=1, label="descent path")
-        self.start_marker, = left.plot([], [], "s", color=PALETTE["black"], label="start")
-        self.end_marker, = left.plot([], [], "*", color=PALETTE["green"], markersize=12,
-                                     label="end")
-        # head room above the landscape for the legend, so it never covers the path
-        left.set(xlim=(grid[0], grid[-1]), ylim=(-0.05 * top, 1.5 * top),
-                 xlabel=xlabel, ylabel=f"loss L({xlabel})", title="Descent path")
-        left.legend(loc="upper center", ncols=2, fontsize=9, handlelength=1.5,
-                    columnspacing=1.0)
-        self.loss_curve, = self.right.plot([], [], "-o", markersize=3)
-        self.right.set(xlabel="step", ylabel="loss", yscale="log", title="Loss per step")
-        self.fig.tight_layout()
-        fix_layout(self.fig)
-
-    def show(self, run, step_size):
-        """Draw ``run`` (a :class:`~.solver.DescentPath`) and return the figure."""
-        path = np.asarray(run.path, dtype=float)
-        losses = np.asarray(run.losses, dtype=float)
-        path_losses = self.loss(path)
-        self.path_line.set_data(path, path_losses)
-        self.start_marker.set_data(path[:1], path_losses[:1])
-        self.end_marker.set_data(path[-1:], path_losses[-1:])
-        self.loss_curve.set_data(np.arange(len(losses)), losses)
-        positive = losses[losses > 0]
-        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
-        self.right.set_xlim(-0.5, max(len(losses) - 0.5, 1.5))
-        self.right.set_ylim(low / 2, high * 2)
-        self.left.set_title(f"Descent path, step size {step_size:.3g}")
-        self.right.set_title("Loss per step" + (" (diverged)" if run.diverged else ""))
-        return self.fig
-
-
-def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
-    """Figure of one descent: landscape with path (left), loss per step (right).
-
-    forward, observation : a scalar forward model and its observation.
-    grid : array of shape (n,), the x range of the landscape.
-    axes : optional pair of empty axes to draw on (see :class:`DescentFigure`).
-    Returns (figure, DescentPath); a diverged run says so in the title. Sliders
-    and animations that redraw it keep a :class:`DescentFigure` instead.
-    """
-    run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
-    figure = DescentFigure(forward, observation, grid, axes=axes)
-    return figure.show(run, step_size), run
 
 
 def draw_digit_inversion(G, observation, *, n_steps, step_size, title=None, fig=None):

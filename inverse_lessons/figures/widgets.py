@@ -23,14 +23,14 @@ import numpy as np
 from IPython.display import Image, display
 from sklearn.base import clone
 
+from inverse_lessons.figures.descent import DescentFigure
 from inverse_lessons.figures.plotting import (
-    DescentFigure,
     draw_class_inversions,
     draw_digit_inversion,
     draw_fill_in,
     draw_refinement,
-    fix_layout,
 )
+from inverse_lessons.figures.style import fix_layout
 from inverse_lessons.inversion.linear import generator_step_size_bound
 from inverse_lessons.inversion.solver import descent_path
 

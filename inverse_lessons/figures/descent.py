@@ -1,0 +1,103 @@
+"""The figure of a 1-d descent, drawn once and then updated in place.
+
+A slider (:mod:`inverse_lessons.figures.widgets`) and an animation
+(:mod:`inverse_lessons.figures.animation`) redraw the same descent for many step
+sizes; :class:`DescentFigure` keeps the figure, its axes and its layout, and
+changes only the lines a new run changes.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from inverse_lessons._tf import tf
+from inverse_lessons.figures.style import PALETTE, fix_layout
+from inverse_lessons.inversion.solver import descent_path
+
+__all__ = ["DescentFigure", "draw_descent"]
+
+
+def _numpy_loss(forward, observation):
+    """The inversion loss of a scalar, element-wise forward model at every point of an array."""
+    def loss(z):
+        prediction = forward(tf.constant(np.asarray(z, dtype=float))).numpy()
+        return np.square(float(observation) - prediction)
+    return loss
+
+
+class DescentFigure:
+    """The figure of a 1-d descent, drawn once and then updated in place.
+
+    Left: the loss landscape (drawn once) with the descent path on it; right:
+    the loss per step on a log scale. :meth:`show` changes only what a new run
+    changes (the path, its markers, the loss curve, the titles): no new figure,
+    axes or layout per update, which is what keeps a slider and an animation's
+    frames quick. The layout is fixed once, so every update has the same size.
+
+    forward, observation : a scalar, element-wise forward model and its
+        observation; the loss is L(x) = (observation - forward(x))^2.
+    grid : array (n,), the x range of the landscape.
+    figsize : inches; 6.6 wide fits the book's text column at full size.
+    axes : optional pair of empty axes to draw on instead of a new figure (say,
+        one above the other); figsize is then ignored.
+    """
+
+    def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x",
+                 axes=None):
+        grid = np.asarray(grid, dtype=float)
+        self.loss = loss = _numpy_loss(forward, observation)
+        if axes is None:
+            self.fig, (self.left, self.right) = plt.subplots(1, 2, figsize=figsize)
+        else:
+            self.left, self.right = axes
+            self.fig = self.left.figure
+        landscape = loss(grid)
+        top = float(np.max(landscape))
+        left = self.left
+        left.plot(grid, landscape, color=PALETTE["blue"], label="loss")
+        self.path_line, = left.plot([], [], "-o", color=PALETTE["vermillion"], markersize=4,
+                                    linewidth=1, label="descent path")
+        self.start_marker, = left.plot([], [], "s", color=PALETTE["black"], label="start")
+        self.end_marker, = left.plot([], [], "*", color=PALETTE["green"], markersize=12,
+                                     label="end")
+        # head room above the landscape for the legend, so it never covers the path
+        left.set(xlim=(grid[0], grid[-1]), ylim=(-0.05 * top, 1.5 * top),
+                 xlabel=xlabel, ylabel=f"loss L({xlabel})", title="Descent path")
+        left.legend(loc="upper center", ncols=2, fontsize=9, handlelength=1.5,
+                    columnspacing=1.0)
+        self.loss_curve, = self.right.plot([], [], "-o", markersize=3)
+        self.right.set(xlabel="step", ylabel="loss", yscale="log", title="Loss per step")
+        self.fig.tight_layout()
+        fix_layout(self.fig)
+
+    def show(self, run, step_size):
+        """Draw ``run`` (a :class:`~.solver.DescentPath`) and return the figure."""
+        path = np.asarray(run.path, dtype=float)
+        losses = np.asarray(run.losses, dtype=float)
+        path_losses = self.loss(path)
+        self.path_line.set_data(path, path_losses)
+        self.start_marker.set_data(path[:1], path_losses[:1])
+        self.end_marker.set_data(path[-1:], path_losses[-1:])
+        self.loss_curve.set_data(np.arange(len(losses)), losses)
+        positive = losses[losses > 0]
+        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        self.right.set_xlim(-0.5, max(len(losses) - 0.5, 1.5))
+        self.right.set_ylim(low / 2, high * 2)
+        self.left.set_title(f"Descent path, step size {step_size:.3g}")
+        self.right.set_title("Loss per step" + (" (diverged)" if run.diverged else ""))
+        return self.fig
+
+
+def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
+    """Figure of one descent: landscape with path (left), loss per step (right).
+
+    forward, observation : a scalar forward model and its observation.
+    grid : array of shape (n,), the x range of the landscape.
+    axes : optional pair of empty axes to draw on (see :class:`DescentFigure`).
+    Returns (figure, DescentPath); a diverged run says so in the title. Sliders
+    and animations that redraw it keep a :class:`DescentFigure` instead.
+    """
+    run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
+    figure = DescentFigure(forward, observation, grid, axes=axes)
+    return figure.show(run, step_size), run
