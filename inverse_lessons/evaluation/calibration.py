@@ -1,4 +1,4 @@
-"""Calibration of predicted probabilities: does 90 % confidence mean 90 % correct?
+"""Measure the calibration of predicted probabilities: does 90 % confidence mean 90 % correct.
 
 A classifier is calibrated when, among the images it labels with confidence p,
 a fraction p is labelled correctly. The expected calibration error (ECE) of
@@ -33,26 +33,32 @@ def _check(proba, y, classes):
 
 
 def reliability(proba, y, *, n_bins=15, classes=None):
-    """The reliability table: per confidence bin, mean confidence and accuracy.
+    """Tabulate reliability: per confidence bin, mean confidence and accuracy.
 
     Parameters
     ----------
-    proba : array (n_images, n_classes)
+    proba : array-like, shape (n_images, n_classes)
         Predicted probabilities, rows summing to one.
-    y : array (n_images,)
+    y : array-like, shape (n_images,)
         True labels.
-    n_bins : int
+    n_bins : int, default 15
         Equal-width bins of the confidence (the largest probability of a row)
         over (0, 1]: bin b holds confidences in (b / n_bins, (b + 1) / n_bins].
-    classes : array (n_classes,), optional
+    classes : array-like of shape (n_classes,), optional
         The label of each column (default 0, 1, ...).
 
     Returns
     -------
-    confidence, accuracy : arrays (n_bins,)
+    confidence, accuracy : ndarray, shape (n_bins,)
         Mean confidence and accuracy of the images in each bin (NaN if empty).
-    counts : array of int (n_bins,)
+    counts : ndarray of int, shape (n_bins,)
         Images per bin.
+
+    Raises
+    ------
+    ValueError
+        If ``proba`` is not a 2-d array of probabilities, the shapes disagree,
+        or ``n_bins`` is not a positive integer.
     """
     proba, y, classes = _check(proba, y, classes)
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
@@ -68,11 +74,18 @@ def reliability(proba, y, *, n_bins=15, classes=None):
 
 
 def expected_calibration_error(proba, y, *, n_bins=15, classes=None):
-    """ECE = sum over bins of (images in bin / all) * |accuracy - mean confidence|.
+    """Compute the ECE, the sum over bins of (images in bin / all) * |accuracy - confidence|.
 
-    Arguments as for :func:`reliability` (15 bins, as in Guo et al. 2017).
-    Returns a float in [0, 1]: 0 for a calibrated classifier, and for one that
-    is always sure (confidence 1) it is its error rate.
+    Parameters
+    ----------
+    proba, y, n_bins, classes
+        As for :func:`reliability` (15 bins by default, as in Guo et al. 2017).
+
+    Returns
+    -------
+    float
+        In [0, 1]: 0 for a calibrated classifier; for one that is always sure
+        (confidence 1), its error rate.
     """
     confidence, accuracy, counts = reliability(proba, y, n_bins=n_bins, classes=classes)
     full = counts > 0

@@ -1,4 +1,4 @@
-"""Measuring time and memory of a computation on this machine (chapter 5).
+"""Measure the time and memory of a computation on this machine (chapter 5).
 
 Python's own allocation tracing does not see TensorFlow's buffers, which
 TensorFlow takes from the C allocator (``malloc``). Peak memory is therefore
@@ -33,7 +33,7 @@ __all__ = ["MEMORY_SOURCES", "Measurement", "measure", "memory_source"]
 
 
 class Measurement(NamedTuple):
-    """What :func:`measure` returns.
+    """Hold what :func:`measure` returns.
 
     Attributes
     ----------
@@ -55,7 +55,7 @@ class _MallInfo2(ctypes.Structure):
 
 
 def _heap_reader():
-    """A function returning the C heap's bytes in use, or None without mallinfo2."""
+    """Return a function that reads the C heap's bytes in use, or None without mallinfo2."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallinfo2 = libc.mallinfo2
@@ -78,7 +78,7 @@ MEMORY_SOURCES = ("heap in use", "resident set")
 
 
 def memory_source() -> str:
-    """What :func:`measure` reads by default.
+    """Name what :func:`measure` reads by default.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Five seeds and how to report them: the bookkeeping a chapter of several pages shares.
+"""Report five seeds and paired tests: the bookkeeping a chapter of several pages shares.
 
 Chapter 4 fits every model with five seeds and states the mean with the range beside it;
 its numbers reach the prose through myst-nb's ``glue``, and bounds stated as
@@ -29,16 +29,24 @@ def _digits(digits):
 
 
 def round_up(x, digits=2):
-    """``x`` rounded up to ``digits`` significant digits, so that "p <= result" stays true.
+    """Round ``x`` up to ``digits`` significant digits, so that "p <= result" stays true.
 
     Parameters
     ----------
-    x : float, positive and finite
-    digits : int, at least 1
+    x : float
+        Positive and finite.
+    digits : int, default 2
+        Significant digits kept, at least 1.
 
     Returns
     -------
-    float, at least ``x``; 0.01234 -> 0.013 with two digits.
+    float
+        At least ``x``: 0.01234 -> 0.013 with two digits.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not positive and finite or ``digits`` not a positive integer.
     """
     x, digits = _positive_finite(x), _digits(digits)
     scale = 10.0 ** (np.floor(np.log10(x)) - digits + 1)
@@ -46,9 +54,24 @@ def round_up(x, digits=2):
 
 
 def round_down(x, digits=2):
-    """``x`` rounded down to ``digits`` significant digits, so that "p >= result" stays true.
+    """Round ``x`` down to ``digits`` significant digits, so that "p >= result" stays true.
 
-    Same parameters as :func:`round_up`; returns a float at most ``x``.
+    Parameters
+    ----------
+    x : float
+        Positive and finite.
+    digits : int, default 2
+        Significant digits kept, at least 1.
+
+    Returns
+    -------
+    float
+        At most ``x``: 0.01234 -> 0.012 with two digits.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not positive and finite or ``digits`` not a positive integer.
     """
     x, digits = _positive_finite(x), _digits(digits)
     scale = 10.0 ** (np.floor(np.log10(x)) - digits + 1)
@@ -63,13 +86,23 @@ def _values(values):
 
 
 def spread(values):
-    """``'mean (min-max)'`` of ``values`` to three decimals, for a table cell or a print.
-
-    A single value is shown alone (``'0.958'``): it has no range.
+    """Format ``values`` as ``'mean (min-max)'`` to three decimals, for a table cell or a print.
 
     Parameters
     ----------
     values : sequence of float, shape (n_seeds,)
+        One score per seed; not empty.
+
+    Returns
+    -------
+    str
+        ``'0.958 (0.950-0.964)'``; a single value is shown alone (``'0.958'``):
+        it has no range.
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is empty or not 1-d.
     """
     values = _values(values)
     if values.size == 1:
@@ -81,7 +114,18 @@ def glue_spread(name, values):
     """Glue the mean, min and max of ``values`` as ``name_mean``, ``name_min``, ``name_max``.
 
     For the prose of a notebook built by myst-nb (``{glue:text}`name_mean:.3f```).
-    Returns the three floats glued, as a dict keyed by the glued names.
+
+    Parameters
+    ----------
+    name : str
+        The prefix of the three glued names.
+    values : sequence of float, shape (n_seeds,)
+        One score per seed; not empty.
+
+    Returns
+    -------
+    dict of str to float
+        The three floats glued, keyed by the glued names.
     """
     from myst_nb import glue
 
@@ -94,18 +138,28 @@ def glue_spread(name, values):
 
 
 def fit_seeds(X, y, seeds, **params):
-    """``InverseNet(random_state=seed, **params)`` fitted on (X, y) once per seed.
+    """Fit ``InverseNet(random_state=seed, **params)`` on (X, y) once per seed.
 
     Parameters
     ----------
-    X : array, shape (n_images, n_pixels)
-    y : array of int, shape (n_images,)
+    X : array-like, shape (n_images, n_pixels)
+        Training images, pixels in [0, 1].
+    y : array-like of int, shape (n_images,)
+        Their labels.
     seeds : iterable of int
-    **params : passed to :class:`~inverse_lessons.InverseNet`
+        One fit per seed; not empty.
+    **params
+        Passed to :class:`~inverse_lessons.InverseNet`.
 
     Returns
     -------
-    list of fitted InverseNet, one per seed, in the order of ``seeds``.
+    list of InverseNet
+        The fitted models, one per seed, in the order of ``seeds``.
+
+    Raises
+    ------
+    ValueError
+        If ``seeds`` is empty.
     """
     from inverse_lessons.models.inverse_net import InverseNet
 
@@ -116,7 +170,25 @@ def fit_seeds(X, y, seeds, **params):
 
 
 def most_disagreements(models, X):
-    """Most images of ``X`` on which a model's label differs from ``models[0]``'s (an int)."""
+    """Count the most images of ``X`` on which a model's label differs from ``models[0]``'s.
+
+    Parameters
+    ----------
+    models : sequence of fitted classifiers
+        Not empty; the first is the reference.
+    X : array-like, shape (n_images, n_pixels)
+        The images to label.
+
+    Returns
+    -------
+    int
+        The largest number of disagreements with the reference (0 for one model).
+
+    Raises
+    ------
+    ValueError
+        If ``models`` is empty.
+    """
     models = list(models)
     if not models:
         raise ValueError("models is empty")
@@ -125,7 +197,7 @@ def most_disagreements(models, X):
 
 
 def damaged_test_sets(X_test, seeds=range(5)):
-    """Chapter 6's five test conditions: a dict name -> list of test sets, one per seed.
+    """Damage the test set in chapter 6's five conditions, one test set per seed.
 
     ``"clean"`` (``X_test`` itself), ``"25% missing"`` and ``"50% missing"`` (pixels
     dropped at random, one pattern per seed), ``"bottom half missing"`` (rows 4-7 of
@@ -134,12 +206,20 @@ def damaged_test_sets(X_test, seeds=range(5)):
 
     Parameters
     ----------
-    X_test : array, shape (n_images, 64), pixels in [0, 1]
-    seeds : iterable of int, the damage patterns (noise draws) of the random conditions
+    X_test : array-like, shape (n_images, 64)
+        Clean test images, pixels in [0, 1].
+    seeds : iterable of int, default range(5)
+        The damage patterns (noise draws) of the random conditions; not empty.
 
     Returns
     -------
-    dict str -> list of arrays of shape (n_images, 64), in the order above.
+    dict of str to list of ndarray of shape (n_images, 64)
+        The conditions in the order above.
+
+    Raises
+    ------
+    ValueError
+        If ``seeds`` is empty.
     """
     from inverse_lessons.damage import add_noise, drop_block, drop_pixels
 
@@ -154,17 +234,26 @@ def damaged_test_sets(X_test, seeds=range(5)):
 
 
 def largest_p(predict_a, predict_b, test_sets, y):
-    """McNemar's exact p-value of two classifiers on each test set: the largest.
+    """Return the largest McNemar exact p-value of two classifiers over several test sets.
 
     Parameters
     ----------
-    predict_a, predict_b : callables, X (n, pixels) -> labels (n,)
-    test_sets : list of arrays (n, pixels), e.g. one damaged test set per seed
-    y : array (n,), the true labels
+    predict_a, predict_b : callable
+        ``X (n, pixels) -> labels (n,)``.
+    test_sets : sequence of array-like of shape (n, pixels)
+        One damaged test set per seed, say; not empty.
+    y : array-like, shape (n,)
+        The true labels.
 
     Returns
     -------
-    float in (0, 1]: the largest p over the test sets, so that "p <= result" holds on each.
+    float
+        In (0, 1]: the largest p over the test sets, so that "p <= result" holds on each.
+
+    Raises
+    ------
+    ValueError
+        If ``test_sets`` is empty.
     """
     from inverse_lessons.evaluation.stats import mcnemar
 
@@ -176,17 +265,26 @@ def largest_p(predict_a, predict_b, test_sets, y):
 
 
 def filled_rmse(fill, test_sets, X_clean):
-    """Root mean square error of the filled-in pixels over ``test_sets``, against ``X_clean``.
+    """Compute the RMS error of the filled-in pixels over ``test_sets``, against ``X_clean``.
 
     Parameters
     ----------
-    fill : callable, X (n, pixels; NaN = missing) -> X filled in (n, pixels)
-    test_sets : list of arrays (n, pixels), damaged copies of ``X_clean``
-    X_clean : array (n, pixels), the undamaged images
+    fill : callable
+        ``X (n, pixels; NaN = missing) -> X filled in (n, pixels)``.
+    test_sets : sequence of array-like of shape (n, pixels)
+        Damaged copies of ``X_clean``.
+    X_clean : array-like, shape (n, pixels)
+        The undamaged images.
 
     Returns
     -------
-    float, in pixel units, over the missing pixels of every set only.
+    float
+        In pixel units, over the missing pixels of every set only.
+
+    Raises
+    ------
+    ValueError
+        If no pixel is missing in ``test_sets``.
     """
     X_clean = np.asarray(X_clean, dtype=float)
     errors = [(np.asarray(fill(X), dtype=float) - X_clean)[np.isnan(X)] for X in test_sets]
