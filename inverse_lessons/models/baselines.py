@@ -43,7 +43,14 @@ __all__ = [
 
 
 def baseline_models():
-    """Unfitted, self-tuning baselines: a dict name -> estimator."""
+    """Make the unfitted, self-tuning baselines.
+
+    Returns
+    -------
+    dict of str to estimator
+        Logistic regression (C), nearest centroid, k-NN (k) and an RBF SVC (C);
+        the tuned ones are ``GridSearchCV`` with 5 folds.
+    """
     return {
         "logistic regression (tuned C)": GridSearchCV(
             LogisticRegression(max_iter=5000), {"C": np.logspace(-2, 3, 11)}, cv=5),
@@ -55,11 +62,32 @@ def baseline_models():
 
 
 def template_accuracy(X_train, y_train, X_test, y_test, *, n_steps=100, step_size=2e-3):
-    """Chapter 3's classifier: invert a generator of one template per class.
+    """Score chapter 3's classifier: invert a generator of one template per class.
 
-    The first training image of each class is its template. Returns
-    (accuracy after ``n_steps`` gradient steps, accuracy of the exact
-    least-squares inversion).
+    The first training image of each class is its template; an image's label is
+    the class of its largest latent.
+
+    Parameters
+    ----------
+    X_train : array-like, shape (n_train, 64)
+        Training images; the first of each class is used.
+    y_train : array-like, shape (n_train,)
+        Their labels.
+    X_test : array-like, shape (n_test, 64)
+        Test images.
+    y_test : array-like, shape (n_test,)
+        Their labels.
+    n_steps : int, default 100
+        Gradient steps of the inversion.
+    step_size : float, default 2e-3
+        Their step size.
+
+    Returns
+    -------
+    steps : float
+        Test accuracy after ``n_steps`` gradient steps.
+    least_squares : float
+        Test accuracy of the exact least-squares inversion.
     """
     classes = np.unique(y_train)
     G = np.stack([X_train[np.flatnonzero(y_train == c)[0]] for c in classes], axis=1)
@@ -70,11 +98,21 @@ def template_accuracy(X_train, y_train, X_test, y_test, *, n_steps=100, step_siz
 
 
 def baseline_accuracies(X_train, y_train, X_test, y_test):
-    """Test accuracy of every baseline and of template inversion: dict name -> float.
+    """Score every baseline and template inversion on the test split.
 
-    The baselines run on one thread (BLAS and OpenMP): the same scores, and on these
-    small problems much faster (k-NN's OpenMP threads alone took about 2 s of CPU
-    time on two cores, against 0.04 s on one).
+    The baselines run on one thread (BLAS and OpenMP): the same scores, and on
+    problems this small a second thread costs more to start and synchronise
+    than it saves.
+
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test
+        As for :func:`template_accuracy`.
+
+    Returns
+    -------
+    dict of str to float
+        Test accuracy in [0, 1] by model name.
     """
     with one_blas_thread(), warnings.catch_warnings():
         # Some corner pixels are blank in every image of a class; NearestCentroid warns
@@ -110,9 +148,14 @@ class DamagedBaselines:
       :func:`fit_fillings`), each pixel regressed on the others by Bayesian
       ridge regression, for 5 rounds, clipped to the training pixel range.
 
-    Attributes after :meth:`fit`: ``classifiers_`` (dict name -> fitted
-    ``GridSearchCV``), ``imputers_`` (dict filling -> fitted imputer, or the
-    fill value for zero and mean) and ``n_features_in_`` (pixels per image).
+    Attributes
+    ----------
+    classifiers_ : dict of str to GridSearchCV
+        The fitted classifiers by name.
+    imputers_ : dict of str to imputer or fill value
+        By filling: a fitted imputer, or the fill value for zero and mean.
+    n_features_in_ : int
+        Pixels per image.
     """
 
     CLASSIFIERS = ("logistic regression", "k-NN", "SVC")
@@ -122,14 +165,36 @@ class DamagedBaselines:
 
     @staticmethod
     def key(classifier, filling):
-        """The name of one score: ``"<classifier> after <filling>"``."""
+        """Name one score: ``"<classifier> after <filling>"``.
+
+        Parameters
+        ----------
+        classifier : str
+            One of :attr:`CLASSIFIERS`.
+        filling : str
+            One of :attr:`FILLINGS`.
+
+        Returns
+        -------
+        str
+            The key of that score in :meth:`scores`.
+        """
         return f"{classifier} after {filling}"
 
     def fit(self, X_train, y_train):
         """Tune and fit the classifiers and imputers on clean training images.
 
-        X_train : array (n, pixels), finite (no missing pixels).
-        y_train : array (n,) of labels. Returns self.
+        Parameters
+        ----------
+        X_train : array-like, shape (n, pixels)
+            Finite (no missing pixels).
+        y_train : array-like, shape (n,)
+            Labels.
+
+        Returns
+        -------
+        DamagedBaselines
+            self, fitted.
         """
         X_train = _as_images("X_train", X_train)
         if np.isnan(X_train).any():
@@ -153,9 +218,19 @@ class DamagedBaselines:
             raise RuntimeError("this DamagedBaselines is not fitted yet: call fit first")
 
     def fill(self, X, filling):
-        """``X`` (n, pixels; NaN = missing) with its missing pixels filled in.
+        """Fill in the missing pixels of ``X``; observed pixels are kept as they are.
 
-        filling : one of :attr:`FILLINGS`. Observed pixels are kept as they are.
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+        filling : str
+            One of :attr:`FILLINGS`.
+
+        Returns
+        -------
+        ndarray, shape (n, pixels)
+            ``X`` filled in.
         """
         self._check_fitted()
         check_choice("filling", filling, self.FILLINGS)
@@ -170,12 +245,20 @@ class DamagedBaselines:
         return X
 
     def scores(self, X, y):
-        """Test accuracy of every classifier after every filling.
+        """Score every classifier after every filling; each filling is computed once.
 
-        X : array (n, pixels), NaN for a missing pixel. y : array (n,) of labels.
-        Returns a dict ``"<classifier> after <filling>"`` -> accuracy in [0, 1],
-        classifiers in the order of :attr:`CLASSIFIERS`, fillings of
-        :attr:`FILLINGS`. Each filling is computed once and shared.
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+        y : array-like, shape (n,)
+            Labels.
+
+        Returns
+        -------
+        dict of str to float
+            ``"<classifier> after <filling>"`` -> accuracy in [0, 1], classifiers
+            in the order of :attr:`CLASSIFIERS`, fillings of :attr:`FILLINGS`.
         """
         self._check_fitted()
         X = self._check_images(X)
@@ -197,17 +280,31 @@ FILLINGS = DamagedBaselines.FILLINGS
 
 
 def fit_fillings(X_train, fillings=FILLINGS):
-    """The fillings of :class:`DamagedBaselines`, fitted on complete training images.
-
-    X_train : array (n, pixels), no NaN. fillings : which of :data:`FILLINGS` to fit.
-    Returns a dict filling -> fitted imputer, or the fill value (0.0 for zero, the
-    training mean of each pixel for mean), for :func:`apply_filling`.
+    """Fit the fillings of :class:`DamagedBaselines` on complete training images.
 
     The imputers are scikit-learn's, used through ``fit`` and ``transform``:
     ``KNNImputer(n_neighbors=5)``, and ``IterativeImputer(max_iter=5, tol=0)``
     clipped to the training pixel range. A tolerance of 0 makes it run all five
     rounds when it fills a damaged image (with any positive tolerance, a complete
     training set stops its fit after one round, and so its filling too).
+
+    Parameters
+    ----------
+    X_train : array-like, shape (n, pixels)
+        Complete training images (no NaN).
+    fillings : sequence of str, default FILLINGS
+        Which of :data:`FILLINGS` to fit.
+
+    Returns
+    -------
+    dict of str to imputer or fill value
+        By filling: a fitted imputer, or the fill value (0.0 for zero, the
+        training mean of each pixel for mean), for :func:`apply_filling`.
+
+    Raises
+    ------
+    ValueError
+        If ``X_train`` has missing pixels or a filling is unknown.
     """
     X_train = _as_images("X_train", X_train)
     if np.isnan(X_train).any():
@@ -238,10 +335,24 @@ def fit_fillings(X_train, fillings=FILLINGS):
 
 
 def apply_filling(imputers, X, filling):
-    """``X`` (n, pixels; NaN = missing) with its missing pixels filled in.
+    """Fill in the missing pixels of ``X`` with a fitted filling.
 
-    imputers : from :func:`fit_fillings`; filling : one of its keys. Observed
-    pixels are kept as they are; images with nothing missing come back unchanged.
+    Observed pixels are kept as they are; images with nothing missing come back
+    unchanged.
+
+    Parameters
+    ----------
+    imputers : dict
+        From :func:`fit_fillings`.
+    X : array-like, shape (n, pixels)
+        NaN for a missing pixel.
+    filling : str
+        One of the keys of ``imputers``.
+
+    Returns
+    -------
+    ndarray, shape (n, pixels)
+        ``X`` filled in.
     """
     check_choice("filling", filling, tuple(imputers))
     X = _as_images("X", X)
@@ -255,14 +366,30 @@ def apply_filling(imputers, X, filling):
 
 
 def training_copies(X, y, *, missing=True, noise_std=None, seed=0):
-    """Training images stacked with copies damaged as chapter 8's test images are.
+    """Stack the training images with copies damaged as chapter 8's test images are.
 
-    X : array (n, pixels), complete; y : array (n,). With ``missing``, two copies:
-    one with half the pixels missing at random (``drop_pixels(X, 0.5,
-    seed=seed + 1)``) and one without the bottom half (``drop_block``); with
-    ``noise_std`` = sigma > 0, one more copy with Gaussian noise of that standard
-    deviation, clipped to [0, 1] (``add_noise(X, sigma, seed=seed + 2)``).
-    Returns (X_stacked, y_stacked), the clean images first; missing pixels NaN.
+    Parameters
+    ----------
+    X : array-like, shape (n, pixels)
+        Complete training images.
+    y : array-like, shape (n,)
+        Their labels.
+    missing : bool, default True
+        Add two copies: one with half the pixels missing at random
+        (``drop_pixels(X, 0.5, seed=seed + 1)``) and one without the bottom half
+        (``drop_block``).
+    noise_std : float or None, default None
+        sigma > 0 adds one more copy with Gaussian noise of that standard
+        deviation, clipped to [0, 1] (``add_noise(X, sigma, seed=seed + 2)``).
+    seed : int, default 0
+        Seed of the copies' damage.
+
+    Returns
+    -------
+    X_stacked : ndarray, shape (n_copies * n, pixels)
+        The clean images first; missing pixels NaN.
+    y_stacked : ndarray, shape (n_copies * n,)
+        The labels repeated to match.
     """
     X = _as_images("X", X)
     y = np.asarray(y)
@@ -297,9 +424,16 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
     copy_seed : int, default 0
         Seed of the copies' damage.
 
-    Attributes after :meth:`fit`: ``estimator_`` (the fitted classifier, on
-    filled pixels), ``imputers_`` (from :func:`fit_fillings`), ``classes_``,
-    ``n_features_in_``.
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted classifier, on filled pixels.
+    imputers_ : dict
+        From :func:`fit_fillings`.
+    classes_ : ndarray, shape (n_classes,)
+        The labels seen in :meth:`fit`.
+    n_features_in_ : int
+        Pixels per image.
     """
 
     def __init__(self, estimator=None, filling="KNNImputer", damaged_copies=False,
@@ -311,8 +445,20 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         self.copy_seed = copy_seed
 
     def fit(self, X, y):
-        """Fit the filling on clean ``X`` (n, pixels), then the classifier on the
-        filled training set with its copies. Returns self."""
+        """Fit the filling on clean ``X``, then the classifier on the filled set and its copies.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            Complete training images.
+        y : array-like, shape (n,)
+            Their labels.
+
+        Returns
+        -------
+        FilledClassifier
+            self, fitted.
+        """
         check_choice("filling", self.filling, FILLINGS)
         self.imputers_ = fit_fillings(X, fillings=(self.filling,))
         X_all, y_all = training_copies(X, y, missing=self.damaged_copies,
@@ -326,7 +472,18 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def fill(self, X):
-        """``X`` (n, pixels; NaN = missing) filled as this classifier fills it."""
+        """Fill in ``X`` as this classifier fills it.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+
+        Returns
+        -------
+        ndarray, shape (n, pixels)
+            ``X`` filled in.
+        """
         if not hasattr(self, "estimator_"):
             raise RuntimeError("this FilledClassifier is not fitted yet: call fit first")
         X = _as_images("X", X)
@@ -336,13 +493,35 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         return apply_filling(self.imputers_, X, self.filling)
 
     def predict(self, X):
-        """Labels (n,) of images ``X`` (n, pixels; NaN = missing)."""
+        """Predict the labels of images ``X``, filled in first.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+
+        Returns
+        -------
+        ndarray, shape (n,)
+            Labels.
+        """
         filled = self.fill(X)
         with one_blas_thread():
             return self.estimator_.predict(filled)
 
     def predict_proba(self, X):
-        """Class probabilities (n, classes), if the classifier gives them."""
+        """Predict class probabilities of images ``X``, if the classifier gives them.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+
+        Returns
+        -------
+        ndarray, shape (n, n_classes)
+            Probabilities, columns in the order of ``classes_``.
+        """
         filled = self.fill(X)
         with one_blas_thread():
             return self.estimator_.predict_proba(filled)
@@ -379,12 +558,23 @@ TUNED_BASELINES = {
 
 
 def tuned_baseline(name, *, noise_std=None, copy_seed=0):
-    """Chapter 8's baseline ``name`` (a key of :data:`TUNED_BASELINES`), unfitted.
+    """Make chapter 8's baseline ``name``, unfitted.
 
-    noise_std : the noise level it is told, or None. Told a level, it trains also
-    on a noisy copy at that level if its setting's ``noise_copies`` says so
-    (cross-validation found that the copy helps it), and ignores the level if not.
-    Returns a :class:`FilledClassifier`.
+    Parameters
+    ----------
+    name : str
+        A key of :data:`TUNED_BASELINES`.
+    noise_std : float or None, default None
+        The noise level it is told. Told a level, it trains also on a noisy copy
+        at that level if its setting's ``noise_copies`` says so
+        (cross-validation found that the copy helps it), and ignores the level if not.
+    copy_seed : int, default 0
+        Seed of the copies' damage.
+
+    Returns
+    -------
+    FilledClassifier
+        Unfitted.
     """
     check_choice("name", name, tuple(TUNED_BASELINES))
     setting = TUNED_BASELINES[name]
@@ -398,10 +588,22 @@ def tuned_baseline(name, *, noise_std=None, copy_seed=0):
 def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
     """Fit every baseline of :data:`TUNED_BASELINES`, plain and told ``noise_std``.
 
-    Returns a dict name -> (plain, told): two fitted :class:`FilledClassifier`, the
-    second trained also on a noisy copy at ``noise_std`` where the setting's
-    ``noise_copies`` says so; where it does not (or ``noise_std`` is None), both
-    are the same fitted object, since knowing the level changes nothing for it.
+    Parameters
+    ----------
+    X_train : array-like, shape (n, pixels)
+        Complete training images.
+    y_train : array-like, shape (n,)
+        Their labels.
+    noise_std : float or None, default None
+        The noise level the second fit is told.
+
+    Returns
+    -------
+    dict of str to (FilledClassifier, FilledClassifier)
+        By name, (plain, told): the second trained also on a noisy copy at
+        ``noise_std`` where the setting's ``noise_copies`` says so; where it
+        does not (or ``noise_std`` is None), both are the same fitted object,
+        since knowing the level changes nothing for it.
     """
     fitted = {}
     for name, setting in TUNED_BASELINES.items():
@@ -413,7 +615,7 @@ def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
 
 
 def _as_images(name, X):
-    """``X`` as a float array (n, pixels); NaN allowed, infinities not."""
+    """Check ``X`` is a float array (n, pixels); NaN allowed, infinities not."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-d array of images (n, pixels), "

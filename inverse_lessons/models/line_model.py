@@ -1,4 +1,4 @@
-"""Training a line through its own inversion (chapter 2).
+"""Train a line through its own inversion (chapter 2).
 
 The model is the parameterised line f_theta(y) = a * y + b with theta = (a, b).
 Its *prediction* for an observation x is an inversion: N unrolled gradient
@@ -46,9 +46,19 @@ __all__ = [
 
 
 def training_pairs(latents=(-2.0, -1.0, 0.0, 1.0, 2.0), a=TOY_SLOPE, b=TOY_INTERCEPT):
-    """Training pairs (x, y) with x = a*y + b exactly (no noise).
+    """Make training pairs (x, y) with x = a*y + b exactly (no noise).
 
-    Returns two float64 arrays of shape (n,): observations x and targets y.
+    Parameters
+    ----------
+    latents : sequence of float, default (-2, -1, 0, 1, 2)
+        The targets y.
+    a, b : float, default 2 and -4
+        The true line.
+
+    Returns
+    -------
+    x, y : ndarray of float64, shape (n,)
+        Observations and targets.
     """
     y = np.asarray(latents, dtype=np.float64)
     return a * y + b, y
@@ -64,12 +74,28 @@ def _check_common(x, n_steps, step_size):
 
 
 def predict(x, a, b, *, n_steps, step_size, start=0.0):
-    """h(x): the model's prediction, ``n_steps`` unrolled inversion steps.
+    """Predict h(x) by ``n_steps`` unrolled inversion steps.
 
-    ``x`` has shape (n,); ``a``, ``b`` are scalars or scalar tensors (which
-    may be watched by a gradient tape). Returns a tensor of shape (n,).
-    Divergence checks are left to the caller (training may pass through
-    unstable (a, b) where a check would only get in the way).
+    Divergence checks are left to the caller: training may pass through
+    unstable (a, b) where a check would only get in the way.
+
+    Parameters
+    ----------
+    x : array-like, shape (n,)
+        Observations.
+    a, b : float or scalar tf.Tensor
+        The line's parameters (tensors may be watched by a gradient tape).
+    n_steps : int
+        N, the inner steps.
+    step_size : float
+        eta, the inner step size.
+    start : float, default 0.0
+        y_0, the inner solver's start.
+
+    Returns
+    -------
+    tf.Tensor, shape (n,)
+        y_N for every observation.
     """
     x = tf.convert_to_tensor(x, dtype=tf.float64)
     initial = tf.fill(tf.shape(x), tf.constant(start, tf.float64))
@@ -80,13 +106,26 @@ def predict(x, a, b, *, n_steps, step_size, start=0.0):
 
 
 def training_loss(x, y, a, b, *, n_steps, step_size, start=0.0):
-    """T(a, b) = sum_i (y_i - h(x_i))**2, a scalar tensor."""
+    """Compute the training loss T(a, b) = sum_i (y_i - h(x_i))**2.
+
+    Parameters
+    ----------
+    x, y : array-like, shape (n,)
+        Training observations and targets.
+    a, b, n_steps, step_size, start
+        As for :func:`predict`.
+
+    Returns
+    -------
+    tf.Tensor
+        T, a scalar.
+    """
     h = predict(x, a, b, n_steps=n_steps, step_size=step_size, start=start)
     return tf.reduce_sum(tf.square(tf.convert_to_tensor(y, tf.float64) - h))
 
 
 def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_steps=None):
-    """The gradient (dT/da, dT/db) by the hand-derived recursion.
+    """Compute the gradient (dT/da, dT/db) by the hand-derived recursion.
 
     Differentiating the step y_{k+1} = y_k + 2 eta a (x - a y_k - b) gives
 
@@ -94,10 +133,17 @@ def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_
         dy_{k+1}/db = (1 - 2 eta a^2) dy_k/db - 2 eta a
 
     from dy_0/da = dy_0/db = 0, and then dT/dtheta = -2 sum (y - y_N) dy_N/dtheta.
-    Plain numpy, vectorised over the training pairs. Returns a float64
-    array of shape (2,).
+    Plain numpy, vectorised over the training pairs.
 
-    derivative_steps : int or None
+    Parameters
+    ----------
+    x, y : array-like, shape (n,)
+        Training observations and targets.
+    a, b : float
+        Where to take the gradient.
+    n_steps, step_size, start
+        As for :func:`predict`.
+    derivative_steps : int or None, default None
         Run the derivative recursion over only the first ``derivative_steps``
         of the ``n_steps`` steps (None: all of them), while the residual
         y - y_N still comes from all ``n_steps``. Anything but None or
@@ -106,6 +152,11 @@ def gradient_recursion(x, y, a, b, *, n_steps, step_size, start=0.0, derivative_
         It vanishes at every exact fit (all residuals zero) but can also
         vanish where T's gradient does not (with the original's start, a
         saddle near (a, b) = (1.13, -3.84)).
+
+    Returns
+    -------
+    ndarray of float64, shape (2,)
+        (dT/da, dT/db).
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     derivative_steps = _check_derivative_steps(derivative_steps, n_steps)
@@ -135,9 +186,17 @@ def _check_derivative_steps(derivative_steps, n_steps):
 
 
 def gradient_autodiff(x, y, a, b, *, n_steps, step_size, start=0.0):
-    """The gradient (dT/da, dT/db) by TensorFlow's GradientTape through the steps.
+    """Compute the gradient (dT/da, dT/db) by TensorFlow's GradientTape through the steps.
 
-    Returns a float64 array of shape (2,).
+    Parameters
+    ----------
+    x, y, a, b, n_steps, step_size, start
+        As for :func:`gradient_recursion`.
+
+    Returns
+    -------
+    ndarray of float64, shape (2,)
+        (dT/da, dT/db).
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     theta = tf.Variable([a, b], dtype=tf.float64)
@@ -148,14 +207,27 @@ def gradient_autodiff(x, y, a, b, *, n_steps, step_size, start=0.0):
 
 
 def exact_fit_slopes(*, n_steps, step_size, a_true=TOY_SLOPE):
-    """Every slope a at which N-step predictions can fit noiseless data exactly.
+    """Find every slope a at which N-step predictions can fit noiseless data exactly.
 
     With r = 1 - 2 eta a^2, an exact fit needs a = a_true (1 - r^N), a
-    fixed-point equation in a. This returns all its roots in the stable range
-    0 < a < 1/sqrt(eta) (where |r| < 1), in increasing order, as a float64
-    array of shape (m,); m is 0 when N steps are too few ever to reach the
-    targets, and is often 2 (a flat line whose small steps land on target,
-    and one near a_true).
+    fixed-point equation in a.
+
+    Parameters
+    ----------
+    n_steps : int
+        N, the inner steps.
+    step_size : float
+        eta, the inner step size.
+    a_true : float, default 2
+        The slope of the line that made the data.
+
+    Returns
+    -------
+    ndarray of float64, shape (m,)
+        The roots in the stable range 0 < a < 1/sqrt(eta) (where |r| < 1), in
+        increasing order; m is 0 when N steps are too few ever to reach the
+        targets, and often 2 (a flat line whose small steps land on target,
+        and one near a_true).
     """
     n_steps = check_int("n_steps", n_steps)
     eta = check_positive("step_size", step_size)
@@ -172,16 +244,31 @@ def exact_fit_slopes(*, n_steps, step_size, a_true=TOY_SLOPE):
 
 
 def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INTERCEPT):
-    """The (a, b) at which N-step predictions reproduce noiseless data exactly.
+    """Find the (a, b) at which N-step predictions reproduce noiseless data exactly.
 
     With r = 1 - 2 eta a^2, N steps from y_0 give
     h(x) = r^N y_0 + (1 - r^N)(x - b) / a. Matching h(a_true y + b_true) = y for
     every y needs a = a_true (1 - r^N) and b = b_true + a r^N y_0 / (1 - r^N).
     The first equation can have several roots in the stable range
     0 < a < 1/sqrt(eta) (see :func:`exact_fit_slopes`); this returns the
-    largest, the one nearest a_true, and raises ValueError when there is none
-    with stable inner steps (too few steps to ever reach the target). Returns
-    (a, b).
+    largest, the one nearest a_true.
+
+    Parameters
+    ----------
+    n_steps, step_size, start
+        The inner solver, as for :func:`predict`.
+    a_true, b_true : float, default 2 and -4
+        The line that made the data.
+
+    Returns
+    -------
+    a, b : float
+        The exact fit.
+
+    Raises
+    ------
+    ValueError
+        When no root has stable inner steps (too few steps to ever reach the target).
     """
     slopes = exact_fit_slopes(n_steps=n_steps, step_size=step_size, a_true=a_true)
     eta = check_positive("step_size", step_size)
@@ -197,12 +284,17 @@ def exact_fit(*, n_steps, step_size, start=0.0, a_true=TOY_SLOPE, b_true=TOY_INT
 
 
 class TrainingRun(NamedTuple):
-    """The result of :func:`train`.
+    """Hold the result of :func:`train`.
 
-    a, b : floats, the final parameters.
-    path : array of shape (n_iterations + 1, 2), (a, b) at every iteration.
-    losses : array of shape (n_iterations + 1,), the training loss T with the
-        prediction's number of steps at every entry of ``path``.
+    Attributes
+    ----------
+    a, b : float
+        The final parameters.
+    path : ndarray, shape (n_iterations + 1, 2)
+        (a, b) at every iteration.
+    losses : ndarray, shape (n_iterations + 1,)
+        The training loss T, with the prediction's number of steps, at every
+        entry of ``path``.
     """
 
     a: float
@@ -220,28 +312,40 @@ def train(
 
     Parameters
     ----------
-    x, y : arrays of shape (n,), the training observations and targets.
-    a0, b0 : the starting parameters.
-    n_steps, step_size, start : the inner solver of the prediction h(x).
-    learning_rate, n_iterations : the outer gradient descent on (a, b).
-    a_min : a is clipped below at this value after every step (small a makes
-        the inner steps tiny, as 2 eta a^2 sets their contraction).
-    gradient : "autodiff" (GradientTape; the whole descent runs as one graph
-        compiled with tf.function) or "recursion" (the hand-derived recursion).
-    gradient_steps : train the model that predicts with this many unrolled
-        steps (its own, correct gradient), while ``losses`` and the
-        prediction h keep ``n_steps``; ``None`` means ``n_steps``. This is
-        "train with 10 steps, predict with 20": a consistent gradient of the
-        wrong function.
-    derivative_steps : with ``gradient="recursion"`` only: the residuals
-        come from all the training model's steps, the derivative recursion
-        runs over the first ``derivative_steps`` of them (see
-        :func:`gradient_recursion`). The original post's mismatch is
-        ``derivative_steps=10`` with ``n_steps=20``.
+    x, y : array-like, shape (n,)
+        The training observations and targets.
+    a0, b0 : float, default 1.5 and 0.0
+        The starting parameters.
+    n_steps, step_size, start : int, float, float; default 20, 0.05, 0.0
+        The inner solver of the prediction h(x).
+    learning_rate, n_iterations : float, int; default 0.005, 2500
+        The outer gradient descent on (a, b).
+    a_min : float, default 0.5
+        a is clipped below at this value after every step (small a makes the
+        inner steps tiny, as 2 eta a^2 sets their contraction).
+    gradient : {"autodiff", "recursion"}, default "autodiff"
+        GradientTape (the whole descent runs as one graph compiled with
+        tf.function) or the hand-derived recursion.
+    gradient_steps : int or None, default None
+        Train the model that predicts with this many unrolled steps (its own,
+        correct gradient), while ``losses`` and the prediction h keep
+        ``n_steps``; None means ``n_steps``. This is "train with 10 steps,
+        predict with 20": a consistent gradient of the wrong function.
+    derivative_steps : int or None, default None
+        With ``gradient="recursion"`` only: the residuals come from all the
+        training model's steps, the derivative recursion runs over the first
+        ``derivative_steps`` of them (see :func:`gradient_recursion`). The
+        original post's mismatch is ``derivative_steps=10`` with ``n_steps=20``.
 
-    Returns a :class:`TrainingRun`. Raises
-    :class:`~inverse_lessons.inversion.solver.DivergenceError` when (a, b) become
-    non-finite.
+    Returns
+    -------
+    TrainingRun
+        The final (a, b), the path and the losses.
+
+    Raises
+    ------
+    DivergenceError
+        When (a, b) become non-finite.
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     y = np.asarray(y, dtype=np.float64)
@@ -288,11 +392,11 @@ def _raise_diverged(iteration, learning_rate):
 
 
 def _descend_autodiff(x, y, a0, b0, n_steps, eta, start, learning_rate, n_iterations, a_min):
-    """The outer gradient descent with GradientTape, all iterations in one graph.
+    """Run the outer gradient descent with GradientTape, all iterations in one graph.
 
-    Returns the path, a numpy array of shape (n_iterations + 1, 2). Calling a
-    compiled step once per iteration from Python costs milliseconds each;
-    one graph for the whole loop costs a single trace.
+    One graph for the whole loop is traced once, where a compiled step called
+    from Python would pay the call overhead on every iteration. Returns the
+    path, a numpy array of shape (n_iterations + 1, 2).
     """
     x_t, y_t = tf.constant(x), tf.constant(y)
     lr = tf.constant(learning_rate, tf.float64)
@@ -317,9 +421,21 @@ def _descend_autodiff(x, y, a0, b0, n_steps, eta, start, learning_rate, n_iterat
 
 
 def training_losses(x, y, thetas, *, n_steps, step_size, start=0.0):
-    """T(a, b) at many parameter pairs at once (numpy, for plots and paths).
+    """Compute T(a, b) at many parameter pairs at once (numpy, for plots and paths).
 
-    thetas : array of shape (m, 2), rows (a, b). Returns an array of shape (m,).
+    Parameters
+    ----------
+    x, y : array-like, shape (n,)
+        Training observations and targets.
+    thetas : array-like, shape (m, 2)
+        Rows (a, b).
+    n_steps, step_size, start
+        As for :func:`predict`.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        T at each row of ``thetas``.
     """
     x, n_steps, eta = _check_common(x, n_steps, step_size)
     thetas = np.asarray(thetas, dtype=np.float64)

@@ -51,13 +51,18 @@ __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original
 
 
 class OriginalRun(NamedTuple):
-    """The result of :func:`train_original`.
+    """Hold the result of :func:`train_original`.
 
-    generator : array (64, 10), the learned G (raw-pixel scale).
-    losses : array (n_iterations,), the cross-entropy before each update
-        (shorter if training diverged: it ends with the first loss that is not finite).
-    rng : the numpy RandomState after training, which the original's
-        prediction goes on drawing its random starting latents from.
+    Attributes
+    ----------
+    generator : ndarray, shape (64, 10)
+        The learned G (raw-pixel scale).
+    losses : ndarray, shape (n_iterations,)
+        The cross-entropy before each update (shorter if training diverged: it
+        ends with the first loss that is not finite).
+    rng : numpy.random.RandomState
+        The generator after training, from which the original's prediction goes
+        on drawing its random starting latents.
     """
 
     generator: np.ndarray
@@ -66,17 +71,31 @@ class OriginalRun(NamedTuple):
 
 
 def batch_mean_step(step_size, n_images, n_pixels=N_PIXELS):
-    """The per-image step of a batch-mean inner loss.
+    """Convert a step on a batch-mean inner loss to the step each image takes.
 
     A gradient step of size ``step_size`` on the mean over n_images x n_pixels
     squared errors is a step of ``step_size / (n_images * n_pixels)`` on each
     image's own sum of squared errors.
+
+    Parameters
+    ----------
+    step_size : float
+        The step on the batch mean.
+    n_images : int
+        Images in the batch.
+    n_pixels : int, default 64
+        Pixels per image.
+
+    Returns
+    -------
+    float
+        The step on each image's own loss.
     """
     return step_size / (n_images * n_pixels)
 
 
 def _inner(G, X, Z0, *, n_steps, step_size, gradient, inner_loss="batch_mean"):
-    """N inner steps from Z0 (None: zero) on the batch-mean or the per-image loss.
+    """Take N inner steps from Z0 (None: zero) on the batch-mean or the per-image loss.
 
     ``step_size``: a number (the step on that loss) or "auto", 0.5 / sigma_max(G)^2
     on each image's own loss, held fixed in the gradient.
@@ -94,9 +113,11 @@ def _inner(G, X, Z0, *, n_steps, step_size, gradient, inner_loss="batch_mean"):
 @functools.cache
 def _training_loop(n_iterations, inner_steps, inner_step_size, learning_rate, gradient,
                    inner_loss="batch_mean", optimizer="gd"):
-    """The original's whole training, compiled once per setting (and data shape):
-    a function (G0, X, Z0, Y) -> (G, losses) of tensors, reused by every seed
-    (Z0 None: inner loops start from zero)."""
+    """Compile the original's whole training once per setting (and data shape).
+
+    Returns a function (G0, X, Z0, Y) -> (G, losses) of tensors, reused by every
+    seed (Z0 None: inner loops start from zero).
+    """
 
     @tf.function(autograph=False)   # an explicit loop: nothing to convert, quicker to trace
     def run(G, X, Z0, Y):
@@ -136,21 +157,48 @@ def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=
                    learning_rate=100.0, seed=42, gradient="closed_form",
                    inner_loss="batch_mean", optimizer="gd", init="abs_randn",
                    start="random", pixel_scale=PIXEL_MAX):
-    """Train the original formulation; returns an :class:`OriginalRun`.
+    """Train the original formulation.
 
-    X : (n, 64) images in the book's scale [0, 1] (multiplied by ``pixel_scale``
-    here: 16 by default, as the original worked on raw intensities); y : (n,)
-    labels 0-9. ``gradient`` is "closed_form" (fast, exact) or "unrolled".
+    The options ``inner_loss``, ``inner_step_size``, ``optimizer``, ``init``,
+    ``start`` and ``pixel_scale`` are what the repaired model changes; their
+    defaults are the original's.
 
-    The options that the repaired model changes, the original's by default:
-    inner_loss : "batch_mean" (the mean over all pixels of all images) or
-        "per_image" (each image's own sum of squared errors).
-    inner_step_size : a number (the step on that loss) or "auto" (0.5 /
-        sigma_max(G)^2 on each image's own loss, a constant for the gradient).
-    optimizer : "gd" (plain gradient descent) or "adam", at ``learning_rate``.
-    init : "abs_randn" (G = |randn| / 100) or "images" (ten random training
-        images, slightly perturbed, as ``InverseNet`` starts).
-    start : "random" (latents |randn| / 100) or "zero".
+    Parameters
+    ----------
+    X : array-like, shape (n, 64)
+        Images in the book's scale [0, 1], multiplied by ``pixel_scale`` here.
+    y : array-like of int, shape (n,)
+        Labels 0-9.
+    n_iterations : int, default 2000
+        Outer updates.
+    inner_steps : int, default 250
+        Inner gradient steps per update.
+    inner_step_size : float or "auto", default 1e-2
+        The step on the inner loss, or 0.5 / sigma_max(G)^2 on each image's own
+        loss (a constant for the gradient).
+    learning_rate : float, default 100.0
+        The outer step.
+    seed : int, default 42
+        Seed of the numpy RandomState that draws G and the starting latents.
+    gradient : {"closed_form", "unrolled"}, default "closed_form"
+        The inner steps in closed form (the same numbers) or stepped through.
+    inner_loss : {"batch_mean", "per_image"}, default "batch_mean"
+        The mean over all pixels of all images, or each image's own sum of
+        squared errors.
+    optimizer : {"gd", "adam"}, default "gd"
+        Plain gradient descent or Adam, at ``learning_rate``.
+    init : {"abs_randn", "images"}, default "abs_randn"
+        G = |randn| / 100, or ten random training images slightly perturbed (as
+        ``InverseNet`` starts).
+    start : {"random", "zero"}, default "random"
+        Latents |randn| / 100, or zero.
+    pixel_scale : float, default 16
+        The original worked on raw intensities 0-16.
+
+    Returns
+    -------
+    OriginalRun
+        The learned generator, the losses and the random state.
     """
     if gradient not in ("closed_form", "unrolled"):
         raise ValueError(f"gradient must be 'closed_form' or 'unrolled', got {gradient!r}")
@@ -183,13 +231,31 @@ def train_original(X, y, *, n_iterations=2000, inner_steps=250, inner_step_size=
 def predict_original(generator, X, rng, *, inner_steps=250, inner_step_size=1e-2,
                      batch_size=None, inner_loss="batch_mean", start="random",
                      pixel_scale=PIXEL_MAX):
-    """The original prediction: invert from random small latents, argmax z*.
+    """Predict as the original did: invert from random small latents, take argmax z*.
 
     The images are inverted together in batches of ``batch_size`` (all at once
     by default, as the original did), which changes every image's effective
-    step size. Returns (labels (n,), latents (n, 10)). ``inner_loss``,
-    ``inner_step_size``, ``start`` and ``pixel_scale`` as in :func:`train_original`
-    (with ``start="zero"`` nothing is drawn from ``rng``).
+    step size.
+
+    Parameters
+    ----------
+    generator : array-like, shape (64, 10)
+        The learned G (raw-pixel scale).
+    X : array-like, shape (n, 64)
+        Images in [0, 1].
+    rng : numpy.random.RandomState
+        Draws the starting latents (nothing is drawn with ``start="zero"``).
+    inner_steps, inner_step_size, inner_loss, start, pixel_scale
+        As for :func:`train_original`.
+    batch_size : int or None, default None
+        Images inverted together; None for all at once.
+
+    Returns
+    -------
+    labels : ndarray, shape (n,)
+        argmax z* of each image.
+    latents : ndarray, shape (n, 10)
+        z*.
     """
     _check_choice("inner_loss", inner_loss, ("batch_mean", "per_image"))
     _check_choice("start", start, ("random", "zero"))
