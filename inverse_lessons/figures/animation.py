@@ -28,7 +28,7 @@ from matplotlib.animation import HTMLWriter
 
 from inverse_lessons._validation import check_positive
 from inverse_lessons.figures.descent import DescentFigure
-from inverse_lessons.figures.plotting import plot_inversion
+from inverse_lessons.figures.images import plot_inversion
 from inverse_lessons.figures.style import fix_layout
 from inverse_lessons.inversion.linear import closed_form_inversion
 from inverse_lessons.inversion.solver import descent_path
@@ -55,11 +55,25 @@ _STYLESHEET = re.compile(r'<link rel="stylesheet"\s+href="[^"]*"\s*/?>')
 def offline_jshtml(jshtml, *, alt, slider_label="frame"):
     """Make matplotlib's ``to_jshtml`` output self-contained and accessible.
 
-    jshtml : the HTML string from ``Animation.to_jshtml()``.
-    alt : alt text for the frame image (what the frames show, and the point).
-    slider_label : accessible name of the frame slider.
-    Returns the HTML string with no external stylesheet, text-labelled buttons,
-    alt text on the frame image and an accessible name on the slider.
+    Parameters
+    ----------
+    jshtml : str
+        The HTML from ``Animation.to_jshtml()``.
+    alt : str
+        Alt text for the frame image (what the frames show, and the point).
+    slider_label : str, default "frame"
+        Accessible name of the frame slider.
+
+    Returns
+    -------
+    str
+        The HTML with no external stylesheet, text-labelled buttons, alt text
+        on the frame image and an accessible name on the slider.
+
+    Raises
+    ------
+    ValueError
+        If ``jshtml`` is not the output of ``to_jshtml``.
     """
     if not isinstance(jshtml, str) or 'class="animation"' not in jshtml:
         raise ValueError("jshtml must be the HTML string returned by Animation.to_jshtml()")
@@ -85,18 +99,33 @@ def offline_jshtml(jshtml, *, alt, slider_label="frame"):
 
 
 def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=600, dpi=100):
-    """An animation over parameter values that the reader scrubs with a slider.
+    """Animate a figure over parameter values that the reader scrubs with a slider.
 
-    fig : the matplotlib figure every frame is drawn on.
-    draw_frame : callable ``draw_frame(value)`` that redraws ``fig`` for one value
-        (clear its axes first); each frame should say its value, in a title say.
-    values : sequence of the parameter values, one frame each (at least two).
-    alt : alt text for the frames, written for someone who cannot see them.
-    slider_label : accessible name of the slider, the parameter it moves.
-    interval : milliseconds per frame when played; dpi : resolution of the frames
-        (the book's figures are drawn at 100 dpi, so text keeps its point size).
-    Returns an ``IPython.display.HTML`` that needs no kernel and no network. The
-    figure is closed, so it is not shown a second time.
+    The figure is closed, so it is not shown a second time.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        The figure every frame is drawn on.
+    draw_frame : callable
+        ``draw_frame(value)`` redraws ``fig`` for one value (clear its axes
+        first); each frame should say its value, in a title say.
+    values : sequence
+        The parameter values, one frame each (at least two).
+    alt : str
+        Alt text for the frames, written for someone who cannot see them.
+    slider_label : str, default "frame"
+        Accessible name of the slider, the parameter it moves.
+    interval : int, default 600
+        Milliseconds per frame when played.
+    dpi : float, default 100
+        Resolution of the frames (the book's figures are drawn at 100 dpi, so
+        text keeps its point size).
+
+    Returns
+    -------
+    IPython.display.HTML
+        Needs no kernel and no network.
     """
     values = list(values)
     if len(values) < 2:
@@ -121,13 +150,30 @@ def scrubbable(fig, draw_frame, values, *, alt, slider_label="frame", interval=6
 
 
 def step_size_animation(forward, observation, step_sizes, *, start, n_steps, grid, alt):
-    """The step-size slider's effect as a scrubbable animation, for the rendered book.
+    """Animate the step-size slider's effect, for the rendered book.
 
-    One frame per value of ``step_sizes`` (a sequence of at least two positive
-    floats), the picture of :func:`~inverse_lessons.figures.plotting.draw_descent` drawn
-    on one :class:`~inverse_lessons.figures.plotting.DescentFigure` whose landscape is
-    drawn once; ``alt`` describes the frames for someone who cannot see them.
-    Returns an ``IPython.display.HTML`` (see :func:`scrubbable`).
+    One frame per step size, the picture of
+    :func:`~inverse_lessons.figures.descent.draw_descent` drawn on one
+    :class:`~inverse_lessons.figures.descent.DescentFigure` whose landscape is
+    drawn once.
+
+    Parameters
+    ----------
+    forward, observation, grid
+        As for :class:`~inverse_lessons.figures.descent.DescentFigure`.
+    step_sizes : sequence of float
+        At least two, positive.
+    start : float
+        The first iterate.
+    n_steps : int
+        Steps of every descent.
+    alt : str
+        Describes the frames for someone who cannot see them.
+
+    Returns
+    -------
+    IPython.display.HTML
+        See :func:`scrubbable`.
     """
     figure = DescentFigure(forward, observation, grid)
 
@@ -139,13 +185,29 @@ def step_size_animation(forward, observation, step_sizes, *, start, n_steps, gri
 
 
 def inversion_steps_animation(G, observation, step_counts, *, step_size, alt):
-    """The steps slider's effect as a scrubbable animation, for the rendered book.
+    """Animate the steps slider's effect, for the rendered book.
 
-    One frame per number of gradient steps in ``step_counts`` (at least two): the
-    picture of :func:`~inverse_lessons.figures.plotting.draw_digit_inversion`, with the
+    One frame per number of gradient steps: the picture of
+    :func:`~inverse_lessons.figures.images.draw_digit_inversion`, with the
     latent axis the same in every frame.
-    G : (64, k); observation : (64,); ``alt`` describes the frames. Returns an
-    ``IPython.display.HTML`` (see :func:`inverse_lessons.figures.animation.scrubbable`).
+
+    Parameters
+    ----------
+    G : array-like, shape (64, k)
+        The generator.
+    observation : array-like, shape (64,)
+        The image.
+    step_counts : sequence of int
+        At least two.
+    step_size : float
+        The step size.
+    alt : str
+        Describes the frames for someone who cannot see them.
+
+    Returns
+    -------
+    IPython.display.HTML
+        See :func:`scrubbable`.
     """
     G = np.asarray(G, dtype=float)
     observation = np.asarray(observation, dtype=float)

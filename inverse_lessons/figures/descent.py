@@ -19,7 +19,7 @@ __all__ = ["DescentFigure", "draw_descent"]
 
 
 def _numpy_loss(forward, observation):
-    """The inversion loss of a scalar, element-wise forward model at every point of an array."""
+    """Return the inversion loss of a scalar, element-wise forward model as a numpy function."""
     def loss(z):
         prediction = forward(tf.constant(np.asarray(z, dtype=float))).numpy()
         return np.square(float(observation) - prediction)
@@ -27,7 +27,7 @@ def _numpy_loss(forward, observation):
 
 
 class DescentFigure:
-    """The figure of a 1-d descent, drawn once and then updated in place.
+    """Draw a 1-d descent once, then update it in place.
 
     Left: the loss landscape (drawn once) with the descent path on it; right:
     the loss per step on a log scale. :meth:`show` changes only what a new run
@@ -35,12 +35,21 @@ class DescentFigure:
     axes or layout per update, which is what keeps a slider and an animation's
     frames quick. The layout is fixed once, so every update has the same size.
 
-    forward, observation : a scalar, element-wise forward model and its
-        observation; the loss is L(x) = (observation - forward(x))^2.
-    grid : array (n,), the x range of the landscape.
-    figsize : inches; 6.6 wide fits the book's text column at full size.
-    axes : optional pair of empty axes to draw on instead of a new figure (say,
-        one above the other); figsize is then ignored.
+    Parameters
+    ----------
+    forward : callable
+        A scalar, element-wise forward model.
+    observation : float
+        Its observation; the loss is L(x) = (observation - forward(x))^2.
+    grid : array-like, shape (n,)
+        The x range of the landscape.
+    figsize : (float, float), default (6.6, 3.0)
+        Inches; 6.6 wide fits the book's text column at full size.
+    xlabel : str, default "x"
+        The latent's name on the axes.
+    axes : pair of matplotlib Axes, optional
+        Empty axes to draw on instead of a new figure (say, one above the
+        other); ``figsize`` is then ignored.
     """
 
     def __init__(self, forward, observation, grid, *, figsize=(6.6, 3.0), xlabel="x",
@@ -72,7 +81,20 @@ class DescentFigure:
         fix_layout(self.fig)
 
     def show(self, run, step_size):
-        """Draw ``run`` (a :class:`~.solver.DescentPath`) and return the figure."""
+        """Draw a run of the descent.
+
+        Parameters
+        ----------
+        run : DescentPath
+            From :func:`~inverse_lessons.inversion.solver.descent_path`.
+        step_size : float
+            Its step size, shown in the title.
+
+        Returns
+        -------
+        matplotlib Figure
+            The updated figure.
+        """
         path = np.asarray(run.path, dtype=float)
         losses = np.asarray(run.losses, dtype=float)
         path_losses = self.loss(path)
@@ -90,13 +112,27 @@ class DescentFigure:
 
 
 def draw_descent(forward, observation, *, step_size, start, n_steps, grid, axes=None):
-    """Figure of one descent: landscape with path (left), loss per step (right).
+    """Run one descent and draw it: landscape with path (left), loss per step (right).
 
-    forward, observation : a scalar forward model and its observation.
-    grid : array of shape (n,), the x range of the landscape.
-    axes : optional pair of empty axes to draw on (see :class:`DescentFigure`).
-    Returns (figure, DescentPath); a diverged run says so in the title. Sliders
-    and animations that redraw it keep a :class:`DescentFigure` instead.
+    Sliders and animations that redraw it keep a :class:`DescentFigure` instead.
+
+    Parameters
+    ----------
+    forward, observation, grid, axes
+        As for :class:`DescentFigure`.
+    step_size : float
+        The step size.
+    start : float
+        The first iterate.
+    n_steps : int
+        The number of steps.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+        The figure; a diverged run says so in the title.
+    run : DescentPath
+        The iterates and losses.
     """
     run = descent_path(forward, observation, start, step_size=step_size, n_steps=n_steps)
     figure = DescentFigure(forward, observation, grid, axes=axes)

@@ -39,7 +39,7 @@ def _canvas(ax, width, height, size):
 
 
 def _box(ax, x, y, text, *, width=1.5, height=0.8, colour=FORWARD, fontsize=10):
-    """A rounded box centred at (x, y) with ``text``; returns its centre."""
+    """Draw a rounded box centred at (x, y) with ``text``; return its centre."""
     ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                 boxstyle="round,pad=0.05,rounding_size=0.15",
                                 facecolor="white", edgecolor=colour, linewidth=1.6))
@@ -61,16 +61,25 @@ def _arrow(ax, start, end, *, colour=FORWARD, dashed=False, rad=0.0, label=None,
 
 
 def draw_unrolled_graph(n_shown=2, *, ax=None):
-    """Chapter 2's computation graph: ``h(x)`` is ``N`` gradient steps on ``(x - f_θ(y))²``.
+    """Draw chapter 2's graph: ``h(x)`` is ``N`` gradient steps on ``(x - f_θ(y))²``.
 
     Forward (solid, blue): from the start ``y_0`` each step uses the observation
     ``x`` and the parameters ``θ = (a, b)``; the last iterate ``y_N = h(x)`` enters
     the training loss ``T``. Backward (dashed, vermillion): ``∂T/∂y_n`` runs back
     from step to step, and every step adds its share to ``∂T/∂θ``.
 
-    n_shown : int >= 2, how many steps to draw (the ones before the last are
-        followed by "..." standing for the steps not drawn).
-    Returns the axes.
+    Parameters
+    ----------
+    n_shown : int, default 2
+        How many steps to draw, >= 2 (the ones before the last are followed by
+        "..." standing for the steps not drawn).
+    ax : matplotlib Axes, optional
+        Where to draw; by default new axes.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
     """
     n_shown = check_int("n_shown", n_shown, minimum=2)
     chain = [("$y_0$", 0.9, FORWARD, 10)]
@@ -112,7 +121,7 @@ def draw_unrolled_graph(n_shown=2, *, ax=None):
 
 
 def draw_bilevel_loop(*, ax=None):
-    """Chapter 4's bilevel problem: inner inversion inside outer training.
+    """Draw chapter 4's bilevel problem: inner inversion inside outer training.
 
     Inner (blue): each image ``x`` is inverted by ``N`` unrolled gradient steps on
     ``‖x - G z‖²``, giving ``z*``. Outer: the head ``W z* + c`` and the
@@ -120,7 +129,16 @@ def draw_bilevel_loop(*, ax=None):
     gradient of the cross-entropy runs back through the head and through every
     unrolled step to the generator ``G``; an optimiser step updates ``G``, ``W``,
     ``c``, and the loop repeats.
-    Returns the axes.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes, optional
+        Where to draw; by default new axes.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
     """
     ax = _canvas(ax, 13.0, 7.0, (8.5, 4.6))    # cropped, about the text column's width
     ax.add_patch(FancyBboxPatch((2.1, 2.35), 5.75, 2.3, boxstyle="round,pad=0.1",

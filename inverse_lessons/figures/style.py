@@ -52,7 +52,17 @@ def fix_layout(fig):
     behind, and with any engine set ``savefig`` draws the whole figure an extra
     time to lay it out again. Figures redrawn many times (a slider's, an
     animation's frames) call this after laying themselves out. A figure with a
-    real layout engine (constrained layout) is left alone. Returns ``fig``.
+    real layout engine (constrained layout) is left alone.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure
+        Already laid out.
+
+    Returns
+    -------
+    matplotlib Figure
+        ``fig`` itself.
     """
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         # None removes the engine ("none" would leave another placeholder) unless the

@@ -1,8 +1,9 @@
 """Live controls for the notebooks: ipywidgets sliders, and nothing else.
 
 Each explorer is a thin layer of sliders over a ``draw_*`` function of
-:mod:`inverse_lessons.figures.plotting`, which the tests and the static figures of the
-rendered book call too. The rendered site has no kernel, so the chapters show
+:mod:`inverse_lessons.figures.images` (or a
+:class:`~inverse_lessons.figures.descent.DescentFigure`), which the tests and the
+static figures of the rendered book call too. The rendered site has no kernel, so the chapters show
 the same effect as a static sweep next to each explorer, or as a scrubbable
 animation that needs no kernel (:mod:`inverse_lessons.figures.animation`).
 
@@ -24,7 +25,7 @@ from IPython.display import Image, display
 from sklearn.base import clone
 
 from inverse_lessons.figures.descent import DescentFigure
-from inverse_lessons.figures.plotting import (
+from inverse_lessons.figures.images import (
     draw_class_inversions,
     draw_digit_inversion,
     draw_fill_in,
@@ -44,7 +45,7 @@ __all__ = [
 
 
 def _one_figure():
-    """The figure an explorer redraws on every move (closed: shown only as a PNG)."""
+    """Make the figure an explorer redraws on every move (closed: shown only as a PNG)."""
     fig = plt.figure()
     plt.close(fig)
     return fig
@@ -62,9 +63,12 @@ def _show(fig, title=None):
 
 
 def _log_slider(value, *, low, high, step, description, readout_format):
-    """A base-10 log slider from 10**low to 10**high, starting at ``value`` moved onto its
-    grid of exponents (low + k step): the browser snaps an off-grid start to the grid at
-    the first touch, which would redraw the old setting before the new one."""
+    """Make a base-10 log slider from 10**low to 10**high.
+
+    It starts at ``value`` moved onto its grid of exponents (low + k step): the
+    browser snaps an off-grid start to the grid at the first touch, which would
+    redraw the old setting before the new one.
+    """
     exponent = low + step * round((np.log10(value) - low) / step)
     return widgets.FloatLogSlider(value=10 ** min(max(exponent, low), high), base=10,
                                   min=low, max=high, step=step, description=description,
@@ -72,30 +76,47 @@ def _log_slider(value, *, low, high, step, description, readout_format):
 
 
 def _image_slider(images):
-    """A slider over the rows of ``images``."""
+    """Make a slider over the rows of ``images``."""
     return widgets.IntSlider(value=0, min=0, max=len(images) - 1, description="test image",
                              continuous_update=True)
 
 
 def _missing_slider():
-    """The fraction of missing pixels, 0 to 95% (chapters 6 and 8)."""
+    """Make the slider of the fraction of missing pixels, 0 to 95% (chapters 6 and 8)."""
     return widgets.FloatSlider(value=0.5, min=0.0, max=0.95, step=0.05, description="missing",
                                readout_format=".0%", continuous_update=True)
 
 
 def _pattern_slider():
-    """The seed of the random pattern of missing pixels."""
+    """Make the slider of the seed of the random pattern of missing pixels."""
     return widgets.IntSlider(value=0, min=0, max=20, description="pattern",
                              continuous_update=True)
 
 
 def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_steps=10,
                        grid=None):
-    """Sliders for the step size and the starting point of a 1-d inversion.
+    """Make sliders for the step size and the starting point of a 1-d inversion.
 
-    grid : the x range of the landscape, array (n,); by default -4 to 8 in 241 points.
-    Returns an ``ipywidgets.interactive``; display it in a notebook. Its
-    ``figure`` attribute is the one figure every move redraws.
+    Parameters
+    ----------
+    forward : callable
+        A scalar, element-wise forward model.
+    observation : float
+        Its observation.
+    start : float, default -3.0
+        The slider's first starting point.
+    step_size : float, default 0.05
+        The slider's first step size.
+    n_steps : int, default 10
+        Steps of every descent.
+    grid : array-like of shape (n,), optional
+        The x range of the landscape; by default -4 to 8 in 241 points.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Display it in a notebook; its ``figure`` attribute is the one figure
+        every move redraws.
     """
     grid = np.linspace(-4.0, 8.0, 241) if grid is None else np.asarray(grid, dtype=float)
     figure = DescentFigure(forward, observation, grid)
@@ -121,10 +142,25 @@ def step_size_explorer(forward, observation, *, start=-3.0, step_size=0.05, n_st
 
 
 def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
-    """Sliders for the test image, the number of steps and the step size.
+    """Make sliders for the test image, the number of steps and the step size.
 
-    G : (64, k) generator; images : (n, 64); labels : (n,). The steps slider is
-    logarithmic (1 to 10 000). Returns an ``ipywidgets.interactive``.
+    Parameters
+    ----------
+    G : array-like, shape (64, k)
+        The generator.
+    images : array-like, shape (n, 64)
+        The test images.
+    labels : array-like, shape (n,)
+        Their labels.
+    n_steps : int, default 100
+        The first number of steps; the slider is logarithmic, 1 to 10 000.
+    step_size : float, default 2e-3
+        The first step size.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Display it in a notebook.
     """
     stable = float(generator_step_size_bound(np.asarray(G, float)))   # 1 / sigma_max^2
     fig = _one_figure()
@@ -151,11 +187,22 @@ def digit_inversion_explorer(G, images, labels, *, n_steps=100, step_size=2e-3):
 
 
 def missing_pixels_explorer(model, images, labels):
-    """Sliders for the test image, the fraction of missing pixels and the random pattern.
+    """Make sliders for the test image, the fraction of missing pixels and the pattern.
 
-    Returns an ``ipywidgets.interactive`` over :func:`draw_fill_in`.
+    Parameters
+    ----------
+    model : InverseNet
+        Fitted.
+    images : array-like, shape (n, 64)
+        The test images.
+    labels : array-like, shape (n,)
+        Their labels.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Over :func:`~inverse_lessons.figures.images.draw_fill_in`.
     """
-
     fig = _one_figure()
 
     def show(index, fraction, pattern):
@@ -173,11 +220,22 @@ def missing_pixels_explorer(model, images, labels):
 
 
 def refinement_explorer(model, images, labels):
-    """Sliders for the test image, the number of inversion steps and the start.
+    """Make sliders for the test image, the number of inversion steps and the start.
 
-    Returns an ``ipywidgets.interactive`` over :func:`draw_refinement`.
+    Parameters
+    ----------
+    model : NonlinearInverseNet
+        Fitted.
+    images : array-like, shape (n, 64)
+        The test images.
+    labels : array-like, shape (n,)
+        Their labels.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Over :func:`~inverse_lessons.figures.images.draw_refinement`.
     """
-
     fig = _one_figure()
 
     def show(index, steps, start):
@@ -196,12 +254,29 @@ def refinement_explorer(model, images, labels):
 
 
 def damage_explorer(model, X_train, y_train, images, labels):
-    """Sliders for the test image, the missing fraction, the noise level and the pattern.
+    """Make sliders for the test image, the missing fraction, the noise level and the pattern.
 
-    model : an ``AnalysisBySynthesis`` (its settings are used); for each noise
-    level a copy with ``noise_std`` set to it is fitted on ``X_train, y_train``
-    (well under a second) and kept. Returns an ``ipywidgets.interactive`` over
-    :func:`draw_class_inversions`.
+    For each noise level the reader picks, a copy of ``model`` with ``noise_std``
+    set to it is fitted on ``X_train, y_train`` and kept, so that the noise
+    model always matches the noise shown.
+
+    Parameters
+    ----------
+    model : AnalysisBySynthesis
+        Its settings are used; it need not be fitted.
+    X_train : array-like, shape (n_train, 64)
+        Training images for the copies.
+    y_train : array-like, shape (n_train,)
+        Their labels.
+    images : array-like, shape (n, 64)
+        The test images.
+    labels : array-like, shape (n,)
+        Their labels.
+
+    Returns
+    -------
+    ipywidgets.interactive
+        Over :func:`~inverse_lessons.figures.images.draw_class_inversions`.
     """
     fitted = {}
     fig = _one_figure()
