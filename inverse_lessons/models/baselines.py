@@ -4,6 +4,11 @@ Each baseline is tuned by 5-fold cross-validation on the training split only,
 so the test split stays untouched until the final score. For damaged test
 images (NaN = missing pixel), :class:`DamagedBaselines` fills the missing
 pixels in four ways before three tuned classifiers.
+
+Chapter 8's baselines (:data:`TUNED_BASELINES`) are each a
+:class:`~inverse_lessons.models.filled_classifier.FilledClassifier`. The fillings
+(:mod:`inverse_lessons.models.fillings`) and that classifier are re-exported
+here, so that one import serves a chapter.
 """
 
 from __future__ import annotations
@@ -11,18 +16,17 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (makes it importable)
-from sklearn.impute import IterativeImputer, KNNImputer
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 from sklearn.svm import SVC
 
-from inverse_lessons._validation import check_choice, check_positive
-from inverse_lessons.damage import add_noise, drop_block, drop_pixels, fill_missing
+from inverse_lessons._validation import check_choice
+from inverse_lessons.damage import fill_missing  # noqa: F401  (exercises import it from here)
 from inverse_lessons.inversion.linear import closed_form_inversion, least_squares_inversion
+from inverse_lessons.models.filled_classifier import FilledClassifier, training_copies
+from inverse_lessons.models.fillings import FILLINGS, apply_filling, check_images, fit_fillings
 from inverse_lessons.threads import one_blas_thread
 
 __all__ = [
@@ -159,7 +163,7 @@ class DamagedBaselines:
     """
 
     CLASSIFIERS = ("logistic regression", "k-NN", "SVC")
-    FILLINGS = ("zero", "mean", "KNNImputer", "IterativeImputer")
+    FILLINGS = FILLINGS
     _MODEL_NAMES = {"logistic regression": "logistic regression (tuned C)",
                     "k-NN": "k-NN (tuned k)", "SVC": "RBF SVC (tuned C)"}
 
@@ -196,7 +200,7 @@ class DamagedBaselines:
         DamagedBaselines
             self, fitted.
         """
-        X_train = _as_images("X_train", X_train)
+        X_train = check_images("X_train", X_train)
         if np.isnan(X_train).any():
             raise ValueError("X_train must be complete (no NaN): the baselines "
                              "are trained on clean images")
@@ -238,7 +242,7 @@ class DamagedBaselines:
         return apply_filling(self.imputers_, X, filling)
 
     def _check_images(self, X):
-        X = _as_images("X", X)
+        X = check_images("X", X)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X must have {self.n_features_in_} pixels per image "
                              f"(as in training), got {X.shape[1]}")
@@ -276,256 +280,6 @@ class DamagedBaselines:
                     for name, model in self.classifiers_.items()
                     for filling in self.FILLINGS}
 
-FILLINGS = DamagedBaselines.FILLINGS
-
-
-def fit_fillings(X_train, fillings=FILLINGS):
-    """Fit the fillings of :class:`DamagedBaselines` on complete training images.
-
-    The imputers are scikit-learn's, used through ``fit`` and ``transform``:
-    ``KNNImputer(n_neighbors=5)``, and ``IterativeImputer(max_iter=5, tol=0)``
-    clipped to the training pixel range. A tolerance of 0 makes it run all five
-    rounds when it fills a damaged image (with any positive tolerance, a complete
-    training set stops its fit after one round, and so its filling too).
-
-    Parameters
-    ----------
-    X_train : array-like, shape (n, pixels)
-        Complete training images (no NaN).
-    fillings : sequence of str, default FILLINGS
-        Which of :data:`FILLINGS` to fit.
-
-    Returns
-    -------
-    dict of str to imputer or fill value
-        By filling: a fitted imputer, or the fill value (0.0 for zero, the
-        training mean of each pixel for mean), for :func:`apply_filling`.
-
-    Raises
-    ------
-    ValueError
-        If ``X_train`` has missing pixels or a filling is unknown.
-    """
-    X_train = _as_images("X_train", X_train)
-    if np.isnan(X_train).any():
-        raise ValueError("X_train must be complete (no NaN): the fillings are fitted "
-                         "on clean images")
-    for filling in fillings:
-        check_choice("filling", filling, FILLINGS)
-    imputers = {}
-    # Small problems: one thread is as fast, and much faster on a busy machine.
-    with one_blas_thread(), warnings.catch_warnings():
-        # tol=0 runs all five rounds; a complete training set never "converges" by
-        # IterativeImputer's test, which it says in a warning we expect
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for filling in FILLINGS:           # in this order, whatever was asked
-            if filling not in fillings:
-                continue
-            if filling == "zero":
-                imputers[filling] = 0.0
-            elif filling == "mean":
-                imputers[filling] = X_train.mean(axis=0)
-            elif filling == "KNNImputer":
-                imputers[filling] = KNNImputer(n_neighbors=5).fit(X_train)
-            else:
-                imputers[filling] = IterativeImputer(
-                    max_iter=5, tol=0.0, random_state=0, min_value=X_train.min(),
-                    max_value=X_train.max()).fit(X_train)
-    return imputers
-
-
-def apply_filling(imputers, X, filling):
-    """Fill in the missing pixels of ``X`` with a fitted filling.
-
-    Observed pixels are kept as they are; images with nothing missing come back
-    unchanged.
-
-    Parameters
-    ----------
-    imputers : dict
-        From :func:`fit_fillings`.
-    X : array-like, shape (n, pixels)
-        NaN for a missing pixel.
-    filling : str
-        One of the keys of ``imputers``.
-
-    Returns
-    -------
-    ndarray, shape (n, pixels)
-        ``X`` filled in.
-    """
-    check_choice("filling", filling, tuple(imputers))
-    X = _as_images("X", X)
-    imputer = imputers[filling]
-    if not hasattr(imputer, "transform"):
-        return fill_missing(X, imputer)
-    if not np.isnan(X).any():
-        return X
-    with one_blas_thread():
-        return imputer.transform(X)
-
-
-def training_copies(X, y, *, missing=True, noise_std=None, seed=0):
-    """Stack the training images with copies damaged as chapter 8's test images are.
-
-    Parameters
-    ----------
-    X : array-like, shape (n, pixels)
-        Complete training images.
-    y : array-like, shape (n,)
-        Their labels.
-    missing : bool, default True
-        Add two copies: one with half the pixels missing at random
-        (``drop_pixels(X, 0.5, seed=seed + 1)``) and one without the bottom half
-        (``drop_block``).
-    noise_std : float or None, default None
-        sigma > 0 adds one more copy with Gaussian noise of that standard
-        deviation, clipped to [0, 1] (``add_noise(X, sigma, seed=seed + 2)``).
-    seed : int, default 0
-        Seed of the copies' damage.
-
-    Returns
-    -------
-    X_stacked : ndarray, shape (n_copies * n, pixels)
-        The clean images first; missing pixels NaN.
-    y_stacked : ndarray, shape (n_copies * n,)
-        The labels repeated to match.
-    """
-    X = _as_images("X", X)
-    y = np.asarray(y)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-    parts = [X]
-    if missing:
-        parts += [drop_pixels(X, 0.5, seed=seed + 1), drop_block(X)]
-    if noise_std is not None:
-        check_positive("noise_std", noise_std)
-        parts.append(add_noise(X, noise_std, seed=seed + 2))
-    return np.concatenate(parts), np.concatenate([y] * len(parts))
-
-
-class FilledClassifier(ClassifierMixin, BaseEstimator):
-    """A classifier after a filling, optionally trained on damaged copies.
-
-    Parameters
-    ----------
-    estimator : scikit-learn classifier, default ``SVC()``
-        Unfitted; cloned by :meth:`fit`.
-    filling : one of :data:`FILLINGS`, default ``"KNNImputer"``
-        How missing pixels (NaN) are filled in, at training and at test time;
-        fitted on the clean training images only.
-    damaged_copies : bool, default False
-        Train also on two copies damaged as chapter 8's test images are, half
-        the pixels missing and the bottom half missing, filled in the same way
-        (:func:`training_copies`).
-    noise_std : float or None, default None
-        The noise level the classifier is told: train also on a copy with
-        clipped Gaussian noise of this standard deviation.
-    copy_seed : int, default 0
-        Seed of the copies' damage.
-
-    Attributes
-    ----------
-    estimator_ : classifier
-        The fitted classifier, on filled pixels.
-    imputers_ : dict
-        From :func:`fit_fillings`.
-    classes_ : ndarray, shape (n_classes,)
-        The labels seen in :meth:`fit`.
-    n_features_in_ : int
-        Pixels per image.
-    """
-
-    def __init__(self, estimator=None, filling="KNNImputer", damaged_copies=False,
-                 noise_std=None, copy_seed=0):
-        self.estimator = estimator
-        self.filling = filling
-        self.damaged_copies = damaged_copies
-        self.noise_std = noise_std
-        self.copy_seed = copy_seed
-
-    def fit(self, X, y):
-        """Fit the filling on clean ``X``, then the classifier on the filled set and its copies.
-
-        Parameters
-        ----------
-        X : array-like, shape (n, pixels)
-            Complete training images.
-        y : array-like, shape (n,)
-            Their labels.
-
-        Returns
-        -------
-        FilledClassifier
-            self, fitted.
-        """
-        check_choice("filling", self.filling, FILLINGS)
-        self.imputers_ = fit_fillings(X, fillings=(self.filling,))
-        X_all, y_all = training_copies(X, y, missing=self.damaged_copies,
-                                       noise_std=self.noise_std, seed=self.copy_seed)
-        filled = apply_filling(self.imputers_, X_all, self.filling)
-        estimator = SVC() if self.estimator is None else self.estimator
-        with one_blas_thread():
-            self.estimator_ = clone(estimator).fit(filled, y_all)
-        self.classes_ = self.estimator_.classes_
-        self.n_features_in_ = filled.shape[1]
-        return self
-
-    def fill(self, X):
-        """Fill in ``X`` as this classifier fills it.
-
-        Parameters
-        ----------
-        X : array-like, shape (n, pixels)
-            NaN for a missing pixel.
-
-        Returns
-        -------
-        ndarray, shape (n, pixels)
-            ``X`` filled in.
-        """
-        if not hasattr(self, "estimator_"):
-            raise RuntimeError("this FilledClassifier is not fitted yet: call fit first")
-        X = _as_images("X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have {self.n_features_in_} pixels per image "
-                             f"(as in training), got {X.shape[1]}")
-        return apply_filling(self.imputers_, X, self.filling)
-
-    def predict(self, X):
-        """Predict the labels of images ``X``, filled in first.
-
-        Parameters
-        ----------
-        X : array-like, shape (n, pixels)
-            NaN for a missing pixel.
-
-        Returns
-        -------
-        ndarray, shape (n,)
-            Labels.
-        """
-        filled = self.fill(X)
-        with one_blas_thread():
-            return self.estimator_.predict(filled)
-
-    def predict_proba(self, X):
-        """Predict class probabilities of images ``X``, if the classifier gives them.
-
-        Parameters
-        ----------
-        X : array-like, shape (n, pixels)
-            NaN for a missing pixel.
-
-        Returns
-        -------
-        ndarray, shape (n, n_classes)
-            Probabilities, columns in the order of ``classes_``.
-        """
-        filled = self.fill(X)
-        with one_blas_thread():
-            return self.estimator_.predict_proba(filled)
-
 
 #: The grid ``benchmarks/tune_baselines.py`` searches for each classifier; each
 #: setting is also tried with and without damaged copies, after each filling.
@@ -538,6 +292,7 @@ BASELINE_GRID = {
             {"C": [1.0, 3.0, 10.0, 30.0, 100.0],
              "gamma": [0.05, 0.1, 0.2, 0.4, 0.8]}),
 }
+
 
 #: Chapter 8's baselines: each classifier's setting as ``benchmarks/tune_baselines.py``
 #: chose it, by the procedure that chose ``AnalysisBySynthesis``'s defaults: 5-fold
@@ -612,14 +367,3 @@ def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
                 if noise_std is not None and setting["noise_copies"] else plain)
         fitted[name] = plain, told
     return fitted
-
-
-def _as_images(name, X):
-    """Check ``X`` is a float array (n, pixels); NaN allowed, infinities not."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be a 2-d array of images (n, pixels), "
-                         f"got shape {X.shape}")
-    if np.isinf(X).any():
-        raise ValueError(f"{name} must not contain infinities (NaN marks a missing pixel)")
-    return X
