@@ -5,4 +5,6 @@
   TensorFlow, with divergence detection.
 - :mod:`~inverse_lessons.inversion.linear`: inverting a linear generator ``x = G z``: unrolled,
   in closed form, in the least-squares limit, and with missing pixels (chapters 3-5).
+- :mod:`~inverse_lessons.inversion.closed_form`: the N steps in closed form by repeated
+  squaring, and the implicit gradient (re-exported by ``linear``).
 """
