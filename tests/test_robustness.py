@@ -66,6 +66,8 @@ def test_suite_reaches_the_one_generator_models_exact_flip(digits):
 def test_decision_and_transfer_attacks_flip_with_predictions_only(logistic, digits):
     X = digits[2][:4]
     change = R.decision_flips(logistic, X, norm="l2", max_iter=5, max_eval=300, init_eval=30)
+    assert np.array_equal(change, R.decision_flips(logistic, X, norm="l2", max_iter=5,
+                                                   max_eval=300, init_eval=30))  # seeded
     sizes = R.flip_sizes(logistic, X, change, "l2")
     assert np.all(np.isfinite(sizes))
     assert np.all(sizes >= R.linear_smallest_flip(logistic, X, "l2") * (1 - 1e-6))

@@ -67,7 +67,8 @@ def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval
     each change shortened by bisection along its direction. The gradient plays
     no part, so a model whose gradients mislead a gradient attack (gradient
     masking) is flipped here as easily as its decisions allow. ``max_iter``,
-    ``max_eval`` and ``init_eval`` are HopSkipJump's; ``seed`` seeds numpy's
+    ``max_eval`` and ``init_eval`` are HopSkipJump's; ``seed`` seeds its
+    starts (random images in the box that the model labels otherwise) and numpy's
     global generator, which ART draws from (its state is restored after).
 
     Returns the changes (n, d), zero where nothing flipped.
@@ -90,13 +91,26 @@ def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval
     attack = HopSkipJump(black_box, targeted=False, norm=2 if norm == "l2" else np.inf,
                          max_iter=max_iter, max_eval=max_eval, init_eval=init_eval,
                          verbose=False)
+    own = predict(X)
+    # HopSkipJump's own start, a random image of another class, is drawn from an
+    # unseeded generator: start from seeded ones instead (uniform in the box)
+    rng = np.random.default_rng(seed)
+    low, high = box if box is not None else (X.min(), X.max())
+    start = X.copy()
+    for _ in range(20):
+        todo = np.flatnonzero(np.all(start == X, axis=1))
+        if todo.size == 0:
+            break
+        draws = rng.uniform(low, high, (todo.size, X.shape[1]))
+        flips = predict(draws) != own[todo]
+        start[todo[flips]] = draws[flips]
     state = np.random.get_state()
     np.random.seed(seed)
     try:
-        adversarial = attack.generate(X.astype(np.float32)).astype(np.float64)
+        adversarial = attack.generate(X.astype(np.float32),
+                                      x_adv_init=start.astype(np.float32)).astype(np.float64)
     finally:
         np.random.set_state(state)
-    own = predict(X)
     delta = np.where((predict(adversarial) != own)[:, None], adversarial - X, 0.0)
     return _bisect(predict, X, own, delta, norm, box, bisection_steps)
 
