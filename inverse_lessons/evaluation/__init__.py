@@ -10,5 +10,11 @@
   decision-based).
 - :mod:`~inverse_lessons.evaluation.likelihood_attacks`: the same through an
   ``AnalysisBySynthesis``'s likelihood, and exactly with one generator per class.
+- :mod:`~inverse_lessons.evaluation.gradient_attacks`: gradient attacks through any model's
+  differentiable scores (DeepFool towards each class with restarts, then PGD), in L2 and
+  L-infinity (chapter 9).
+- :mod:`~inverse_lessons.evaluation.robustness`: the attack suite of chapter 9: the best of
+  gradient, decision-based (HopSkipJump) and transfer attacks per image, the exact flips that
+  check it, and the baselines it attacks.
 - :mod:`~inverse_lessons.evaluation.profiling`: time and memory of a computation.
 """
