@@ -37,11 +37,8 @@ from matplotlib.animation import FuncAnimation  # noqa: E402
 
 from inverse_lessons import toy_forward  # noqa: E402
 from inverse_lessons.figures.animation import step_size_animation  # noqa: E402
-from inverse_lessons.figures.plotting import (  # noqa: E402
-    plot_loss_landscape,
-    plot_losses,
-    use_book_style,
-)
+from inverse_lessons.figures.plotting import plot_loss_landscape, plot_losses  # noqa: E402
+from inverse_lessons.figures.style import use_book_style  # noqa: E402
 from inverse_lessons.figures.widgets import step_size_explorer  # noqa: E402
 from inverse_lessons.inversion.solver import descent_path  # noqa: E402
 

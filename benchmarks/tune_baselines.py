@@ -35,14 +35,9 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, ParameterGrid
 
 from inverse_lessons import AnalysisBySynthesis, load_digits_split
-from inverse_lessons.models.baselines import (
-    BASELINE_GRID,
-    FILLINGS,
-    TUNED_BASELINES,
-    apply_filling,
-    fit_fillings,
-    training_copies,
-)
+from inverse_lessons.models.baselines import BASELINE_GRID, TUNED_BASELINES
+from inverse_lessons.models.filled_classifier import training_copies
+from inverse_lessons.models.fillings import FILLINGS, apply_filling, fit_fillings
 from inverse_lessons.threads import one_blas_thread
 
 RESULTS = "/tmp/tune_baselines.json"

@@ -8,8 +8,8 @@ The modules are grouped by layer; each layer uses only the ones above it in this
 - :mod:`inverse_lessons.inversion`: inverting a forward model: the toy models of chapters 1-2,
   the unrolled gradient-descent solver, and a linear generator inverted four ways.
 - :mod:`inverse_lessons.models`: the models that predict by inversion (the line of chapter 2,
-  the 2018 original, ``InverseNet``, ``NonlinearInverseNet``, ``AnalysisBySynthesis``), the
-  base they share, and the tuned scikit-learn baselines.
+  the 2018 original, ``InverseNet``, ``NonlinearInverseNet``, ``AnalysisBySynthesis``,
+  ``VAEBySynthesis``), the training loop they share, and the tuned scikit-learn baselines.
 - :mod:`inverse_lessons.evaluation`: judging models: paired tests, seeds and their spread,
   calibration, adversarial attacks (generic, and through a model's likelihood), and time and
   memory.
@@ -36,6 +36,7 @@ from inverse_lessons.inversion.solver import (
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.models.inverse_net import InverseNet
 from inverse_lessons.models.nonlinear import NonlinearInverseNet
+from inverse_lessons.models.vae_by_class import VAEBySynthesis
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,5 @@ __all__ = [
     "step_size_bound",
     "tf",
     "toy_forward",
+    "VAEBySynthesis",
 ]

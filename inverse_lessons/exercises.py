@@ -254,7 +254,8 @@ def _template_generator():
 
 def _class_mean_accuracies():
     from inverse_lessons.data import load_digits_split
-    from inverse_lessons.inversion.linear import closed_form_inversion, least_squares_inversion
+    from inverse_lessons.inversion.closed_form import closed_form_inversion
+    from inverse_lessons.inversion.linear import least_squares_inversion
 
     X_train, y_train, X_test, y_test = load_digits_split()
     G = np.stack([X_train[y_train == c].mean(axis=0) for c in range(N_CLASSES)], axis=1)
@@ -387,7 +388,7 @@ _register(Exercise(
 def _implicit_gradient(G, x, g):
     """dl/dG through the package's implicit_inversion, for dl/dz* = g: (m, k)."""
     from inverse_lessons._tf import tf
-    from inverse_lessons.inversion.linear import implicit_inversion
+    from inverse_lessons.inversion.closed_form import implicit_inversion
 
     G = tf.Variable(np.asarray(G, dtype=np.float64))
     with tf.GradientTape() as tape:
@@ -459,9 +460,9 @@ def _masked_curvature(G, d):
 def _knn_on_damaged_copies():
     from sklearn.neighbors import KNeighborsClassifier
 
-    from inverse_lessons.damage import drop_pixels, with_damaged_copies
+    from inverse_lessons.damage import drop_pixels, fill_missing, with_damaged_copies
     from inverse_lessons.data import load_digits_split
-    from inverse_lessons.models.baselines import baseline_models, fill_missing
+    from inverse_lessons.models.baselines import baseline_models
     from inverse_lessons.threads import one_blas_thread
 
     X_train, y_train, X_test, y_test = load_digits_split()
@@ -540,7 +541,7 @@ def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
     """Masked inversion through the package's invert_decoder: the 0/1 mask multiplies both
     the image and the drawing, so ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2."""
     from inverse_lessons._tf import tf
-    from inverse_lessons.models.nonlinear import invert_decoder
+    from inverse_lessons.models.decoder import invert_decoder
 
     mask = tf.convert_to_tensor(mask, tf.float32)
     return invert_decoder(lambda codes: mask * decoder(codes),
@@ -551,7 +552,7 @@ def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
 def _small_decoders():
     """Untrained decoders with images, 0/1 masks and starts to probe masked inversion."""
     from inverse_lessons._tf import tf
-    from inverse_lessons.models.nonlinear import make_decoder
+    from inverse_lessons.models.decoder import make_decoder
 
     probes = []
     for seed, n_steps in ((0, 3), (1, 10)):

@@ -10,11 +10,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import AnalysisBySynthesis
 from inverse_lessons.damage import add_noise
 from inverse_lessons.data import load_digits_split
-from inverse_lessons.models.analysis_by_synthesis import (
-    class_log_likelihoods,
-    clipped_noise_moments,
-    held_out_rows,
-)
+from inverse_lessons.models.fine_tuning import held_out_rows
+from inverse_lessons.models.ppca import class_log_likelihoods, clipped_noise_moments
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
@@ -366,7 +363,7 @@ def test_fine_tuning_that_diverges_raises_the_package_divergence_error():
 
 def test_adam_steps_are_the_textbook_update_and_agree_with_keras():
     from inverse_lessons import tf
-    from inverse_lessons.models.base import adam_step
+    from inverse_lessons.models.training import adam_step
 
     rng = np.random.default_rng(5)
     start = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
@@ -479,7 +476,7 @@ def test_chapter_figures_and_explorer(model):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from inverse_lessons.figures.plotting import (
+    from inverse_lessons.figures.images import (
         draw_class_inversions,
         plot_class_generators,
         plot_class_reconstructions,

@@ -15,7 +15,7 @@ from inverse_lessons.figures.animation import (
     scrubbable,
     step_size_animation,
 )
-from inverse_lessons.figures.plotting import plot_inversion
+from inverse_lessons.figures.images import plot_inversion
 
 ALT = "A marker moving along a line, one frame per slope value."
 
@@ -90,7 +90,7 @@ def test_a_step_size_frame_is_the_figure_a_fresh_drawing_gives():
     # the frames redraw one figure in place; each must look as if drawn afresh
     import io
 
-    from inverse_lessons.figures.plotting import DescentFigure
+    from inverse_lessons.figures.descent import DescentFigure
     from inverse_lessons.inversion.solver import descent_path
 
     grid = np.linspace(-4, 8, 41)

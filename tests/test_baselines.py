@@ -144,7 +144,7 @@ def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
 
 
 def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
-    from inverse_lessons.models.baselines import apply_filling, fit_fillings
+    from inverse_lessons.models.fillings import apply_filling, fit_fillings
 
     cheap = ("zero", "mean", "KNNImputer")   # IterativeImputer: the pipeline test
     imputers = fit_fillings(X_TRAIN, fillings=cheap)
@@ -165,7 +165,7 @@ def test_fit_fillings_and_apply_filling_are_damaged_baselines_fill(fitted):
 
 def test_training_copies_are_the_clean_images_then_their_damaged_copies():
     from inverse_lessons.damage import add_noise
-    from inverse_lessons.models.baselines import training_copies
+    from inverse_lessons.models.filled_classifier import training_copies
 
     X, y = X_TRAIN[:50], Y_TRAIN[:50]
     np.testing.assert_array_equal(training_copies(X, y, missing=False)[0], X)
@@ -187,12 +187,8 @@ def test_training_copies_are_the_clean_images_then_their_damaged_copies():
 def test_filled_classifier_is_its_estimator_on_the_filled_copies():
     from sklearn.neighbors import KNeighborsClassifier
 
-    from inverse_lessons.models.baselines import (
-        FilledClassifier,
-        apply_filling,
-        fit_fillings,
-        training_copies,
-    )
+    from inverse_lessons.models.filled_classifier import FilledClassifier, training_copies
+    from inverse_lessons.models.fillings import apply_filling, fit_fillings
 
     knn = KNeighborsClassifier(n_neighbors=3)
     model = FilledClassifier(knn, filling="mean", damaged_copies=True, noise_std=0.3,
@@ -214,7 +210,7 @@ def test_filled_classifier_is_its_estimator_on_the_filled_copies():
 
 
 def test_filled_classifier_bad_input():
-    from inverse_lessons.models.baselines import FilledClassifier
+    from inverse_lessons.models.filled_classifier import FilledClassifier
 
     with pytest.raises(RuntimeError, match="not fitted yet"):
         FilledClassifier().predict(X_TEST)

@@ -195,7 +195,7 @@ def _stall_constant(n_steps):
 def test_stall_bound_holds_for_every_stable_generator_and_is_tight():
     # ||z_N - M^N z_0|| <= c_N sqrt(eta') ||x|| for N steps of size eta' on ||x - G z||^2,
     # whatever the (stable) G: checked on generators of very different scales and shapes
-    from inverse_lessons.inversion.linear import closed_form_inversion
+    from inverse_lessons.inversion.closed_form import closed_form_inversion
 
     X, _, _, _ = load_digits_split()
     X = 16 * X[:200]                                   # the original's raw pixels

@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import InverseNet, tf
 from inverse_lessons.damage import drop_pixels
 from inverse_lessons.data import load_digits_split
-from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.closed_form import closed_form_inversion
 from inverse_lessons.inversion.solver import DivergenceError
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 
 from inverse_lessons import tf
-from inverse_lessons.inversion.linear import (
+from inverse_lessons.inversion.closed_form import (
     closed_form_inversion,
-    filter_factors,
-    generator_step_size_bound,
     geometric_sum,
     iteration_matrix,
+)
+from inverse_lessons.inversion.linear import (
+    filter_factors,
+    generator_step_size_bound,
     least_squares_inversion,
     observed_mask,
     signal_and_deviation,
@@ -210,7 +212,7 @@ def _gradient(solve, G0=G):
 
 
 def test_implicit_gradient_matches_least_squares_and_converged_steps():
-    from inverse_lessons.inversion.linear import implicit_inversion
+    from inverse_lessons.inversion.closed_form import implicit_inversion
 
     implicit = _gradient(implicit_inversion)
     pinv = _gradient(lambda G, X: least_squares_inversion(G, X))
@@ -223,7 +225,7 @@ def test_implicit_gradient_matches_least_squares_and_converged_steps():
 
 
 def test_implicit_gradient_with_respect_to_observation():
-    from inverse_lessons.inversion.linear import implicit_inversion
+    from inverse_lessons.inversion.closed_form import implicit_inversion
 
     Xv = tf.Variable(X)
     with tf.GradientTape() as tape:

@@ -9,13 +9,13 @@ from inverse_lessons import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.inversion.solver import DivergenceError
 from inverse_lessons.models import nonlinear
-from inverse_lessons.models.nonlinear import (
-    NonlinearInverseNet,
+from inverse_lessons.models.decoder import (
     inversion_derivatives,
     invert_decoder,
     long_inversion,
     make_decoder,
 )
+from inverse_lessons.models.nonlinear import NonlinearInverseNet
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 

@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.figures.plotting import (
-    DescentFigure,
-    draw_descent,
-    fix_layout,
-    plot_digits,
-    plot_inversion,
-    plot_step_size_sweep,
-    use_book_style,
-)
+from inverse_lessons.figures.descent import DescentFigure, draw_descent
+from inverse_lessons.figures.images import plot_digits, plot_inversion
+from inverse_lessons.figures.plotting import plot_step_size_sweep
+from inverse_lessons.figures.style import fix_layout, use_book_style
 from inverse_lessons.figures.widgets import step_size_explorer
 from inverse_lessons.inversion.solver import descent_path
 
@@ -180,7 +175,7 @@ def test_a_slider_move_draws_the_figure_once():
 
 def test_digit_explorer_draws_and_predicts():
     from inverse_lessons import load_digits_split
-    from inverse_lessons.figures.plotting import draw_digit_inversion
+    from inverse_lessons.figures.images import draw_digit_inversion
     from inverse_lessons.figures.widgets import digit_inversion_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
@@ -203,7 +198,7 @@ def test_digit_explorer_draws_and_predicts():
 
 def test_missing_pixels_explorer_draws_the_fill_in():
     from inverse_lessons import InverseNet, load_digits_split
-    from inverse_lessons.figures.plotting import draw_fill_in
+    from inverse_lessons.figures.images import draw_fill_in
     from inverse_lessons.figures.widgets import missing_pixels_explorer
 
     X_train, y_train, X_test, y_test = load_digits_split()
@@ -223,7 +218,7 @@ def test_missing_pixels_explorer_draws_the_fill_in():
 
 def test_refinement_explorer_draws_each_step_count():
     from inverse_lessons import load_digits_split
-    from inverse_lessons.figures.plotting import draw_refinement
+    from inverse_lessons.figures.images import draw_refinement
     from inverse_lessons.figures.widgets import refinement_explorer
     from inverse_lessons.models.nonlinear import NonlinearInverseNet
 

@@ -24,10 +24,8 @@ from sklearn.utils.validation import check_is_fitted
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import check_choice, check_int, check_positive
 from inverse_lessons.evaluation.attacks import bisect_flip, refine_flip
-from inverse_lessons.models.analysis_by_synthesis import (
-    AnalysisBySynthesis,
-    class_log_likelihoods,
-)
+from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
+from inverse_lessons.models.ppca import class_log_likelihoods
 
 __all__ = ["NORMS", "flip_sizes", "gradient_flips", "score_functions"]
 

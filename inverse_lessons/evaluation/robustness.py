@@ -53,9 +53,9 @@ from inverse_lessons.evaluation.gradient_attacks import (
     score_functions,
 )
 
-__all__ = ["NORMS", "attack_suite", "decision_flips", "flip_sizes", "gradient_flips",
+__all__ = [ "attack_suite", "decision_flips",
            "linear_smallest_flip", "nearest_neighbour_smallest_flip", "PGD_RADIUS",
-           "robustness_baselines", "score_functions", "transfer_flips"]
+           "robustness_baselines", "transfer_flips"]
 
 
 def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval=1000,

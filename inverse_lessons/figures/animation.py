@@ -30,7 +30,7 @@ from inverse_lessons._validation import check_positive
 from inverse_lessons.figures.descent import DescentFigure
 from inverse_lessons.figures.images import plot_inversion
 from inverse_lessons.figures.style import fix_layout
-from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.closed_form import closed_form_inversion
 from inverse_lessons.inversion.solver import descent_path
 
 __all__ = ["scrubbable", "offline_jshtml", "step_size_animation", "inversion_steps_animation"]

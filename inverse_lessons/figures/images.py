@@ -18,7 +18,7 @@ import numpy as np
 from inverse_lessons.damage import add_noise, drop_pixels
 from inverse_lessons.data import IMAGE_SHAPE
 from inverse_lessons.figures.style import PALETTE
-from inverse_lessons.inversion.linear import closed_form_inversion
+from inverse_lessons.inversion.closed_form import closed_form_inversion
 
 __all__ = [
     "plot_digits",

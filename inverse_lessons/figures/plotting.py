@@ -17,37 +17,13 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from inverse_lessons.figures.descent import DescentFigure, draw_descent
-from inverse_lessons.figures.images import (
-    draw_class_inversions,
-    draw_digit_inversion,
-    draw_fill_in,
-    draw_refinement,
-    plot_class_generators,
-    plot_class_reconstructions,
-    plot_digits,
-    plot_inversion,
-)
-from inverse_lessons.figures.style import PALETTE, fix_layout, use_book_style
+from inverse_lessons.figures.style import PALETTE
 
 __all__ = [
-    "PALETTE",
-    "use_book_style",
-    "fix_layout",
     "plot_loss_landscape",
     "plot_losses",
     "plot_step_size_sweep",
     "plot_parameter_path",
-    "plot_digits",
-    "plot_inversion",
-    "plot_class_generators",
-    "plot_class_reconstructions",
-    "DescentFigure",
-    "draw_descent",
-    "draw_digit_inversion",
-    "draw_fill_in",
-    "draw_refinement",
-    "draw_class_inversions",
 ]
 
 

@@ -48,19 +48,12 @@ from inverse_lessons._tf import tf, to_dtype
 from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.inversion.closed_form import (
     closed_form_inversion,
-    geometric_sum,
-    implicit_inversion,
-    iteration_matrix,
 )
 from inverse_lessons.inversion.solver import gradient_descent
 
 __all__ = [
     "observed_mask",
-    "iteration_matrix",
-    "geometric_sum",
     "unrolled_inversion",
-    "closed_form_inversion",
-    "implicit_inversion",
     "least_squares_inversion",
     "generator_step_size_bound",
     "filter_factors",

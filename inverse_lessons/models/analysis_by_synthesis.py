@@ -50,15 +50,13 @@ from inverse_lessons._validation import Integer, Real, Satisfies, check_params
 from inverse_lessons.models.base import PosteriorPredictions, encode_labels
 from inverse_lessons.models.fine_tuning import fine_tune, held_out_rows, monitor_terms
 from inverse_lessons.models.ppca import (
-    class_log_likelihoods,
     clipped_noise_moments,
     mixture_log_likelihoods,
     mixture_of_ppca,
 )
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["AnalysisBySynthesis", "class_log_likelihoods", "clipped_noise_moments",
-           "held_out_rows"]
+__all__ = ["AnalysisBySynthesis",]
 
 
 def _is_interval(pair):

@@ -14,10 +14,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
 # re-exported: models outside the three estimators take their Adam from here
-from inverse_lessons.models.training import adam_step, training_diverged
 
-__all__ = ["PosteriorPredictions", "SoftmaxPredictions", "adam_step", "encode_labels",
-           "training_diverged"]
+__all__ = ["PosteriorPredictions", "SoftmaxPredictions", "encode_labels",]
 
 
 class SoftmaxPredictions:

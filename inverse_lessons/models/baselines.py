@@ -24,8 +24,9 @@ from sklearn.svm import SVC
 
 from inverse_lessons._validation import check_choice
 from inverse_lessons.damage import fill_missing  # noqa: F401  (exercises import it from here)
-from inverse_lessons.inversion.linear import closed_form_inversion, least_squares_inversion
-from inverse_lessons.models.filled_classifier import FilledClassifier, training_copies
+from inverse_lessons.inversion.closed_form import closed_form_inversion
+from inverse_lessons.inversion.linear import least_squares_inversion
+from inverse_lessons.models.filled_classifier import FilledClassifier
 from inverse_lessons.models.fillings import FILLINGS, apply_filling, check_images, fit_fillings
 from inverse_lessons.threads import one_blas_thread
 
@@ -34,11 +35,6 @@ __all__ = [
     "template_accuracy",
     "baseline_accuracies",
     "DamagedBaselines",
-    "FILLINGS",
-    "fit_fillings",
-    "apply_filling",
-    "training_copies",
-    "FilledClassifier",
     "BASELINE_GRID",
     "TUNED_BASELINES",
     "tuned_baseline",

@@ -28,11 +28,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._tf import quiet_retracing, tf, to_dtype
 from inverse_lessons._validation import Boolean, Integer, Options, Real, check_params
-from inverse_lessons.inversion.linear import (
+from inverse_lessons.inversion.closed_form import (
     closed_form_inversion,
-    generator_step_size_bound,
     geometric_sum,
     iteration_matrix,
+)
+from inverse_lessons.inversion.linear import (
+    generator_step_size_bound,
     observed_mask,
     unrolled_inversion,
 )

@@ -30,9 +30,7 @@ from inverse_lessons.models.decoder import (
     decoder_weights,
     dense_layer,
     descend,
-    inversion_derivatives,
     invert_decoder,
-    long_inversion,
     make_decoder,
     make_encoder,
     run_decoder,
@@ -46,8 +44,7 @@ from inverse_lessons.models.training import (
     training_loop,
 )
 
-__all__ = ["make_decoder", "make_encoder", "invert_decoder", "inversion_derivatives",
-           "long_inversion", "NonlinearInverseNet", "batch_order"]
+__all__ = [ "NonlinearInverseNet", "batch_order"]
 
 _DTYPE = tf.float32
 

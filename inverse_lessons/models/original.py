@@ -39,12 +39,9 @@ import numpy as np
 
 from inverse_lessons._tf import quiet_retracing, tf
 from inverse_lessons.data import N_CLASSES, N_PIXELS, PIXEL_MAX
-from inverse_lessons.inversion.linear import (
-    closed_form_inversion,
-    generator_step_size_bound,
-    unrolled_inversion,
-)
-from inverse_lessons.models.base import adam_step
+from inverse_lessons.inversion.closed_form import closed_form_inversion
+from inverse_lessons.inversion.linear import generator_step_size_bound, unrolled_inversion
+from inverse_lessons.models.training import adam_step
 
 __all__ = ["OriginalRun", "batch_mean_step", "train_original", "predict_original"]
 

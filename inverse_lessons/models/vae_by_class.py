@@ -52,7 +52,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import check_choice, check_int, check_positive
 from inverse_lessons.inversion.solver import DivergenceError
-from inverse_lessons.models.base import adam_step, encode_labels, training_diverged
+from inverse_lessons.models.base import encode_labels
+from inverse_lessons.models.training import adam_step, training_diverged
 from inverse_lessons.threads import one_blas_thread
 
 __all__ = ["VAEBySynthesis", "energies", "energy_gradient", "infer_latents"]
