@@ -36,11 +36,12 @@ from sklearn.utils.validation import check_is_fitted
 from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["bisect_flip", "boundary_flip_l2", "deepfool_runs", "refine_flip",
-           "svc_flip_l2", "svc_pair_functions"]
+__all__ = ["bisect_flip", "boundary_flip_l2", "check_box", "check_images", "deepfool_runs",
+           "refine_flip", "shorten_flips", "svc_flip_l2", "svc_pair_functions"]
 
 
-def _check_box(box):
+def check_box(box):
+    """``box`` as floats (low, high) with low < high, or None; ValueError otherwise."""
     if box is None:
         return None
     try:
@@ -52,7 +53,8 @@ def _check_box(box):
     return low, high
 
 
-def _check_images(X, d=None, box=None):
+def check_images(X, d=None, box=None):
+    """``X`` as complete, finite float images (n, d) inside ``box``; ValueError otherwise."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or (d is not None and X.shape[1] != d) or not np.isfinite(X).all():
         raise ValueError(f"X must hold complete, finite images, shape (n, "
@@ -177,7 +179,7 @@ def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10
     return unit, t
 
 
-def _shorten(predict, normal, X, own, change, refine_steps, bisection_steps, box):
+def shorten_flips(predict, normal, X, own, change, refine_steps, bisection_steps, box):
     """Flipping changes (n, d) shortened by a bisection along each, then by
     :func:`refine_flip`. A change whose own end does not flip again (a point left
     on the boundary to rounding) is returned as it is."""
@@ -350,12 +352,12 @@ def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.
             raise ValueError(f"svc.gamma is {svc.gamma!r}: pass its value as gamma")
         gamma = svc.gamma
     gamma = check_positive("gamma", gamma)
-    box = _check_box(box)
+    box = check_box(box)
     max_iter = check_int("max_iter", max_iter)
     overshoot = check_positive("overshoot", overshoot, allow_zero=True)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    X = _check_images(X, svc.shape_fit_[1], box)
+    X = check_images(X, svc.shape_fit_[1], box)
     # small problems, many calls: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps,
@@ -412,7 +414,7 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
             grad = values(points, which=p[:, None])[1][:, 0]
             return -grad * sign[p, labels][:, None]
 
-        delta[found] = _shorten(predict, normal, X[found], own[found], delta[found],
+        delta[found] = shorten_flips(predict, normal, X[found], own[found], delta[found],
                                 refine_steps, bisection_steps, box)
     flipped = np.zeros(n, bool)
     flipped[found] = svc.predict(X[found] + delta[found]) != svc.predict(X[found])
@@ -445,14 +447,14 @@ def boundary_flip_l2(predict, X, X_train, *, box=(0.0, 1.0), n_starts=5, refine_
     perturbations : (n, d) changes; zero where nothing flipped.
     flipped : (n,) bool, checked with ``predict``.
     """
-    box = _check_box(box)
+    box = check_box(box)
     n_starts = check_int("n_starts", n_starts)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     n_probes = check_int("n_probes", n_probes, minimum=2)
     probe_radius = check_positive("probe_radius", probe_radius)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    X = _check_images(X, box=box)
-    X_train = _check_images(X_train, X.shape[1])
+    X = check_images(X, box=box)
+    X_train = check_images(X_train, X.shape[1])
     # small problems, many calls: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes,

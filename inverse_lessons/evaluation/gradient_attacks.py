@@ -23,26 +23,30 @@ from sklearn.utils.validation import check_is_fitted
 
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import check_choice, check_int, check_positive
-from inverse_lessons.evaluation.attacks import bisect_flip, refine_flip
+from inverse_lessons.evaluation.attacks import bisect_flip, check_box, check_images, refine_flip
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.models.ppca import class_log_likelihoods
 
-__all__ = ["NORMS", "flip_sizes", "gradient_flips", "score_functions"]
+__all__ = ["NORMS", "bisect_changes", "check_attackable", "class_predictor", "fitted_estimator",
+           "flip_sizes", "gradient_flips", "perturbation_size", "score_functions",
+           "shortest_changes"]
 
 NORMS = ("l2", "linf")
 _BATCH = 1024          # images per gradient evaluation
 
 
-def _size(delta, norm):
+def perturbation_size(delta, norm):
+    """Size of each change, rows of ``delta`` (n, d), in ``norm`` ("l2" or "linf"): (n,)."""
     return np.linalg.norm(delta, axis=1) if norm == "l2" else np.abs(delta).max(axis=1)
 
 
-def _fitted(model):
+def fitted_estimator(model):
     """The fitted estimator inside a fitted ``GridSearchCV``, else ``model``."""
     return model.best_estimator_ if isinstance(model, GridSearchCV) else model
 
 
-def _check_model(model):
+def check_attackable(model):
+    """The width of the images ``model`` (fitted, with ``predict``) takes; TypeError if none."""
     if not callable(getattr(model, "predict", None)):
         raise TypeError("model must be a fitted classifier with a predict method, got "
                         f"{type(model).__name__}")
@@ -54,27 +58,11 @@ def _check_model(model):
     return int(width)
 
 
-def _check_images(X, width, box):
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != width or not np.isfinite(X).all():
-        raise ValueError(f"X must hold complete, finite images of shape (n, {width}), got "
-                         f"shape {X.shape}" + (" with NaN or inf" if X.ndim == 2 else ""))
-    if box is not None and (X.min() < box[0] or X.max() > box[1]):
-        raise ValueError(f"X must lie in the box {box}, got pixels from {X.min()} to "
-                         f"{X.max()}")
-    return X
 
 
-def _check_box(box):
-    if box is None:
-        return None
-    low, high = (float(v) for v in box)
-    if not low < high:
-        raise ValueError(f"box must be None or (low, high) with low < high, got {box!r}")
-    return low, high
 
 
-def _predictor(model):
+def class_predictor(model):
     """``predict`` as class indices (into ``model.classes_``)."""
     classes = np.asarray(model.classes_)
 
@@ -135,8 +123,8 @@ def score_functions(model):
     numeric gamma, and ``AnalysisBySynthesis`` (complete images), "exact".
     A ``GridSearchCV`` is unwrapped. Raises TypeError for any other model.
     """
-    _check_model(model)
-    inner = _fitted(model)
+    check_attackable(model)
+    inner = fitted_estimator(model)
     method = getattr(inner, "differentiable_scores", None)
     if callable(method):
         if "gradient" in inspect.signature(method).parameters:
@@ -237,12 +225,12 @@ def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, t
             step = (-(1 + overshoot) * f / (np.abs(g).sum(1) + 1e-24))[:, None] * np.sign(g)
         current[live] = _clip(current[live] + step, box)
         flipped[live] = predict(current[live]) != own[image[live]]
-    return _shortest(X, image, current - X[image], flipped, norm)
+    return shortest_changes(X, image, current - X[image], flipped, norm)
 
 
-def _shortest(X, image, change, flipped, norm):
+def shortest_changes(X, image, change, flipped, norm):
     """Each image's shortest flipping change among rows ``change`` made from ``X[image]``."""
-    size = np.where(flipped, _size(change, norm), np.inf)
+    size = np.where(flipped, perturbation_size(change, norm), np.inf)
     delta = np.zeros_like(X)
     for row in np.argsort(-size):          # each image's shortest comes last
         if np.isfinite(size[row]):
@@ -250,10 +238,10 @@ def _shortest(X, image, change, flipped, norm):
     return delta
 
 
-def _bisect(predict, X, own, delta, norm, box, steps, stretch=1.0):
+def bisect_changes(predict, X, own, delta, norm, box, steps, stretch=1.0):
     """Each change shortened by bisection along its direction, up to ``stretch`` times
     its length; zero rows (no flip) stay zero."""
-    size = _size(delta, norm)
+    size = perturbation_size(delta, norm)
     ok = np.flatnonzero(size > 0)
     out = np.zeros_like(X)
     if ok.size == 0:
@@ -270,7 +258,7 @@ def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_ste
     image's current flip, each radius tried by ``pgd_steps`` steps of projected
     gradient ascent on the largest other score less the own one, started from the
     current change scaled into the ball. Keeps the smaller flips found."""
-    best, size = delta.copy(), _size(delta, norm)
+    best, size = delta.copy(), perturbation_size(delta, norm)
     low, high = np.zeros(len(X)), size.copy()
     live = np.flatnonzero(size > 0)
     for _ in range(radius_steps):
@@ -298,9 +286,9 @@ def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_ste
                 change = np.clip(change, -radius[go, None], radius[go, None])
             point[go] = _clip(X0[go] + change, box)
             done[go] = predict(point[go]) != own[live[go]]
-        shorter = done & (_size(point - X0, norm) < size[live])
+        shorter = done & (perturbation_size(point - X0, norm) < size[live])
         best[live[shorter]] = point[shorter] - X0[shorter]
-        size[live[shorter]] = _size(best[live[shorter]], norm)
+        size[live[shorter]] = perturbation_size(best[live[shorter]], norm)
         high[live[done]] = np.minimum(radius[done], size[live[done]])
         low[live[~done]] = radius[~done]
     return best
@@ -309,11 +297,11 @@ def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_ste
 def flip_sizes(model, X, perturbations, norm="l2"):
     """The norms (n,) of the changes that flip ``model``'s prediction, inf where not."""
     check_choice("norm", norm, NORMS)
-    X = _check_images(X, _check_model(model), None)
-    perturbations = _check_images(perturbations, X.shape[1], None)
+    X = check_images(X, check_attackable(model))
+    perturbations = check_images(perturbations, X.shape[1])
     flips = model.predict(X + perturbations) != model.predict(X)
-    return np.where(flips & (_size(perturbations, norm) > 0), _size(perturbations, norm),
-                    np.inf)
+    size = perturbation_size(perturbations, norm)
+    return np.where(flips & (size > 0), size, np.inf)
 
 
 def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_radius=0.05,
@@ -343,12 +331,12 @@ def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_rad
         is finite.
     """
     check_choice("norm", norm, NORMS)
-    box = _check_box(box)
+    box = check_box(box)
     functions = score_functions(model)
-    X = _check_images(X, _check_model(model), box)
+    X = check_images(X, check_attackable(model), box)
     restarts = check_int("restarts", restarts, minimum=0)
     start_radius = check_positive("start_radius", start_radius, allow_zero=True)
-    predict = _predictor(model)
+    predict = class_predictor(model)
     own = predict(X)
     rng = np.random.default_rng(seed)
     starts = [np.zeros_like(X)] + [rng.uniform(-start_radius, start_radius, X.shape)
@@ -358,16 +346,16 @@ def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_rad
         scores = _Slopes(function)
         delta = _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot,
                           targets)
-        delta = _bisect(predict, X, own, delta, norm, box, bisection_steps)
+        delta = bisect_changes(predict, X, own, delta, norm, box, bisection_steps)
         delta = _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps,
                             pgd_steps)
         if norm == "l2" and refine_steps:
-            ok = np.flatnonzero(_size(delta, norm) > 0)
+            ok = np.flatnonzero(perturbation_size(delta, norm) > 0)
             if ok.size:
                 def normal(points, labels, scores=scores):
                     reached = predict(points)
                     return (scores(points, labels, reached)[1])
-                size = _size(delta[ok], norm)
+                size = perturbation_size(delta[ok], norm)
                 unit, t = refine_flip(predict, normal, X[ok], own[ok], delta[ok] / size[:, None],
                                       size, refine_steps=refine_steps,
                                       bisection_steps=bisection_steps, box=box)

@@ -26,10 +26,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.evaluation.attacks import (
-    _check_box,
-    _check_images,
-    _shorten,
+    check_box,
+    check_images,
     deepfool_runs,
+    shorten_flips,
 )
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.threads import one_blas_thread
@@ -161,8 +161,8 @@ def smallest_flip_l2(model, X, *, box=None, max_iter=50, overshoot=0.02, multi_s
     overshoot = check_positive("overshoot", overshoot, allow_zero=True)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    box = _check_box(box)
-    X = _check_images(X, model.means_.shape[-1], box)
+    box = check_box(box)
+    X = check_images(X, model.means_.shape[-1], box)
     # small matrices: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start,
@@ -212,7 +212,7 @@ def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_st
             grad, rows = scorer(points)[2], np.arange(len(points))
             return grad[rows, predict(points)] - grad[rows, labels]
 
-        delta[found] = _shorten(predict, normal, X[found], own[found], delta[found],
+        delta[found] = shorten_flips(predict, normal, X[found], own[found], delta[found],
                                         refine_steps, bisection_steps, box)
     # the model itself says what flips
     flipped = np.zeros(n, bool)
@@ -264,7 +264,7 @@ def exact_smallest_flip(model, X):
         raise ValueError("exact_smallest_flip needs one generator per class "
                          f"(n_components=1); this model has {model.means_.shape[1]}: a "
                          "mixture's boundaries are not single quadrics")
-    X = _check_images(X, model.means_.shape[-1])
+    X = check_images(X, model.means_.shape[-1])
     with one_blas_thread():      # many small matrices
         return _exact_smallest_flip(model, X)
 

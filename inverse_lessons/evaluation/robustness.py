@@ -40,17 +40,17 @@ from sklearn.linear_model import LogisticRegression
 from inverse_lessons._validation import check_choice, check_positive
 from inverse_lessons.evaluation.gradient_attacks import (
     NORMS,
-    _bisect,
-    _check_box,
-    _check_images,
-    _check_model,
-    _fitted,
-    _predictor,
-    _shortest,
-    _size,
+    bisect_changes,
+    check_attackable,
+    check_box,
+    check_images,
+    class_predictor,
+    fitted_estimator,
     flip_sizes,
     gradient_flips,
+    perturbation_size,
     score_functions,
+    shortest_changes,
 )
 
 __all__ = [ "attack_suite", "decision_flips",
@@ -79,9 +79,9 @@ def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval
         from art.estimators.classification import BlackBoxClassifier
 
     check_choice("norm", norm, NORMS)
-    box = _check_box(box)
-    X = _check_images(X, _check_model(model), box)
-    predict = _predictor(model)
+    box = check_box(box)
+    X = check_images(X, check_attackable(model), box)
+    predict = class_predictor(model)
     n_classes = len(model.classes_)
 
     def one_hot(images):
@@ -112,7 +112,7 @@ def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval
     finally:
         np.random.set_state(state)
     delta = np.where((predict(adversarial) != own)[:, None], adversarial - X, 0.0)
-    return _bisect(predict, X, own, delta, norm, box, bisection_steps)
+    return bisect_changes(predict, X, own, delta, norm, box, bisection_steps)
 
 
 def transfer_flips(model, X, perturbations, *, norm="l2", box=(0.0, 1.0), stretch=2.0,
@@ -125,18 +125,18 @@ def transfer_flips(model, X, perturbations, *, norm="l2", box=(0.0, 1.0), stretc
     none flips.
     """
     check_choice("norm", norm, NORMS)
-    box = _check_box(box)
-    X = _check_images(X, _check_model(model), box)
+    box = check_box(box)
+    X = check_images(X, check_attackable(model), box)
     stretch = check_positive("stretch", stretch)
-    predict = _predictor(model)
+    predict = class_predictor(model)
     own = predict(X)
-    tried = [_bisect(predict, X, own, _check_images(p, X.shape[1], None), norm, box,
+    tried = [bisect_changes(predict, X, own, check_images(p, X.shape[1], None), norm, box,
                      bisection_steps, stretch) for p in perturbations]
     if not tried:
         return np.zeros_like(X)
     changes = np.concatenate(tried)
     image = np.tile(np.arange(len(X)), len(tried))
-    return _shortest(X, image, changes, _size(changes, norm) > 0, norm)
+    return shortest_changes(X, image, changes, perturbation_size(changes, norm) > 0, norm)
 
 
 def attack_suite(models, X, *, norms=NORMS, box=(0.0, 1.0), gradient=None, decision=None,
@@ -164,7 +164,7 @@ def attack_suite(models, X, *, norms=NORMS, box=(0.0, 1.0), gradient=None, decis
             score_functions(model)
             differentiable = True
         except TypeError:
-            _check_model(model)
+            check_attackable(model)
             differentiable = False
         for norm in norms:
             attacks, seconds = {}, {}
@@ -223,11 +223,11 @@ def linear_smallest_flip(model, X, norm="l2"):
     smallest flip is the smallest of these over c (two classes: w_1 - w_0 = w).
     """
     check_choice("norm", norm, NORMS)
-    inner = _fitted(model)
+    inner = fitted_estimator(model)
     if not isinstance(inner, LogisticRegression):
         raise TypeError(f"model must be a fitted LogisticRegression, got "
                         f"{type(inner).__name__}")
-    X = _check_images(X, _check_model(model), None)
+    X = check_images(X, check_attackable(model), None)
     W, b = inner.coef_, inner.intercept_
     if W.shape[0] == 1:
         W, b = np.vstack([np.zeros_like(W), W]), np.array([0.0, b[0]])
@@ -303,7 +303,7 @@ def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
     if X_train.ndim != 2 or len(y_train) != len(X_train):
         raise ValueError("X_train must be (m, d) images and y_train their m labels, got "
                          f"shapes {X_train.shape} and {y_train.shape}")
-    X = _check_images(X, X_train.shape[1], None)
+    X = check_images(X, X_train.shape[1], None)
 
     def predict(P):
         distances = ((P[:, None] - X_train[None]) ** 2).sum(-1)
