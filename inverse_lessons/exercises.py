@@ -64,9 +64,11 @@ class Check:
         self.number, self.correct, self.message = number, bool(correct), message
 
     def __bool__(self):
+        """Return whether the answer was right."""
         return self.correct
 
     def __repr__(self):
+        """Return the verdict as a notebook shows it."""
         return f"Exercise {self.number}: {self.message}"
 
     _repr_pretty_ = lambda self, printer, cycle: printer.text(repr(self))  # noqa: E731
@@ -90,7 +92,7 @@ def _reference(number):
 
 
 def exercises():
-    """{number: what to pass} for every exercise that can be checked."""
+    """Return {number: what to pass} for every exercise that can be checked."""
     return {number: e.expects for number, e in sorted(
         _EXERCISES.items(), key=lambda item: tuple(int(p) for p in item[0].split(".")))}
 
@@ -115,7 +117,7 @@ def _close(mine, right, exercise):
 
 
 def _part_names(exercise, size):
-    """The names of a tuple answer's parts, from ``expects``; "part 1", ... otherwise."""
+    """Return the names of a tuple answer's parts, from ``expects``; "part 1", ... otherwise."""
     match = re.match(r"\s*\(([^()]*)\)", exercise.expects)
     names = [name.strip() for name in match.group(1).split(",")] if match else []
     if len(names) != size or not all(names):
@@ -130,7 +132,7 @@ def _listed(names):
 
 
 def _diagnosis(exercise, answer, within, near):
-    """What is wrong, without the answer: which parts, and whether it is close."""
+    """Say what is wrong, without the answer: which parts, and whether it is close."""
     said = []
     if isinstance(answer, tuple | list) and within.ndim == 1 and within.size > 1:
         names = _part_names(exercise, within.size)
@@ -297,8 +299,11 @@ _register(Exercise(
 # --------------------------------------------------------------------------- chapter 4
 
 def _halfway_sigma():
-    """The smallest sigma_max(G) for which 250 steps of the original's batch-mean inner
-    loss (step 0.01, 1000 images) remove half the error in the stiffest direction."""
+    """Return the sigma_max(G) at which the original's inner steps remove half the error.
+
+    250 steps of the original's batch-mean inner loss (step 0.01, 1000 images) remove
+    half the error in the stiffest direction at the smallest sigma_max(G) returned.
+    """
     from inverse_lessons.models.original import batch_mean_step
 
     eta_image = batch_mean_step(0.01, 1000)
@@ -307,9 +312,11 @@ def _halfway_sigma():
 
 @functools.cache
 def _initial_generator():
-    """G_0 of InverseNet(random_state=0) fitted on the book's training split (64, 10): drawn
-    from the training images, so it tells which images a model was fitted on (one outer
-    iteration suffices to read it, about half a second)."""
+    """Return G_0 (64, 10) of InverseNet(random_state=0) on the book's training split.
+
+    It is drawn from the training images, so it tells which images a model was fitted
+    on; one outer iteration suffices to read it.
+    """
     from inverse_lessons.data import load_digits_split
     from inverse_lessons.models.inverse_net import InverseNet
 
@@ -318,16 +325,21 @@ def _initial_generator():
 
 
 def _fixed_step_bound():
-    """1 / sigma_max(G_0)^2 for the starting generator of InverseNet(random_state=0) on the
-    book's training split: fixed inner steps at or above it are refused, those just under it
-    train."""
+    """Return 1 / sigma_max(G_0)^2 for InverseNet(random_state=0)'s starting generator.
+
+    On the book's training split, fixed inner steps at or above it are refused, those
+    just under it train.
+    """
     return float(1.0 / np.linalg.norm(_initial_generator(), 2) ** 2)
 
 
 def _fixed_step_judge(answer):
-    """Exercise 4.2's judge: None if ``answer`` is a step that ``fit`` accepts (below the
-    bound 1 / sigma_max(G_0)^2) and within 3 % of that bound, else what is wrong. One-sided:
-    a step at or above the bound is refused by ``fit``, so it is never the answer."""
+    """Judge exercise 4.2: None if ``answer`` is right, else what is wrong.
+
+    Right is a step that ``fit`` accepts (below the bound 1 / sigma_max(G_0)^2) and within
+    3 % of that bound. One-sided: a step at or above the bound is refused by ``fit``, so it
+    is never the answer.
+    """
     step = _as_numbers(answer)
     if step is None or step.shape != ():
         return "pass the step size, one number."
@@ -341,10 +353,13 @@ def _fixed_step_judge(answer):
 
 @functools.cache
 def _chapter_search_gaps():
-    """Exercise 4.3: from the search of chapter 4's third page (GridSearchCV of
-    InverseNet(random_state=0) over inner_steps 10 and 1000 and alpha 1e-4 and 1e-3, three
-    folds of the book's training split), the cross-validated score of alpha 1e-3 minus that
-    of alpha 1e-4 at 1000 steps, and of 1000 minus 10 steps at alpha 1e-3."""
+    """Return exercise 4.3's two gaps in cross-validated score.
+
+    From the search of chapter 4's third page (GridSearchCV of InverseNet(random_state=0)
+    over inner_steps 10 and 1000 and alpha 1e-4 and 1e-3, three folds of the book's
+    training split): the score of alpha 1e-3 minus that of alpha 1e-4 at 1000 steps, and of
+    1000 minus 10 steps at alpha 1e-3.
+    """
     from sklearn.model_selection import GridSearchCV
 
     from inverse_lessons.data import load_digits_split
@@ -443,7 +458,7 @@ _register(Exercise(
 # --------------------------------------------------------------------------- chapter 6
 
 def _masked_curvature(G, d):
-    """The Hessian of ||D (x - G z)||^2 in z, by automatic differentiation: (k, k)."""
+    """Return the Hessian of ||D (x - G z)||^2 in z, by automatic differentiation: (k, k)."""
     from inverse_lessons._tf import tf
 
     G = tf.constant(np.asarray(G, dtype=np.float64))
@@ -510,8 +525,11 @@ class _LazyProbes:
 
 
 def _refinement_gain(model, X, y, n_steps):
-    """Accuracy after n_steps decoder-inversion steps from the encoder's guess, minus the
-    accuracy on the guess alone, for a fitted NonlinearInverseNet: a float."""
+    """Return the accuracy gained by n_steps of inversion from the encoder's guess.
+
+    For a fitted NonlinearInverseNet: the accuracy after n_steps decoder-inversion steps
+    minus the accuracy on the guess alone, a float.
+    """
     guess = model.invert(X, n_steps=0)              # the encoder's guess e(x)
     refined = model.invert(X, n_steps=n_steps)      # n_steps of the model's own steps
 
@@ -522,9 +540,12 @@ def _refinement_gain(model, X, y, n_steps):
 
 
 def _small_encoder_model():
-    """A small, fast NonlinearInverseNet (5 inner steps, 10 iterations, 300 images) and 200
-    clean and noisy test images to probe a reader's gain function with (its gains there
-    are not zero, so a function that always says "no gain" fails)."""
+    """Fit a small, fast NonlinearInverseNet and draw test images to probe a gain function.
+
+    The model has 5 inner steps, 10 iterations and 300 training images; the 200 clean and
+    noisy test images give gains that are not zero, so a function that always says "no
+    gain" fails.
+    """
     from inverse_lessons.damage import add_noise
     from inverse_lessons.data import load_digits_split
     from inverse_lessons.models.nonlinear import NonlinearInverseNet
@@ -538,8 +559,11 @@ def _small_encoder_model():
 
 
 def _masked_decoder_inversion(decoder, X, mask, Z, n_steps, step_size):
-    """Masked inversion through the package's invert_decoder: the 0/1 mask multiplies both
-    the image and the drawing, so ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2."""
+    """Invert a decoder on the observed pixels only, through the package's invert_decoder.
+
+    The 0/1 mask multiplies both the image and the drawing, so
+    ||mask x - mask g(z)||^2 = ||mask (x - g(z))||^2.
+    """
     from inverse_lessons._tf import tf
     from inverse_lessons.models.decoder import invert_decoder
 

@@ -73,7 +73,7 @@ def _points(X, directions, lengths, box):
 
 
 def _free(normal, points, box):
-    """``normal`` with the components that would push a pixel out of the box zeroed."""
+    """Return ``normal`` with the components that would push a pixel out of the box zeroed."""
     if box is None:
         return normal
     stuck = ((points <= box[0]) & (normal < 0)) | ((points >= box[1]) & (normal > 0))
@@ -180,9 +180,11 @@ def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10
 
 
 def shorten_flips(predict, normal, X, own, change, refine_steps, bisection_steps, box):
-    """Flipping changes (n, d) shortened by a bisection along each, then by
-    :func:`refine_flip`. A change whose own end does not flip again (a point left
-    on the boundary to rounding) is returned as it is."""
+    """Shorten flipping changes (n, d): a bisection along each, then :func:`refine_flip`.
+
+    A change whose own end does not flip again (a point left on the boundary to
+    rounding) is returned as it is.
+    """
     length = np.linalg.norm(change, axis=1)
     unit = change / np.maximum(length, 1e-300)[:, None]
     t = bisect_flip(predict, X, unit, own, length, bisection_steps, box)
@@ -196,9 +198,12 @@ def shorten_flips(predict, normal, X, own, change, refine_steps, bisection_steps
 
 
 def _shortest_runs(X, image, current, flipped):
-    """Each image's shortest flipping run: the rows of ``current`` (runs, d), started from
-    ``X[image]``, that flip and are nearest their image, as (found, delta): the images with
-    such a run, and the change (n, d) it makes (zero where none flips)."""
+    """Find each image's shortest flipping run.
+
+    The rows of ``current`` (runs, d), started from ``X[image]``, that flip and are
+    nearest their image, as (found, delta): the images with such a run, and the change
+    (n, d) it makes (zero where none flips).
+    """
     lengths = np.linalg.norm(current - X[image], axis=1)
     lengths[~flipped] = np.inf
     shortest = np.full(len(X), -1)
@@ -257,7 +262,7 @@ def deepfool_runs(X, image, own, gap_and_slope, predict, *, max_iter, overshoot,
 
 # -- a gradient attack on an RBF support vector classifier ---------------------------------
 def svc_pair_functions(svc, gamma):
-    """The one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
+    """Return the one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
 
     Built from the public ``support_vectors_``, ``dual_coef_``, ``intercept_``
     and ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
@@ -305,8 +310,10 @@ def svc_pair_functions(svc, gamma):
 
 
 def _votes(f, pairs, n_classes):
-    """One-against-one votes (n, C) from pair values f (n, P); libsvm's argmax breaks ties
-    towards the lower class index, as ``np.argmax`` does."""
+    """Count one-against-one votes (n, C) from pair values f (n, P).
+
+    libsvm's argmax breaks ties towards the lower class index, as ``np.argmax`` does.
+    """
     votes = np.zeros((len(f), n_classes))
     np.add.at(votes.T, pairs[:, 0], (f > 0).T)
     np.add.at(votes.T, pairs[:, 1], (f <= 0).T)

@@ -41,12 +41,12 @@ def perturbation_size(delta, norm):
 
 
 def fitted_estimator(model):
-    """The fitted estimator inside a fitted ``GridSearchCV``, else ``model``."""
+    """Return the fitted estimator inside a fitted ``GridSearchCV``, else ``model``."""
     return model.best_estimator_ if isinstance(model, GridSearchCV) else model
 
 
 def check_attackable(model):
-    """The width of the images ``model`` (fitted, with ``predict``) takes; TypeError if none."""
+    """Return the image width ``model`` (fitted, with ``predict``) takes; TypeError if none."""
     if not callable(getattr(model, "predict", None)):
         raise TypeError("model must be a fitted classifier with a predict method, got "
                         f"{type(model).__name__}")
@@ -113,7 +113,7 @@ def _svc_scores(svc):
 
 
 def score_functions(model):
-    """The model's class scores as differentiable TensorFlow functions, by gradient kind.
+    """Return the model's class scores as differentiable TensorFlow functions, by gradient kind.
 
     Returns a dict name -> f, f mapping a tf.Tensor of images (n, d) to a
     tf.Tensor of scores (n, C) whose argmax is (or, for an SVC's one-against-one
@@ -147,7 +147,7 @@ def score_functions(model):
 
 
 def _gap(scores, X, own, target):
-    """f = s_target - s_own (target -1: the largest other class) and d f / d X."""
+    """F = s_target - s_own (target -1: the largest other class) and d f / d X."""
     with tf.GradientTape() as tape:
         tape.watch(X)
         s = tf.cast(scores(X), tf.float64)
@@ -198,10 +198,13 @@ def _clip(X, box):
 
 
 def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, targets):
-    """DeepFool runs towards other classes from each start (a list of (n, d) offsets,
-    zeros for the image itself): towards every other class, or (``targets`` an int)
-    the ``targets`` classes scored highest after the own one. Each image's shortest
-    flipping change (n, d), zero where no run flipped."""
+    """Run DeepFool towards other classes from each start; keep each image's shortest flip.
+
+    ``starts`` is a list of (n, d) offsets (zeros for the image itself). The runs go
+    towards every other class, or (``targets`` an int) the ``targets`` classes scored
+    highest after the own one. Returns each image's shortest flipping change (n, d),
+    zero where no run flipped.
+    """
     n = len(X)
     values = scores.scores(tf.constant(X, tf.float32)).numpy()
     n_classes = values.shape[1]
@@ -239,8 +242,10 @@ def shortest_changes(X, image, change, flipped, norm):
 
 
 def bisect_changes(predict, X, own, delta, norm, box, steps, stretch=1.0):
-    """Each change shortened by bisection along its direction, up to ``stretch`` times
-    its length; zero rows (no flip) stay zero."""
+    """Shorten each change by bisection along its direction.
+
+    The search reaches up to ``stretch`` times its length; zero rows (no flip) stay zero.
+    """
     size = perturbation_size(delta, norm)
     ok = np.flatnonzero(size > 0)
     out = np.zeros_like(X)
@@ -254,10 +259,13 @@ def bisect_changes(predict, X, own, delta, norm, box, steps, stretch=1.0):
 
 
 def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_steps):
-    """Smaller flips by PGD at shrinking radii: bisection on the radius between 0 and each
-    image's current flip, each radius tried by ``pgd_steps`` steps of projected
-    gradient ascent on the largest other score less the own one, started from the
-    current change scaled into the ball. Keeps the smaller flips found."""
+    """Find smaller flips by PGD at shrinking radii.
+
+    Bisection on the radius between 0 and each image's current flip, each radius tried
+    by ``pgd_steps`` steps of projected gradient ascent on the largest other score less
+    the own one, started from the current change scaled into the ball. Keeps the smaller
+    flips found.
+    """
     best, size = delta.copy(), perturbation_size(delta, norm)
     low, high = np.zeros(len(X)), size.copy()
     live = np.flatnonzero(size > 0)
@@ -295,7 +303,7 @@ def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_ste
 
 
 def flip_sizes(model, X, perturbations, norm="l2"):
-    """The norms (n,) of the changes that flip ``model``'s prediction, inf where not."""
+    """Return the norms (n,) of the changes that flip ``model``'s prediction, inf where not."""
     check_choice("norm", norm, NORMS)
     X = check_images(X, check_attackable(model))
     perturbations = check_images(perturbations, X.shape[1])

@@ -221,7 +221,7 @@ def _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start, refine_st
 
 
 def exact_smallest_flip(model, X):
-    """The exact smallest L2 change that flips a one-generator-per-class model.
+    """Return the exact smallest L2 change that flips a one-generator-per-class model.
 
     With ``n_components=1`` each class c is one Gaussian N(mu_c, C_c), so the
     score difference between another class c and the predicted class y,
@@ -300,7 +300,7 @@ def _exact_smallest_flip(model, X):
 
 
 def smallest_quadric_step(h, g, q0, iterations=80):
-    """The smallest z with sum(h z^2) / 2 + g . z + q0 = 0, row by row (an eigenbasis).
+    """Return the smallest z with sum(h z^2) / 2 + g . z + q0 = 0, row by row (an eigenbasis).
 
     The trust-region step of :func:`exact_smallest_flip`: z(m) = g / (m - h)
     for the m > max(h_max, 0) that solves the secular equation (found by

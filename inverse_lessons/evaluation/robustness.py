@@ -214,7 +214,7 @@ def _best(model, X, found, norm):
 
 
 def linear_smallest_flip(model, X, norm="l2"):
-    """The exact smallest flip (unclipped) of a fitted ``LogisticRegression``: (n,) sizes.
+    """Return the exact smallest flip (unclipped) of a fitted ``LogisticRegression``: (n,) sizes.
 
     Class c overtakes the predicted class y where (w_c - w_y) . (x + d) +
     b_c - b_y >= 0, a half-space; the smallest change reaching it has size
@@ -280,7 +280,7 @@ def robustness_baselines(*, seed=0):
 
 
 def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
-    """The exact smallest L2 flip (unclipped) of 1-nearest-neighbour on ``X_train``.
+    """Return the exact smallest L2 flip (unclipped) of 1-nearest-neighbour on ``X_train``.
 
     x (labelled y by its nearest training image) + d is labelled another class as
     soon as some training image b of another class is nearer than every training

@@ -113,7 +113,7 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return self
 
     def differentiable_scores(self, X):
-        """The logits (n, C) as a tf.Tensor of the tf.Tensor images X (n, d), float32."""
+        """Return the logits (n, C) as a tf.Tensor of the tf.Tensor images X (n, d), float32."""
         check_is_fitted(self)
         h = tf.cast(X, tf.float32)
         for i, (W, b) in enumerate(self.weights_):
@@ -123,7 +123,7 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return h
 
     def class_scores(self, X):
-        """The logits (n, C) of images X (n, d): ``predict`` takes their argmax."""
+        """Return the logits (n, C) of images X (n, d): ``predict`` takes their argmax."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.differentiable_scores(tf.constant(X, tf.float32)).numpy().astype(np.float64)
@@ -135,7 +135,7 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return scores / scores.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """The label of the largest logit (n,)."""
+        """Return the label of the largest logit (n,)."""
         return self.classes_[self.class_scores(X).argmax(axis=1)]
 
 

@@ -70,7 +70,7 @@ def _decode(Z, U, u, V, b):
 
 
 def energies(X, mask, Z, decoder, log_s2):
-    """The energy E_c(x, z) of every image and class at latents Z, in nats: (n, C).
+    """Return the energy E_c(x, z) of every image and class at latents Z, in nats: (n, C).
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate):
 
 def _scores(X, mask, bank, bank_images, decoder, log_s2, n_steps, learning_rate,
             envelope):
-    """The class scores -E_c(x) (n, C), the start's energies (n, C) and the latents."""
+    """Return the class scores -E_c(x) (n, C), the start's energies (n, C) and the latents."""
     start = _bank_start(X, mask, bank, bank_images, log_s2)
     Z = infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate)
     if envelope:
@@ -280,6 +280,7 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __sklearn_tags__(self):
+        """Declare that NaN (a missing pixel) is allowed in the input."""
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True   # NaN marks a missing pixel
         return tags
@@ -441,7 +442,7 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         return _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
 
     def sample(self, n, *, random_state=None):
-        """n images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
+        """N images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
         check_is_fitted(self)
         z = check_random_state(random_state).standard_normal((check_int("n", n),
                                                                int(self.n_latent)))
@@ -450,7 +451,7 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         return drawn.transpose(1, 0, 2)
 
     def differentiable_scores(self, X, *, gradient="unrolled"):
-        """The class scores -E_c(x) (n, C) as a tf.Tensor, differentiable in X (n, d).
+        """Return the class scores -E_c(x) (n, C) as a tf.Tensor, differentiable in X (n, d).
 
         ``X`` a tensor (or array) of images, NaN = missing. The bank's choice of
         start is piecewise constant (no gradient). gradient="unrolled":
@@ -479,19 +480,19 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         return scores
 
     def decision_function(self, X):
-        """The class scores (n, C); for two classes the difference of the two columns (n,)."""
+        """Return the class scores (n, C); for two classes their difference (n,)."""
         scores = self.class_scores(X)
         return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
 
     def predict_log_proba(self, X):
-        """log p(c | x_O) = log softmax(-E / T) (n, C)."""
+        """Log p(c | x_O) = log softmax(-E / T) (n, C)."""
         return log_softmax(self.class_scores(X) / self.temperature_, axis=1)
 
     def predict_proba(self, X):
-        """The posterior over classes (n, C); rows sum to one."""
+        """Return the posterior over classes (n, C); rows sum to one."""
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """The class whose generator explains the observed pixels best (n,)."""
+        """Return the class whose generator explains the observed pixels best (n,)."""
         scores = self.class_scores(X)   # first: it checks that the model is fitted
         return self.classes_[np.argmax(scores, axis=1)]
