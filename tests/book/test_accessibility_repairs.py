@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "book" / "_ext"))
 import accessibility  # noqa: E402
 
 PANDAS_TABLE = ("<table><thead><tr><th></th><th>mean</th></tr></thead>"

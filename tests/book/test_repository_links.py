@@ -8,7 +8,7 @@ import pytest
 import yaml
 from sphinx.errors import ExtensionError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import repository_links as links  # noqa: E402
 

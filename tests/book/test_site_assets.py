@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sphinx.errors import ExtensionError
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "book" / "_ext"))
 import site_assets  # noqa: E402
 
 

@@ -6,7 +6,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "book" / "_ext"))
 import build_record  # noqa: E402
 
 
@@ -27,7 +27,7 @@ def test_a_missing_package_is_said_so():
 
 
 def test_the_status_page_uses_the_directive():
-    page = Path(__file__).resolve().parents[1] / "book" / "execution.md"
+    page = Path(__file__).resolve().parents[2] / "book" / "execution.md"
     assert "```{build-environment}" in page.read_text()
 
 
