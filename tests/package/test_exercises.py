@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from inverse_lessons.exercises import _EXERCISES, _reference, check, exercises
+from inverse_lessons.exercises import check, exercises
+from inverse_lessons.exercises.engine import _EXERCISES, _reference
 
 #: The exercises whose answer is compared with a reference (the judged ones, whose answer is
 #: a procedure such as a fitted search, have tests of their own below).
