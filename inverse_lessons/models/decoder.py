@@ -260,7 +260,7 @@ _DESCEND_SIGNATURE = [_MATRIX, _MATRIX, _NUMBER, tf.TensorSpec([], tf.int32), _N
 # Run by TensorFlow's graph executor: for predictions, whose batch sizes vary.
 descend = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE)
 # Compiled by XLA, once per batch size, its loop then fused into a few kernels: for
-# the thousands of steps of long_inversion (benchmarks/README.md has the figures).
+# the thousands of steps of long_inversion, where the compilation pays for itself.
 _descend_xla = tf.function(_descend_steps, input_signature=_DESCEND_SIGNATURE,
                            jit_compile=True)
 
