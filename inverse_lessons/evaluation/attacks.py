@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["bisect_flip", "boundary_flip_l2", "check_box", "check_images", "deepfool_runs",
+__all__ = ["bisect_flip", "boundary_flip_l2", "check_box", "check_complete_images", "deepfool_runs",
            "refine_flip", "shorten_flips", "svc_flip_l2", "svc_pair_functions"]
 
 
@@ -53,7 +53,7 @@ def check_box(box):
     return low, high
 
 
-def check_images(X, d=None, box=None):
+def check_complete_images(X, d=None, box=None):
     """``X`` as complete, finite float images (n, d) inside ``box``; ValueError otherwise."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or (d is not None and X.shape[1] != d) or not np.isfinite(X).all():
@@ -364,7 +364,7 @@ def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.
     overshoot = check_positive("overshoot", overshoot, allow_zero=True)
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    X = check_images(X, svc.shape_fit_[1], box)
+    X = check_complete_images(X, svc.shape_fit_[1], box)
     # small problems, many calls: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps,
@@ -460,8 +460,8 @@ def boundary_flip_l2(predict, X, X_train, *, box=(0.0, 1.0), n_starts=5, refine_
     n_probes = check_int("n_probes", n_probes, minimum=2)
     probe_radius = check_positive("probe_radius", probe_radius)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
-    X = check_images(X, box=box)
-    X_train = check_images(X_train, X.shape[1])
+    X = check_complete_images(X, box=box)
+    X_train = check_complete_images(X_train, X.shape[1])
     # small problems, many calls: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _boundary_flip_l2(predict, X, X_train, box, n_starts, refine_steps, n_probes,

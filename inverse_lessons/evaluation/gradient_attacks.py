@@ -23,7 +23,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import check_choice, check_int, check_positive
-from inverse_lessons.evaluation.attacks import bisect_flip, check_box, check_images, refine_flip
+from inverse_lessons.evaluation.attacks import (
+    bisect_flip,
+    check_box,
+    check_complete_images,
+    refine_flip,
+)
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.models.ppca import class_log_likelihoods
 
@@ -305,8 +310,8 @@ def _pgd_shrink(scores, predict, X, own, delta, norm, box, radius_steps, pgd_ste
 def flip_sizes(model, X, perturbations, norm="l2"):
     """Return the norms (n,) of the changes that flip ``model``'s prediction, inf where not."""
     check_choice("norm", norm, NORMS)
-    X = check_images(X, check_attackable(model))
-    perturbations = check_images(perturbations, X.shape[1])
+    X = check_complete_images(X, check_attackable(model))
+    perturbations = check_complete_images(perturbations, X.shape[1])
     flips = model.predict(X + perturbations) != model.predict(X)
     size = perturbation_size(perturbations, norm)
     return np.where(flips & (size > 0), size, np.inf)
@@ -341,7 +346,7 @@ def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_rad
     check_choice("norm", norm, NORMS)
     box = check_box(box)
     functions = score_functions(model)
-    X = check_images(X, check_attackable(model), box)
+    X = check_complete_images(X, check_attackable(model), box)
     restarts = check_int("restarts", restarts, minimum=0)
     start_radius = check_positive("start_radius", start_radius, allow_zero=True)
     predict = class_predictor(model)

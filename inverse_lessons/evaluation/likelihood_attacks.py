@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.evaluation.attacks import (
     check_box,
-    check_images,
+    check_complete_images,
     deepfool_runs,
     shorten_flips,
 )
@@ -162,7 +162,7 @@ def smallest_flip_l2(model, X, *, box=None, max_iter=50, overshoot=0.02, multi_s
     refine_steps = check_int("refine_steps", refine_steps, minimum=0)
     bisection_steps = check_int("bisection_steps", bisection_steps, minimum=0)
     box = check_box(box)
-    X = check_images(X, model.means_.shape[-1], box)
+    X = check_complete_images(X, model.means_.shape[-1], box)
     # small matrices: one thread is fastest, above all on a busy machine
     with one_blas_thread():
         return _smallest_flip_l2(model, X, box, max_iter, overshoot, multi_start,
@@ -264,7 +264,7 @@ def exact_smallest_flip(model, X):
         raise ValueError("exact_smallest_flip needs one generator per class "
                          f"(n_components=1); this model has {model.means_.shape[1]}: a "
                          "mixture's boundaries are not single quadrics")
-    X = check_images(X, model.means_.shape[-1])
+    X = check_complete_images(X, model.means_.shape[-1])
     with one_blas_thread():      # many small matrices
         return _exact_smallest_flip(model, X)
 

@@ -43,7 +43,7 @@ from inverse_lessons.evaluation.gradient_attacks import (
     bisect_changes,
     check_attackable,
     check_box,
-    check_images,
+    check_complete_images,
     class_predictor,
     fitted_estimator,
     flip_sizes,
@@ -80,7 +80,7 @@ def decision_flips(model, X, *, norm="l2", box=(0.0, 1.0), max_iter=20, max_eval
 
     check_choice("norm", norm, NORMS)
     box = check_box(box)
-    X = check_images(X, check_attackable(model), box)
+    X = check_complete_images(X, check_attackable(model), box)
     predict = class_predictor(model)
     n_classes = len(model.classes_)
 
@@ -126,11 +126,11 @@ def transfer_flips(model, X, perturbations, *, norm="l2", box=(0.0, 1.0), stretc
     """
     check_choice("norm", norm, NORMS)
     box = check_box(box)
-    X = check_images(X, check_attackable(model), box)
+    X = check_complete_images(X, check_attackable(model), box)
     stretch = check_positive("stretch", stretch)
     predict = class_predictor(model)
     own = predict(X)
-    tried = [bisect_changes(predict, X, own, check_images(p, X.shape[1], None), norm, box,
+    tried = [bisect_changes(predict, X, own, check_complete_images(p, X.shape[1], None), norm, box,
                      bisection_steps, stretch) for p in perturbations]
     if not tried:
         return np.zeros_like(X)
@@ -227,7 +227,7 @@ def linear_smallest_flip(model, X, norm="l2"):
     if not isinstance(inner, LogisticRegression):
         raise TypeError(f"model must be a fitted LogisticRegression, got "
                         f"{type(inner).__name__}")
-    X = check_images(X, check_attackable(model), None)
+    X = check_complete_images(X, check_attackable(model), None)
     W, b = inner.coef_, inner.intercept_
     if W.shape[0] == 1:
         W, b = np.vstack([np.zeros_like(W), W]), np.array([0.0, b[0]])
@@ -303,7 +303,7 @@ def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
     if X_train.ndim != 2 or len(y_train) != len(X_train):
         raise ValueError("X_train must be (m, d) images and y_train their m labels, got "
                          f"shapes {X_train.shape} and {y_train.shape}")
-    X = check_images(X, X_train.shape[1], None)
+    X = check_complete_images(X, X_train.shape[1], None)
 
     def predict(P):
         distances = ((P[:, None] - X_train[None]) ** 2).sum(-1)
