@@ -16,7 +16,9 @@ The gradient through the inner solver is computed either by automatic
 differentiation through the N explicit steps (``gradient="unrolled"``, the
 teaching reference) or through their exact closed form
 (``gradient="closed_form"``, the default: the same function, built by
-repeated squaring in about 2 log2(N) small matrix products).
+repeated squaring in about 2 log2(N) small matrix products). The objective
+and its training step are :mod:`inverse_lessons.models.inverse_net_training`'s;
+this module is the estimator.
 """
 
 from __future__ import annotations
@@ -26,25 +28,16 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from inverse_lessons._tf import quiet_retracing, tf, to_dtype
+from inverse_lessons._tf import quiet_retracing, tf
 from inverse_lessons._validation import Boolean, Integer, Options, Real, check_params
-from inverse_lessons.inversion.closed_form import (
-    closed_form_inversion,
-    geometric_sum,
-    iteration_matrix,
-)
-from inverse_lessons.inversion.linear import (
-    generator_step_size_bound,
-    observed_mask,
-    unrolled_inversion,
-)
+from inverse_lessons.inversion.closed_form import closed_form_inversion
 from inverse_lessons.models.base import SoftmaxPredictions, encode_labels
-from inverse_lessons.models.training import (
-    TrainingLoop,
-    optimiser_state,
-    optimiser_update,
-    training_diverged,
-    training_loop,
+from inverse_lessons.models.inverse_net_training import (
+    check_inner_stable,
+    initial_parameters,
+    inner_step_size,
+    train,
+    zeroed_and_mask,
 )
 
 __all__ = ["InverseNet"]
@@ -65,16 +58,6 @@ _CONSTRAINTS = {
     "normalize_generator": [Boolean()],
     "progress": [Boolean()],
 }
-_DTYPE = tf.float32
-
-
-def _zeroed_and_mask(X, dtype):
-    """Return X (NaN = missing) with missing pixels zeroed, and its mask or None.
-
-    None when no pixel is missing: the cheaper unmasked inversion.
-    """
-    X_zeroed, mask = observed_mask(tf.constant(X, dtype))
-    return X_zeroed, (mask if np.isnan(X).any() else None)
 
 
 class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
@@ -192,17 +175,6 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
                 "step_gradient=True needs inner_step_size='auto': a fixed step size does not "
                 "depend on G, so there is no gradient through it")
 
-    def _check_inner_stable(self, G):
-        if self.inner_step_size == "auto":
-            return
-        bound = float(generator_step_size_bound(G))
-        if self.inner_step_size >= bound:
-            raise ValueError(
-                f"inner_step_size={self.inner_step_size:g} would make the inner loop diverge: "
-                f"it must be below 1/sigma_max(G)^2 = {bound:.4g} for this generator "
-                "(or use inner_step_size='auto')"
-            )
-
     # -- fitting --------------------------------------------------------------------
     def fit(self, X, y):
         """Learn the generator and the head.
@@ -230,79 +202,26 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64,
                              ensure_min_samples=2)
         codes = encode_labels(self, y)
-        self._check_head(len(self.classes_))
         rng = check_random_state(self.random_state)
-        G0, W0, c0 = _initial_parameters(self, X, len(self.classes_), rng)
+        G0, W0, c0 = initial_parameters(self, X, len(self.classes_), rng)
         if self.normalize_generator:
             G0 = G0 / np.float32(np.linalg.norm(G0.astype(np.float64), 2))
-        self._check_inner_stable(tf.constant(G0))
+        check_inner_stable(self.inner_step_size, tf.constant(G0))
         self.initial_generator_ = G0.copy()
         params = [tf.constant(v) for v in ((G0, W0, c0) if self.head == "linear" else (G0,))]
         with quiet_retracing():
-            params = self._train(params, X, codes, rng)
+            params = train(self, params, X, codes, rng)
         G = params[0]
         self.generator_ = G.numpy().copy()
         if self.head == "linear":
             self.coef_, self.intercept_ = params[1].numpy().copy(), params[2].numpy().copy()
         else:
             self.coef_, self.intercept_ = W0, c0
-        self.inner_step_size_ = float(_inner_step(self, G))
+        self.n_iter_ = self.max_iter
+        self.inner_step_size_ = float(inner_step_size(self, G))
         return self
 
-    def _training_loop(self, n_classes):
-        """Return the :class:`TrainingLoop` of this model's settings, made on first use.
-
-        Everything the step reads from the settings while it is traced is in
-        the key, so fits that differ only in ``random_state``, ``max_iter``,
-        ``batch_size``, ``progress`` or ``learning_rate`` (part of the
-        optimiser's state) share one.
-        """
-        params = self.get_params()
-        for name in ("random_state", "max_iter", "progress", "batch_size", "learning_rate"):
-            params.pop(name)
-        key = (type(self), tuple(sorted(params.items())), n_classes)
-        return training_loop(key, lambda: TrainingLoop(
-            _training_step(type(self)(**params), n_classes), _DTYPE, n_records=3))
-
-    def _check_head(self, n_classes):
-        if self.head == "identity" and self.n_latent != n_classes:
-            raise ValueError(
-                f"head='identity' uses one latent per class: n_latent must be {n_classes}, "
-                f"got {self.n_latent}"
-            )
-
-    def _train(self, params, X, codes, rng):
-        """Run the outer iterations from ``params``; return the trained parameters.
-
-        Each iteration trains on the whole set or on a fresh random mini-batch
-        drawn from ``rng`` (in the order the iterations use them). Sets
-        ``loss_curve_`` and ``n_iter_``; raises :class:`DivergenceError` at the
-        first iteration whose loss is not finite.
-        """
-        n = len(X)
-        X_zeroed, mask = _zeroed_and_mask(X, _DTYPE)
-        batch = None if self.batch_size is None or self.batch_size >= n else self.batch_size
-
-        def rows(start, count):
-            return (np.stack([rng.choice(n, size=batch, replace=False)
-                              for _ in range(count)]),)
-
-        # with missing pixels the per-image matrices are faster for a known number of
-        # images, so the loop is traced for the training set's size (full batches)
-        _, params, _ = self._training_loop(len(self.classes_)).run(
-            self, params, optimiser_state(params, self.learning_rate),
-            (X_zeroed, mask, tf.constant(codes, tf.int32)), n_steps=self.max_iter,
-            per_step=None if batch is None else rows, diverged=_diverged,
-            fixed_size=mask is not None and batch is None)
-        self.n_iter_ = self.max_iter
-        return params
-
     # -- prediction -------------------------------------------------------------------
-    def _validated(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
-                             dtype=np.float64)
-
     def invert(self, X):
         """Invert the generator on images: their latent codes z*.
 
@@ -317,12 +236,12 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
             Computed in float64, so that an image's code does not depend on
             the other images inverted with it.
         """
-        X = self._validated(X)
-        # Prediction runs in float64, so that an image's code does not depend (even
-        # in the last float32 digit) on how many images are inverted together.
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
+                          dtype=np.float64)
         G = tf.constant(self.generator_, tf.float64)
-        self._check_inner_stable(G)
-        X_zeroed, mask = _zeroed_and_mask(X, tf.float64)
+        check_inner_stable(self.inner_step_size, G)
+        X_zeroed, mask = zeroed_and_mask(X, tf.float64)
         return closed_form_inversion(G, X_zeroed, n_steps=self.inner_steps,
                                      step_size=self.inner_step_size_, mask=mask).numpy()
 
@@ -342,126 +261,3 @@ class InverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         return self.invert(X) @ self.coef_ + self.intercept_
-
-
-# -- the objective: functions of the settings held by ``model`` -------------------------
-
-def _inner_step(model, G, bound=None):
-    """Return the inner step size for generator G (a tensor).
-
-    With "auto" it is 0.5 / sigma_max(G)^2, a stop-gradient unless
-    ``step_gradient`` is True; a fixed number does not depend on G.
-    ``bound``: ``generator_step_size_bound(G)`` if already computed (the
-    same number, not computed twice).
-    """
-    if model.inner_step_size == "auto":
-        if model.step_gradient:   # eta(G) differentiated: d lambda_max = 2 v^T G^T dG v
-            largest = tf.linalg.eigh(tf.matmul(G, G, transpose_a=True))[0][-1]
-            return 0.5 / largest
-        return 0.5 * (generator_step_size_bound(G) if bound is None else bound)
-    return tf.constant(model.inner_step_size, G.dtype)
-
-
-def _latents(model, G, X, mask, step):
-    solve = closed_form_inversion if model.gradient == "closed_form" else unrolled_inversion
-    return solve(G, X, n_steps=model.inner_steps, step_size=step, mask=mask)
-
-
-def _initial_parameters(model, X, n_classes, rng):
-    """Return the starting G (m, k), W (k, C) and c (C,), float32 (identity head: W = I, c = 0).
-
-    G starts from randomly chosen training images (missing pixels replaced by
-    the pixel mean), slightly perturbed: sensible shapes and scale.
-    """
-    n, m = X.shape
-    filled = np.where(np.isnan(X), np.nanmean(X, axis=0, keepdims=True), X)
-    filled = np.nan_to_num(filled)
-    picks = rng.choice(n, size=model.n_latent, replace=model.n_latent > n)
-    scale = max(float(np.abs(filled).mean()), 1e-3)
-    G0 = filled[picks].T + 0.1 * scale * rng.standard_normal((m, model.n_latent))
-    if model.head == "linear":
-        W0 = 0.01 * rng.standard_normal((model.n_latent, n_classes))
-    else:
-        W0 = np.eye(n_classes)
-    return (np.asarray(G0, np.float32), np.asarray(W0, np.float32),
-            np.zeros(n_classes, np.float32))
-
-
-def _pixel_weights(model, G, W, step):
-    """Return V (m, C) with logits = X V + c: the closed form's z* = 2 eta X G S_N, then W.
-
-    Without missing pixels z* is linear in x, so the whole map from pixels to
-    logits is one (m, C) matrix, V = 2 eta G S_N W (:func:`iteration_matrix`,
-    :func:`geometric_sum`). Multiplying the images by V needs C columns
-    instead of the codes' k (and so does the gradient).
-    """
-    step = to_dtype(step, G.dtype)
-    S, _ = geometric_sum(iteration_matrix(G, step), model.inner_steps)
-    return 2.0 * step * tf.matmul(G, tf.matmul(S, W))
-
-
-def _outer_loss(model, G, W, c, X, mask, labels, step):
-    """Return the objective the outer optimiser minimises.
-
-    The cross-entropy of the logits of z*(X), the head's penalty and the
-    reconstruction term.
-    """
-    weight = float(model.reconstruction_weight)
-    if mask is None and not weight and model.gradient == "closed_form":
-        # the same logits as below (up to float rounding), without the codes
-        logits = tf.matmul(X, _pixel_weights(model, G, W, step)) + c
-    else:
-        Z = _latents(model, G, X, mask, step)
-        logits = tf.matmul(Z, W) + c
-    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-    penalty = model.alpha if model.head == "linear" else 0.0
-    loss = loss + penalty * tf.reduce_sum(tf.square(W))
-    if weight:
-        residual = X - tf.matmul(Z, G, transpose_b=True)
-        if mask is None:
-            observed = tf.cast(tf.size(X), _DTYPE)
-        else:
-            residual = residual * mask
-            observed = tf.reduce_sum(mask)
-        loss = loss + weight * tf.reduce_sum(tf.square(residual)) / observed
-    return loss
-
-
-def _diverged(i, loss, step, bound):
-    cause = (f"the inner step size {step:.4g} is beyond the stable bound "
-             f"1/sigma_max(G)^2 = {bound:.4g} of the generator"
-             if step >= bound else "the outer learning rate is too large")
-    return training_diverged(
-        i, loss, f"{cause}. Use inner_step_size='auto' or a smaller learning_rate",
-        step_size=step, step_size_bound=bound)
-
-
-def _training_step(model, n_classes):
-    """Make the pure outer step of an InverseNet configuration, for :class:`TrainingLoop`.
-
-    ``model`` holds the settings the step reads while it is traced. The step
-    takes the parameters [G, W, c] (linear head) or [G] (identity head), the
-    optimiser state and a batch (images, mask or None, labels[, rows]), and
-    records (loss, inner step size, its stable bound).
-    """
-    W_identity = tf.eye(n_classes, dtype=_DTYPE)
-    c_zero = tf.zeros(n_classes, _DTYPE)
-
-    def step(params, state, batch):
-        X, mask, labels, *rows = batch
-        if rows:
-            X, labels = tf.gather(X, rows[0]), tf.gather(labels, rows[0])
-            mask = None if mask is None else tf.gather(mask, rows[0])
-        bound = generator_step_size_bound(params[0])   # the inner loop's stability limit
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            G, W, c = params if len(params) == 3 else (params[0], W_identity, c_zero)
-            eta = _inner_step(model, G, bound)
-            loss = _outer_loss(model, G, W, c, X, mask, labels, eta)
-        params, state = optimiser_update(params, tape.gradient(loss, params), state,
-                                         model.optimizer)
-        if model.normalize_generator:   # back to sigma_max(G) = 1
-            params[0] = params[0] * tf.sqrt(generator_step_size_bound(params[0]))
-        return (loss, tf.stop_gradient(eta), bound), params, state
-
-    return step
