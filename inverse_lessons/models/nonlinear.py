@@ -1,11 +1,11 @@
 """NonlinearInverseNet: a classifier that trains a nonlinear generator through its inversion.
 
 The generator, its encoder and their inversion are
-:mod:`inverse_lessons.models.decoder`'s (re-exported here, as chapter 7 imports
-them from this module). Two starts are offered: zero, and an amortised
-*encoder*'s guess e(x), refined by the inner steps. Training differentiates
-through the unrolled inner steps (second derivatives of the decoder), as in
-chapter 4, in the shared :class:`~inverse_lessons.models.training.TrainingLoop`.
+:mod:`inverse_lessons.models.decoder`'s. Two starts are offered: zero, and an
+amortised *encoder*'s guess e(x), refined by the inner steps. Training
+differentiates through the unrolled inner steps (second derivatives of the
+decoder), as in chapter 4: :mod:`inverse_lessons.models.nonlinear_training`.
+This module is the estimator.
 """
 
 from __future__ import annotations
@@ -30,23 +30,14 @@ from inverse_lessons.models.decoder import (
     decoder_weights,
     dense_layer,
     descend,
-    invert_decoder,
     make_decoder,
     make_encoder,
     run_decoder,
     run_encoder,
 )
-from inverse_lessons.models.training import (
-    TrainingLoop,
-    optimiser_state,
-    optimiser_update,
-    training_diverged,
-    training_loop,
-)
+from inverse_lessons.models.nonlinear_training import train
 
-__all__ = [ "NonlinearInverseNet", "batch_order"]
-
-_DTYPE = tf.float32
+__all__ = ["NonlinearInverseNet"]
 
 _CONSTRAINTS = {
     "n_latent": [Integer(1)],
@@ -61,71 +52,6 @@ _CONSTRAINTS = {
     "batch_size": [None, Integer(1)],
     "progress": [Boolean()],
 }
-
-
-def batch_order(n, batch_size, n_iter, rng):
-    """Draw which images each training iteration uses, epoch by epoch.
-
-    Each epoch is a fresh permutation of the n images, cut into n // b
-    batches of b images; the last n mod b images of a permutation wait for
-    the next epoch, so every batch has one size (one trace) and every image is
-    drawn about equally often.
-
-    Parameters
-    ----------
-    n : int
-        Training images.
-    batch_size : int or None
-        b = min(batch_size, n); None: full batches.
-    n_iter : int
-        Iterations.
-    rng : numpy.random.Generator
-        Draws the permutations (unused for full batches).
-
-    Returns
-    -------
-    ndarray of shape (n_iter, b), int
-        Row i holds iteration i's images; for full batches every row is
-        0, ..., n - 1.
-    """
-    b = n if batch_size is None else min(batch_size, n)
-    if b == n:
-        return np.tile(np.arange(n), (n_iter, 1))
-    per_epoch = n // b
-    epochs = -(-n_iter // per_epoch)
-    order = np.concatenate([rng.permutation(n)[:per_epoch * b] for _ in range(epochs)])
-    return order.reshape(-1, b)[:n_iter]
-
-
-def _training_step(inner_steps):
-    """Make the pure training step for :class:`TrainingLoop`, one per number of inner steps.
-
-    The parameters are the decoder's (U^T, u, V^T, v), the head's (W^T, c) and
-    the encoder's (A^T, a, B^T, b), in the order of the layers' ``get_weights()``.
-    The batch is (X, labels, inner step size, reconstruction weight, alpha,
-    from_encoder[, rows]). ``from_encoder`` (1 or 0) multiplies the encoder's
-    guess; a zero-start fit passes all-zero encoder weights, whose guess and
-    gradients are exactly zero, so its descent starts at z = 0 and its encoder
-    stays at zero: both starts share one trace.
-    """
-    def step(params, state, batch):
-        X, labels, step_size, weight, alpha, from_encoder, *rows = batch
-        if rows:
-            X, labels = tf.gather(X, rows[0]), tf.gather(labels, rows[0])
-        with tf.GradientTape() as tape:
-            tape.watch(params)
-            U, u, V, v, W, c, *encoder = params
-            initial = from_encoder * run_encoder(X, *encoder)
-            Z = invert_decoder(lambda Z: run_decoder(Z, U, u, V, v), X, initial,
-                               n_steps=inner_steps, step_size=step_size)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels, tf.add(tf.matmul(Z, W), c)))
-            loss += weight * tf.reduce_mean(tf.square(X - run_decoder(Z, U, u, V, v)))
-            loss += alpha * tf.reduce_sum(tf.square(W))
-        params, state = optimiser_update(params, tape.gradient(loss, params), state)
-        return loss, params, state
-
-    return step
 
 
 class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
@@ -227,36 +153,8 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         check_params(self, _CONSTRAINTS)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2)
         codes = encode_labels(self, y)
-        seed = self._build_models(X.shape[1])
-        batches = batch_order(X.shape[0], self.batch_size, self.max_iter,
-                               np.random.default_rng(seed + 6))
-        data = (tf.constant(X, _DTYPE), tf.constant(codes, tf.int32),
-                *[tf.constant(float(v), _DTYPE) for v in
-                  (self.inner_step_size, self.reconstruction_weight, self.alpha,
-                   self.start == "encoder")])
-        layers = [self.decoder_, self.head_] + ([self.encoder_] if self.encoder_ else [])
-        params = [tf.constant(w) for layer in layers for w in layer.get_weights()]
-        if self.encoder_ is None:   # zero weights: the encoder's guess is z = 0
-            params += [tf.zeros_like(w) for w in
-                       make_encoder(self.n_latent, X.shape[1], self.hidden).get_weights()]
-
-        def diverged(i, loss):
-            return training_diverged(
-                i, loss, f"lower inner_step_size (now {self.inner_step_size:g}) or "
-                "learning_rate", step_size=self.inner_step_size)
-
-        loop = training_loop((type(self), self.inner_steps),
-                             lambda: TrainingLoop(_training_step(self.inner_steps), _DTYPE))
-        full = batches.shape[1] == X.shape[0]
-        _, params, _ = loop.run(
-            self, params, optimiser_state(params, self.learning_rate), data,
-            n_steps=self.max_iter, diverged=diverged,
-            per_step=None if full else lambda start, count: (batches[start:start + count],))
+        train(self, X, codes, self._build_models(X.shape[1]))
         self.n_iter_ = self.max_iter
-        for layer in layers:
-            n = len(layer.get_weights())
-            layer.set_weights([p.numpy() for p in params[:n]])
-            params = params[n:]
         return self
 
     def _build_models(self, n_pixels):
@@ -292,31 +190,14 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=np.float64)
         n_steps = self.inner_steps if n_steps is None else check_int("n_steps", n_steps,
                                                                       minimum=0)
-        # Prediction runs in float64 (training in float32), so that an image's code does
-        # not depend, even in the last float32 digit, on the other images inverted with it;
-        # the steps are invert_decoder's, run by the compiled _descend (same numbers, a
-        # graph loop instead of one eager call per operation).
+        # float64 (training runs in float32), so that an image's code does not depend,
+        # even in the last float32 digit, on the other images inverted with it
         weights = decoder_weights(self.decoder_)
         X_t = tf.constant(X)
-        return descend(X_t, self._start_codes(X_t, start),
+        return descend(X_t, _start_codes(self, X_t, start),
                         tf.constant(float(self.inner_step_size), tf.float64),
                         tf.constant(n_steps, tf.int32), tf.constant(0.0, tf.float64),
                         *weights).numpy()
-
-    def _start_codes(self, X, start):
-        start = self.start if start is None else start
-        if isinstance(start, str):
-            check_choice("start", start, ("encoder", "zero"))
-            if start == "zero":
-                return tf.zeros((X.shape[0], self.n_latent), tf.float64)
-            if self.encoder_ is None:
-                raise ValueError("start='encoder' needs a model fitted with start='encoder'")
-            return run_encoder(X, *decoder_weights(self.encoder_))
-        start = np.asarray(start, dtype=np.float64)
-        if start.shape != (X.shape[0], self.n_latent):
-            raise ValueError(f"start must have shape ({X.shape[0]}, {self.n_latent}), "
-                             f"got {start.shape}")
-        return tf.constant(start)
 
     def decode(self, Z):
         """Draw images from codes, g(Z).
@@ -371,3 +252,20 @@ class NonlinearInverseNet(SoftmaxPredictions, ClassifierMixin, BaseEstimator):
 
     def _logits(self, X):
         return self._code_logits(self.invert(X))
+
+
+def _start_codes(model, X, start):
+    """Return where the inversion of images X (float64 tensor) starts, as :meth:`invert` says."""
+    start = model.start if start is None else start
+    if isinstance(start, str):
+        check_choice("start", start, ("encoder", "zero"))
+        if start == "zero":
+            return tf.zeros((X.shape[0], model.n_latent), tf.float64)
+        if model.encoder_ is None:
+            raise ValueError("start='encoder' needs a model fitted with start='encoder'")
+        return run_encoder(X, *decoder_weights(model.encoder_))
+    start = np.asarray(start, dtype=np.float64)
+    if start.shape != (X.shape[0], model.n_latent):
+        raise ValueError(f"start must have shape ({X.shape[0]}, {model.n_latent}), "
+                         f"got {start.shape}")
+    return tf.constant(start)

@@ -8,14 +8,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.inversion.solver import DivergenceError
-from inverse_lessons.models import nonlinear
 from inverse_lessons.models.decoder import (
     inversion_derivatives,
     invert_decoder,
     long_inversion,
     make_decoder,
+    make_encoder,
 )
 from inverse_lessons.models.nonlinear import NonlinearInverseNet
+from inverse_lessons.models.nonlinear_training import batch_order
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
@@ -223,8 +224,6 @@ def test_repeated_fits_start_afresh():
 
 
 def test_batch_order_draws_every_image_once_per_epoch():
-    from inverse_lessons.models.nonlinear import batch_order
-
     # full batch: every iteration sees all images, in order (batch_size None or >= n)
     for size in (None, 10, 25):
         np.testing.assert_array_equal(batch_order(10, size, 3, None),
@@ -246,7 +245,7 @@ def _keras_reference_fit(model, X, y):
     returns (loss curve, decoder weights, head weights, encoder weights or None)."""
     seed = int(np.random.RandomState(model.random_state).randint(2**31 - 1))
     decoder = make_decoder(model.n_latent, 64, model.hidden, seed=seed)
-    encoder = (nonlinear.make_encoder(model.n_latent, 64, model.hidden, seed=seed + 2)
+    encoder = (make_encoder(model.n_latent, 64, model.hidden, seed=seed + 2)
                if model.start == "encoder" else None)
     head = tf.keras.layers.Dense(10, kernel_initializer=tf.keras.initializers.GlorotUniform(
         seed=seed + 4))
@@ -255,8 +254,8 @@ def _keras_reference_fit(model, X, y):
                  + (encoder.trainable_variables if encoder else []))
     optimizer = tf.keras.optimizers.Adam(model.learning_rate)
     X_all, y_all = np.asarray(X, np.float32), np.asarray(y)
-    rows = nonlinear.batch_order(len(X_all), model.batch_size, model.max_iter,
-                                  np.random.default_rng(seed + 6))
+    rows = batch_order(len(X_all), model.batch_size, model.max_iter,
+                        np.random.default_rng(seed + 6))
     curve = []
     for batch in rows:
         X, labels = tf.constant(X_all[batch]), tf.constant(y_all[batch])
