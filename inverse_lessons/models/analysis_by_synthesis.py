@@ -45,14 +45,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from inverse_lessons._tf import tf
 from inverse_lessons._validation import Integer, Real, Satisfies, check_params
 from inverse_lessons.models.base import PosteriorPredictions, encode_labels
 from inverse_lessons.models.fine_tuning import fine_tune, held_out_rows, monitor_terms
 from inverse_lessons.models.ppca import (
-    clipped_noise_moments,
-    mixture_log_likelihoods,
-    mixture_of_ppca,
+    fit_class_generators,
+    mixture_reconstructions,
+    observed_mixture_terms,
 )
 from inverse_lessons.threads import one_blas_thread
 
@@ -77,35 +76,6 @@ _CONSTRAINTS = {
     "fine_tune_missing": [Real(0, 1, closed="left")],
     "fine_tune_batch_size": [None, Integer(1)],
 }
-
-# prediction's scores as one TensorFlow graph, about half the time of running its
-# operations one by one (eager); traced at most twice for each kind of call (one mask
-# per image, or shared masks with a pattern), the second trace for any shapes
-_predict_scores = tf.function(mixture_log_likelihoods, reduce_retracing=True)
-
-
-def _generative_fit(model, X, noise, rng):
-    """Fit one class's generators to its training images X (n, d), NaN = missing.
-
-    Returns the fit of :func:`~inverse_lessons.models.ppca.mixture_of_ppca` (log
-    weights, means, W, s2), the variance (d,) added to every pixel by the known
-    noise, and the number of EM iterations run.
-    """
-    if np.isnan(X).any():   # training only: the class's mean of that pixel
-        fill = np.nanmean(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
-        X = np.where(np.isnan(X), fill, X)
-    if noise > 0 and model.pixel_range is not None:
-        # each training image as it would be recorded: the mean of clip(x + e)
-        # is what the generator draws, its variance joins the noise
-        low, high = (float(v) for v in model.pixel_range)
-        X, var_recorded = clipped_noise_moments(X, noise, low, high)
-        extra = var_recorded.mean(axis=0)
-    else:
-        extra = np.full(X.shape[1], noise ** 2)
-    *fit, iterations = mixture_of_ppca(X, int(model.n_components), int(model.n_latent),
-                                        float(model.min_variance), int(model.max_iter), rng)
-    return fit, extra, iterations
-
 
 class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
     """Classify by inverting linear generators, a few per class (three by default): PPCA.
@@ -248,68 +218,22 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         check_params(self, _CONSTRAINTS)
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2,
                              ensure_all_finite="allow-nan")
-        k, noise = self.n_latent, 0.0 if self.noise_std is None else float(self.noise_std)
-        if k > X.shape[1]:
+        if self.n_latent > X.shape[1]:
             raise ValueError(f"n_latent must be at most the number of pixels ({X.shape[1]}), "
-                             f"got {k}")
-        J = int(self.n_components)
+                             f"got {self.n_latent}")
         codes = encode_labels(self, y)
         counts = np.bincount(codes, minlength=len(self.classes_))
-        # the images fine-tuning holds out of the generative fit: each class's last ones
-        held = np.zeros(len(X), bool)
-        if self.fine_tune_steps and self.fine_tune_holdout:
-            held = held_out_rows(codes, self.fine_tune_holdout)
-        needed = J * (k + 1)
-        for label, count in zip(self.classes_, np.bincount(codes[~held],
-                                                           minlength=len(counts)), strict=True):
-            if count < needed:
-                raise ValueError(
-                    f"class {label} has {count} training images for the generative fit; "
-                    f"{J} generator(s) with n_latent={k} need at least "
-                    f"n_components * (n_latent + 1) = {needed}")
-        rng = check_random_state(self.random_state)
-        fits, extra, n_iter = zip(*(_generative_fit(self, X[(codes == c) & ~held], noise, rng)
-                                    for c in range(len(self.classes_))), strict=True)
-        log_weights, means, components, iso = (np.stack(v) for v in zip(*fits, strict=True))
-
         self.class_log_prior_ = np.log(counts / counts.sum())
-        self.log_weights_, self.means_, self.components_ = log_weights, means, components
-        self.isotropic_variances_ = iso
-        self.n_iter_ = np.array(n_iter)
-        self._extra_variances = np.stack(extra)            # (C, d)
+        rng = check_random_state(self.random_state)
+        held, extra = _fit_every_class(self, X, codes, rng)
         self.fine_tune_loss_curve_, self.fine_tune_monitor_curve_ = [], []
         if self.fine_tune_steps:
             tuning = held if held.any() else np.ones(len(X), bool)
-            fine_tune(self, X[tuning], codes[tuning], self._extra_variances, rng,
-                      monitor_terms(self, monitor))
-        self.noise_variances_ = (self.isotropic_variances_[:, :, None]
-                                 + self._extra_variances[:, None, :])
+            fine_tune(self, X[tuning], codes[tuning], extra, rng, monitor_terms(self, monitor))
+        self.noise_variances_ = self.isotropic_variances_[:, :, None] + extra[:, None, :]
         return self
 
     # -- prediction -------------------------------------------------------------------
-    def _validated(self, X):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
-                          dtype=np.float64)
-        missing = np.isnan(X)
-        empty = np.flatnonzero(missing.all(axis=1))
-        if empty.size:
-            raise ValueError(f"row {empty[0]} of X has every pixel missing (NaN): there is "
-                             "nothing to classify")
-        return np.where(missing, 0.0, X), (~missing).astype(np.float64)
-
-    def _terms(self, X):
-        X0, mask = self._validated(X)
-        # images often share their mask (complete ones, a block cut from every image):
-        # factorise once per distinct mask, unless most masks are distinct anyway
-        masks, pattern = np.unique(mask, axis=0, return_inverse=True)
-        shared = len(masks) <= len(mask) // 2
-        values = (X0, masks if shared else mask, self.log_weights_, self.means_,
-                  self.components_, self.noise_variances_)
-        scores, joint, z = _predict_scores(*(tf.constant(v) for v in values),
-                                           tf.constant(pattern.ravel()) if shared else None)
-        return scores.numpy(), joint.numpy(), z.numpy()
-
     def _log_joint(self, X):
         return self.log_likelihoods(X) + self.class_log_prior_[None]
 
@@ -328,7 +252,7 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
             marginalised); with several generators per class, the log of their
             weighted sum.
         """
-        return self._terms(X)[0]
+        return _terms(self, X)[0]
 
     def invert(self, X):
         """Invert every generator on each image's observed pixels.
@@ -343,7 +267,7 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         ndarray of shape (n, C, J, k)
             The posterior means of the codes.
         """
-        return self._terms(X)[2]
+        return _terms(self, X)[2]
 
     def reconstruct(self, X):
         """Draw each image as each class would, every pixel.
@@ -360,8 +284,53 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
             under each class: mu + W z of each of the class's generators,
             weighted by how well each explains the image.
         """
-        _, joint, z = self._terms(X)
-        drawings = self.means_[None] + np.einsum("cjdk,ncjk->ncjd", self.components_, z)
-        weights = np.exp(joint - joint.max(axis=2, keepdims=True))
-        weights /= weights.sum(axis=2, keepdims=True)
-        return np.einsum("ncj,ncjd->ncd", weights, drawings)
+        _, joint, latents = _terms(self, X)
+        return mixture_reconstructions(joint, latents, self.means_, self.components_)
+
+
+def _fit_every_class(model, X, codes, rng):
+    """Fit each class's generators to its images; set the fitted attributes of ``model``.
+
+    The images that fine-tuning holds out (each class's last ones) are left
+    out. Returns which images were held out (n,) and the variance the known
+    noise adds to each class's pixels (C, d).
+    """
+    held = np.zeros(len(X), bool)
+    if model.fine_tune_steps and model.fine_tune_holdout:
+        held = held_out_rows(codes, model.fine_tune_holdout)
+    J, k = int(model.n_components), int(model.n_latent)
+    needed = J * (k + 1)
+    counts = np.bincount(codes[~held], minlength=len(model.classes_))
+    for label, count in zip(model.classes_, counts, strict=True):
+        if count < needed:
+            raise ValueError(
+                f"class {label} has {count} training images for the generative fit; "
+                f"{J} generator(s) with n_latent={k} need at least "
+                f"n_components * (n_latent + 1) = {needed}")
+    noise = 0.0 if model.noise_std is None else float(model.noise_std)
+    fits, extra, n_iter = zip(*(fit_class_generators(
+        X[(codes == c) & ~held], J, k, float(model.min_variance), int(model.max_iter), rng,
+        noise_std=noise, pixel_range=model.pixel_range)
+        for c in range(len(model.classes_))), strict=True)
+    (model.log_weights_, model.means_, model.components_,
+     model.isotropic_variances_) = (np.stack(v) for v in zip(*fits, strict=True))
+    model.n_iter_ = np.array(n_iter)
+    return held, np.stack(extra)
+
+
+def _terms(model, X):
+    """Return the log-likelihoods, joint terms and codes of images under a fitted ``model``.
+
+    As :func:`~inverse_lessons.models.ppca.observed_mixture_terms` returns
+    them; raises ValueError for an image with every pixel missing.
+    """
+    check_is_fitted(model)
+    X = validate_data(model, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+    missing = np.isnan(X)
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        raise ValueError(f"row {empty[0]} of X has every pixel missing (NaN): there is "
+                         "nothing to classify")
+    return observed_mixture_terms(np.where(missing, 0.0, X), (~missing).astype(np.float64),
+                                  model.log_weights_, model.means_, model.components_,
+                                  model.noise_variances_)

@@ -23,7 +23,8 @@ from sklearn.cluster import KMeans
 from inverse_lessons._tf import tf
 
 __all__ = ["class_log_likelihoods", "clipped_noise_moments", "complete_log_likelihoods",
-           "fit_ppca", "mixture_log_likelihoods", "mixture_of_ppca"]
+           "fit_class_generators", "fit_ppca", "mixture_log_likelihoods", "mixture_of_ppca",
+           "mixture_reconstructions", "observed_mixture_terms"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -281,6 +282,112 @@ def mixture_log_likelihoods(X, mask, log_weights, means, components, variances, 
                                   tf.reshape(variances, [C * J, d]), pattern)
     joint = tf.reshape(ll, [-1, C, J]) + log_weights[None]
     return tf.reduce_logsumexp(joint, axis=-1), joint, tf.reshape(z, [-1, C, J, k])
+
+
+# the same function as one TensorFlow graph, about half the time of running its
+# operations one by one (eager); traced at most twice for each kind of call (one mask
+# per image, or shared masks with a pattern), the second trace for any shapes
+_traced_mixture_log_likelihoods = tf.function(mixture_log_likelihoods, reduce_retracing=True)
+
+
+def observed_mixture_terms(X, mask, log_weights, means, components, variances):
+    """Compute :func:`mixture_log_likelihoods` of images, once per distinct mask.
+
+    Images often share their mask (complete ones, a block cut from every
+    image): the k x k matrices M are then factorised once per distinct mask,
+    unless most masks are distinct anyway.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Images, missing pixels set to 0.
+    mask : ndarray of shape (n, d)
+        1 for an observed pixel, 0 for a missing one.
+    log_weights, means, components, variances : ndarray
+        Each class's generators, as for :func:`mixture_log_likelihoods`.
+
+    Returns
+    -------
+    scores, joint, latents : ndarray of shape (n, C), (n, C, J), (n, C, J, k)
+        As :func:`mixture_log_likelihoods` returns them, float64.
+    """
+    masks, pattern = np.unique(mask, axis=0, return_inverse=True)
+    shared = len(masks) <= len(mask) // 2
+    values = (X, masks if shared else mask, log_weights, means, components, variances)
+    terms = _traced_mixture_log_likelihoods(
+        *(tf.constant(v) for v in values), tf.constant(pattern.ravel()) if shared else None)
+    return tuple(t.numpy() for t in terms)
+
+
+def mixture_reconstructions(joint, latents, means, components):
+    """Compute the posterior mean of whole images under each class's mixture of generators.
+
+    Each generator draws mu + W z at its posterior mean code z; the class's
+    drawing weights these by how well each generator explains the image (its
+    posterior responsibility, the softmax of ``joint`` over the generators).
+
+    Parameters
+    ----------
+    joint : ndarray of shape (n, C, J)
+        Each generator's log-likelihood plus its log weight.
+    latents : ndarray of shape (n, C, J, k)
+        Each generator's posterior mean code.
+    means : ndarray of shape (C, J, d)
+    components : ndarray of shape (C, J, d, k)
+        The generators.
+
+    Returns
+    -------
+    ndarray of shape (n, C, d)
+        Every pixel, the missing ones included.
+    """
+    drawings = means[None] + np.einsum("cjdk,ncjk->ncjd", components, latents)
+    weights = np.exp(joint - joint.max(axis=2, keepdims=True))
+    weights /= weights.sum(axis=2, keepdims=True)
+    return np.einsum("ncj,ncjd->ncd", weights, drawings)
+
+
+def fit_class_generators(X, n_components, n_latent, min_variance, max_iter, rng, *,
+                         noise_std=0.0, pixel_range=None):
+    """Fit one class's generators to its training images, as noisy images would record them.
+
+    A missing training pixel is replaced by the class's mean of that pixel
+    (0 where every image misses it). With known noise the generators should
+    draw the images as they would be recorded: with ``pixel_range``, the
+    exact mean of clip(x + e) (:func:`clipped_noise_moments`), whose variance
+    joins the noise; without, x itself and noise_std^2.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The class's training images; NaN marks a missing pixel.
+    n_components, n_latent, min_variance, max_iter, rng
+        As for :func:`mixture_of_ppca`.
+    noise_std : float
+        The known noise's standard deviation (0: none).
+    pixel_range : (low, high) or None
+        The range noisy pixels are clipped to; None: no clipping.
+
+    Returns
+    -------
+    fit : tuple
+        (log_weights, means, W, s2), as :func:`mixture_of_ppca` returns them.
+    extra : ndarray of shape (d,)
+        The variance the known noise adds to every pixel.
+    n_iter : int
+        EM iterations run.
+    """
+    if np.isnan(X).any():
+        fill = np.nanmean(np.where(np.isnan(X).all(axis=0), 0.0, X), axis=0)
+        X = np.where(np.isnan(X), fill, X)
+    if noise_std > 0 and pixel_range is not None:
+        low, high = (float(v) for v in pixel_range)
+        X, var_recorded = clipped_noise_moments(X, noise_std, low, high)
+        extra = var_recorded.mean(axis=0)
+    else:
+        extra = np.full(X.shape[1], noise_std ** 2)
+    *fit, n_iter = mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng)
+    return tuple(fit), extra, n_iter
 
 
 def clipped_noise_moments(X, noise_std, low=0.0, high=1.0):
