@@ -22,11 +22,12 @@ classes is the softmax of -E_c / T, the temperature T set to 1 (the model's
 own posterior) or fitted on held-out training images (never on test images).
 
 Training fits each class's VAE (decoder, encoder and s_c) to its own images by
-the evidence lower bound, all classes in one batched computation (every weight
-carries a leading class axis). The encoder serves only the training. The
-inference of prediction is the one of Schott et al.: the best latent of a fixed
-bank of prior samples (per class), then a few steps of Adam on E_c over z,
-observed pixels only.
+the evidence lower bound, all classes in one batched computation
+(:mod:`~inverse_lessons.models.vae_training`); the encoder serves only the
+training. This module holds the generators, their energy, the inference and the
+estimator. The inference of prediction is the one of Schott et al.: the best
+latent of a fixed bank of prior samples (per class), then a few steps of Adam on
+E_c over z, observed pixels only.
 
 For an attacker, :meth:`VAEBySynthesis.differentiable_scores` gives the class
 scores -E_c(x) as a TensorFlow function of the image, differentiable either
@@ -40,20 +41,30 @@ Shapes: C classes, d pixels, k latent dimensions, H hidden units, S bank samples
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._tf import tf
-from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons._validation import (
+    Integer,
+    Options,
+    Real,
+    check_choice,
+    check_int,
+    check_params,
+)
 from inverse_lessons.inversion.solver import DivergenceError
 from inverse_lessons.models.base import encode_labels
-from inverse_lessons.models.training import adam_step, training_diverged
+from inverse_lessons.models.training import adam_step
+from inverse_lessons.models.vae_training import (
+    fit_class_vaes,
+    fit_temperature,
+    last_of_each_class,
+)
 from inverse_lessons.threads import one_blas_thread
 
 __all__ = ["VAEBySynthesis", "energies", "energy_gradient", "infer_latents"]
@@ -147,68 +158,115 @@ def _scores(X, mask, bank, bank_images, decoder, log_s2, n_steps, learning_rate,
 _scores_graph = tf.function(_scores, reduce_retracing=True)
 
 
-# -- training: every class's VAE at once ----------------------------------------------------
-def _elbo_loss(X, weights, noise, parameters):
-    """Minus the evidence lower bound, per pixel, summed over classes (a scalar).
+def _inference_constants(decoder, bank, noise_variances):
+    """Return the fitted arrays as tensors: bank, its drawings (C, S, d), decoder, log s^2."""
+    decoder = tuple(tf.constant(w) for w in decoder)
+    bank = tf.constant(bank)
+    bank_images, _ = _decode(bank[:, None, :] * tf.ones_like(decoder[0][:, :1, 0])[None],
+                             *decoder)
+    log_s2 = tf.constant(np.log(noise_variances))
+    return bank, tf.transpose(bank_images, [1, 0, 2]), decoder, log_s2
 
-    X (C, N, d) each class's images (padded), weights (C, N) 1 / n_c for an image
-    of class c and 0 for padding, noise (C, N, k) standard normal draws (the
-    reparametrisation). parameters = [A1 (C, d, H), a1 (C, H), A2 (C, H, 2k),
-    a2 (C, 2k), U, u, V, b, log_s2 (C,)].
+
+def _observed_tensor(X, binarize):
+    """Images (n, d) with NaN as missing -> (images with 0 there, mask), tf.float64.
+
+    With ``binarize`` the threshold passes the gradient straight through.
     """
-    A1, a1, A2, a2, U, u, V, b, log_s2 = parameters
-    k = tf.shape(U)[1]
-    hidden = tf.tanh(tf.einsum("cnd,cdh->cnh", X, A1) + a1[:, None])
-    out = tf.einsum("cnh,chj->cnj", hidden, A2) + a2[:, None]
-    mean, log_var = out[..., :k], tf.clip_by_value(out[..., k:], -12.0, 6.0)
-    Z = mean + tf.exp(0.5 * log_var) * noise
-    h = tf.tanh(tf.einsum("cnk,ckh->cnh", Z, U) + u[:, None])
-    drawn = tf.einsum("cnh,chd->cnd", h, V) + b[:, None]
-    d = tf.cast(tf.shape(X)[-1], _F64)
-    nll = (0.5 * tf.reduce_sum(tf.square(X - drawn), -1) / tf.exp(log_s2)[:, None]
-           + 0.5 * d * (_LOG_2PI + log_s2[:, None]))
-    kl = 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - log_var - 1.0, -1)
-    return tf.reduce_sum(weights * (nll + kl)) / d
+    observed = tf.logical_not(tf.math.is_nan(X))
+    mask = tf.cast(observed, _F64)
+    X0 = tf.where(observed, X, tf.zeros_like(X))
+    if binarize is not None:
+        binary = tf.cast(X0 > binarize, _F64)
+        X0 = X0 + tf.stop_gradient(binary - X0)
+    return X0, mask
 
 
-@tf.function(reduce_retracing=True)
-def _train(X, weights, parameters, n_steps, learning_rate, seed, log_s2_floor):
-    """``n_steps`` full-batch steps of Adam on the ELBO; returns the parameters, losses."""
-    moments = [tf.zeros_like(p) for p in parameters]
-    velocities = [tf.zeros_like(p) for p in parameters]
-    losses = tf.TensorArray(_F64, size=n_steps)
-    k = tf.shape(parameters[4])[1]
-    shape = tf.concat([tf.shape(X)[:2], [k]], 0)
-    for t in tf.range(n_steps):
-        noise = tf.random.stateless_normal(shape, tf.stack([seed, tf.cast(t, tf.int64)]),
-                                           dtype=_F64)
-        with tf.GradientTape() as tape:
-            tape.watch(parameters)
-            loss = _elbo_loss(X, weights, noise, parameters)
-        gradients = tape.gradient(loss, parameters)
-        parameters, moments, velocities = adam_step(
-            parameters, gradients, moments, velocities,
-            tf.cast(t + 1, _F64), learning_rate)
-        parameters[-1] = tf.maximum(parameters[-1], log_s2_floor)
-        losses = losses.write(t, loss)
-    return parameters, losses.stack()
+def _binarized(X, threshold):
+    """Return the images (n, d) as 1 above ``threshold``, else 0, NaN kept (None: as they are)."""
+    if threshold is None:
+        return X
+    return np.where(np.isnan(X), np.nan, (X > threshold).astype(np.float64))
 
 
-def _last_of_each_class(codes, fraction):
-    """(n,) bool: each class's last ceil(fraction * count) images, in the order given."""
-    held = np.zeros(len(codes), bool)
-    for c in np.unique(codes):
-        rows = np.flatnonzero(codes == c)
-        held[rows[len(rows) - math.ceil(fraction * len(rows)):]] = True
-    return held
+def _check_rows(X):
+    """Raise ValueError if a row of X (n, d) has every pixel missing."""
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty.size:
+        raise ValueError(f"row {empty[0]} of X has every pixel missing (NaN): there is "
+                         "nothing to classify")
 
 
-def _glorot(rng, C, fan_in, fan_out):
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=(C, fan_in, fan_out))
+_CONSTRAINTS = {
+    "n_latent": [Integer(1)],
+    "n_hidden": [Integer(1)],
+    "max_iter": [Integer(1)],
+    "learning_rate": [Real(0, closed="neither")],
+    "min_variance": [Real(0, closed="neither")],
+    "n_samples": [Integer(1)],
+    "n_steps": [Integer(0)],
+    "step_size": [Real(0, closed="neither")],
+    "binarize": [None, Real()],
+    "temperature": [Real(0, closed="neither"), Options("held-out")],
+}
 
 
-class VAEBySynthesis(ClassifierMixin, BaseEstimator):
+class _GeneratorViews:
+    """The fitted generators seen from outside the classifier: latents, drawings, gradients.
+
+    A mixin for :class:`VAEBySynthesis`, whose ``_inference(X)`` returns the
+    class scores (n, C), the start's scores (n, C) and the latents (n, C, k).
+    """
+
+    def start_scores(self, X):
+        """-E_c(x, z0) at the bank's best latent z0, before the Adam steps: (n, C)."""
+        return self._inference(X)[1]
+
+    def invert(self, X):
+        """Each class's inferred latent z* for each image: (n, C, k)."""
+        return self._inference(X)[2]
+
+    def reconstruct(self, X):
+        """Each class's drawing g_c(z*) of each image, every pixel: (n, C, d)."""
+        Z = tf.constant(self.invert(X))
+        return _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
+
+    def sample(self, n, *, random_state=None):
+        """N images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
+        check_is_fitted(self)
+        z = check_random_state(random_state).standard_normal((check_int("n", n),
+                                                               int(self.n_latent)))
+        Z = tf.constant(np.repeat(z[:, None], len(self.classes_), axis=1))
+        drawn = _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
+        return drawn.transpose(1, 0, 2)
+
+    def differentiable_scores(self, X, *, gradient="unrolled"):
+        """Return the class scores -E_c(x) (n, C) as a tf.Tensor, differentiable in X (n, d).
+
+        ``X`` a tensor (or array) of images, NaN = missing. The bank's choice of
+        start is piecewise constant (no gradient). gradient="unrolled":
+        differentiates through the ``n_steps`` Adam steps; "envelope": the latents
+        z* are held fixed, so the gradient is the partial derivative of E_c at z*
+        (exact at an exact minimum). With ``binarize``, the threshold passes the
+        gradient straight through.
+        """
+        check_is_fitted(self)
+        check_choice("gradient", gradient, ("unrolled", "envelope"))
+        X = tf.cast(tf.convert_to_tensor(X), _F64)
+        if len(X.shape) != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
+        X0, mask = _observed_tensor(X, self.binarize)
+        bank, bank_images, decoder, log_s2 = _inference_constants(
+            self.decoder_, self.bank_, self.noise_variances_)
+        # one traced graph (differentiable like the eager operations, many times faster
+        # for an attack's repeated calls)
+        scores, _, _ = _scores_graph(X0, mask, bank, bank_images, decoder, log_s2,
+                                     int(self.n_steps), float(self.step_size),
+                                     gradient == "envelope")
+        return scores
+
+
+class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
     """Classify by inverting each class's nonlinear generator (a VAE decoder), as Schott et al.
 
     Parameters
@@ -285,34 +343,6 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True   # NaN marks a missing pixel
         return tags
 
-    # -- validation -------------------------------------------------------------------
-    def _check_params(self):
-        check_int("n_latent", self.n_latent)
-        check_int("n_hidden", self.n_hidden)
-        check_int("max_iter", self.max_iter)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("min_variance", self.min_variance)
-        check_int("n_samples", self.n_samples)
-        check_int("n_steps", self.n_steps, minimum=0)
-        check_positive("step_size", self.step_size)
-        if self.binarize is not None and (isinstance(self.binarize, bool) or not isinstance(
-                self.binarize, numbers.Real) or not math.isfinite(self.binarize)):
-            raise ValueError(f"binarize must be None or a finite number, got {self.binarize!r}")
-        if self.temperature != "held-out":
-            check_positive("temperature", self.temperature)
-
-    def _binary(self, X):
-        if self.binarize is None:
-            return X
-        return np.where(np.isnan(X), np.nan, (X > self.binarize).astype(np.float64))
-
-    @staticmethod
-    def _no_empty_rows(X):
-        empty = np.flatnonzero(np.isnan(X).all(axis=1))
-        if empty.size:
-            raise ValueError(f"row {empty[0]} of X has every pixel missing (NaN): there is "
-                             "nothing to classify")
-
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X, y):
         """Fit every class's VAE to its training images X (n, d) (NaN = missing), labels y (n,).
@@ -322,11 +352,19 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2,
                              ensure_all_finite="allow-nan")
-        self._check_params()
-        self._no_empty_rows(X)
+        check_params(self, _CONSTRAINTS)
+        _check_rows(X)
         codes = encode_labels(self, y)
+        rng = check_random_state(self.random_state)
         with one_blas_thread():
-            self._fit(self._binary(X), codes)
+            self.encoder_, self.decoder_, self.noise_variances_, self.loss_curve_ = (
+                fit_class_vaes(_binarized(X, self.binarize), codes, len(self.classes_),
+                               n_latent=int(self.n_latent), n_hidden=int(self.n_hidden),
+                               max_iter=int(self.max_iter),
+                               learning_rate=float(self.learning_rate),
+                               min_variance=float(self.min_variance), rng=rng))
+        self.n_iter_ = int(self.max_iter)
+        self.bank_ = rng.standard_normal((int(self.n_samples), int(self.n_latent)))
         self.temperature_ = (self._fitted_temperature(X, codes)
                              if self.temperature == "held-out" else float(self.temperature))
         return self
@@ -338,76 +376,28 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         first 75 %); T is fitted on the rest (the training images themselves are
         classified with no error, which would send T to zero).
         """
-        held = _last_of_each_class(codes, 0.25)
+        held = last_of_each_class(codes, 0.25)
         if held.all() or not held.any() or len(np.unique(codes[~held])) < len(self.classes_):
             return 1.0
         copy = VAEBySynthesis(**{**self.get_params(), "temperature": 1.0})
         scores = copy.fit(X[~held], self.classes_[codes[~held]]).class_scores(X[held])
-
-        def cross_entropy(log_t):
-            log_p = log_softmax(scores / math.exp(log_t), axis=1)
-            return -log_p[np.arange(len(scores)), codes[held]].mean()
-
-        best = minimize_scalar(cross_entropy, bounds=(-5.0, 10.0), method="bounded")
-        return float(math.exp(best.x))
-
-    def _fit(self, X, codes):
-        rng = check_random_state(self.random_state)
-        C, d = len(self.classes_), X.shape[1]
-        k, H = int(self.n_latent), int(self.n_hidden)
-        counts = np.bincount(codes, minlength=C)
-        N = counts.max()
-        padded, weights = np.zeros((C, N, d)), np.zeros((C, N))
-        means, variances = np.zeros((C, d)), np.zeros(C)
-        for c in range(C):
-            Xc = X[codes == c]
-            fill = np.nan_to_num(np.nanmean(np.where(np.isnan(Xc).all(0), 0.0, Xc), axis=0))
-            Xc = np.where(np.isnan(Xc), fill, Xc)
-            padded[c, :len(Xc)], weights[c, :len(Xc)] = Xc, 1.0 / len(Xc)
-            means[c] = Xc.mean(axis=0)
-            variances[c] = max(Xc.var(axis=0).mean(), float(self.min_variance))
-        parameters = [_glorot(rng, C, d, H), np.zeros((C, H)), _glorot(rng, C, H, 2 * k),
-                      np.zeros((C, 2 * k)), _glorot(rng, C, k, H), np.zeros((C, H)),
-                      _glorot(rng, C, H, d), means, np.log(variances)]
-        seed = int(rng.randint(2 ** 31 - 1))
-        parameters, losses = _train(
-            tf.constant(padded), tf.constant(weights), [tf.constant(p) for p in parameters],
-            tf.constant(int(self.max_iter)), tf.constant(float(self.learning_rate), _F64),
-            tf.constant(seed, tf.int64), tf.constant(math.log(self.min_variance), _F64))
-        self.loss_curve_ = losses.numpy()
-        self.n_iter_ = int(self.max_iter)
-        bad = np.flatnonzero(~np.isfinite(self.loss_curve_))
-        if bad.size:
-            raise training_diverged(int(bad[0]), self.loss_curve_[bad[0]],
-                                    "use a smaller learning_rate",
-                                    step_size=float(self.learning_rate))
-        values = [p.numpy() for p in parameters]
-        self.encoder_, self.decoder_ = tuple(values[:4]), tuple(values[4:8])
-        self.noise_variances_ = np.exp(values[8])
-        self.bank_ = rng.standard_normal((int(self.n_samples), k))
+        return fit_temperature(scores, codes[held])
 
     # -- prediction -------------------------------------------------------------------
     def _validated(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
                           dtype=np.float64)
-        self._no_empty_rows(X)
-        X = self._binary(X)
+        _check_rows(X)
+        X = _binarized(X, self.binarize)
         missing = np.isnan(X)
         return np.where(missing, 0.0, X), (~missing).astype(np.float64)
-
-    def _constants(self):
-        decoder = tuple(tf.constant(w) for w in self.decoder_)
-        bank = tf.constant(self.bank_)
-        bank_images, _ = _decode(bank[:, None, :] * tf.ones_like(decoder[0][:, :1, 0])[None],
-                                 *decoder)
-        log_s2 = tf.constant(np.log(self.noise_variances_))
-        return bank, tf.transpose(bank_images, [1, 0, 2]), decoder, log_s2
 
     def _inference(self, X):
         """Scores (n, C), start energies (n, C) and latents (n, C, k), numpy; checks."""
         X0, mask = self._validated(X)
-        bank, bank_images, decoder, log_s2 = self._constants()
+        bank, bank_images, decoder, log_s2 = _inference_constants(
+            self.decoder_, self.bank_, self.noise_variances_)
         with one_blas_thread():
             scores, start, Z = _scores_graph(
                 tf.constant(X0), tf.constant(mask), bank, bank_images, decoder, log_s2,
@@ -427,57 +417,6 @@ class VAEBySynthesis(ClassifierMixin, BaseEstimator):
         ``predict`` takes the argmax of these numbers.
         """
         return self._inference(X)[0]
-
-    def start_scores(self, X):
-        """-E_c(x, z0) at the bank's best latent z0, before the Adam steps: (n, C)."""
-        return self._inference(X)[1]
-
-    def invert(self, X):
-        """Each class's inferred latent z* for each image: (n, C, k)."""
-        return self._inference(X)[2]
-
-    def reconstruct(self, X):
-        """Each class's drawing g_c(z*) of each image, every pixel: (n, C, d)."""
-        Z = tf.constant(self.invert(X))
-        return _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
-
-    def sample(self, n, *, random_state=None):
-        """N images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
-        check_is_fitted(self)
-        z = check_random_state(random_state).standard_normal((check_int("n", n),
-                                                               int(self.n_latent)))
-        Z = tf.constant(np.repeat(z[:, None], len(self.classes_), axis=1))
-        drawn = _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
-        return drawn.transpose(1, 0, 2)
-
-    def differentiable_scores(self, X, *, gradient="unrolled"):
-        """Return the class scores -E_c(x) (n, C) as a tf.Tensor, differentiable in X (n, d).
-
-        ``X`` a tensor (or array) of images, NaN = missing. The bank's choice of
-        start is piecewise constant (no gradient). gradient="unrolled":
-        differentiates through the ``n_steps`` Adam steps; "envelope": the latents
-        z* are held fixed, so the gradient is the partial derivative of E_c at z*
-        (exact at an exact minimum). With ``binarize``, the threshold passes the
-        gradient straight through.
-        """
-        check_is_fitted(self)
-        check_choice("gradient", gradient, ("unrolled", "envelope"))
-        X = tf.cast(tf.convert_to_tensor(X), _F64)
-        if len(X.shape) != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
-        observed = tf.logical_not(tf.math.is_nan(X))
-        mask = tf.cast(observed, _F64)
-        X0 = tf.where(observed, X, tf.zeros_like(X))
-        if self.binarize is not None:
-            binary = tf.cast(X0 > self.binarize, _F64)
-            X0 = X0 + tf.stop_gradient(binary - X0)
-        bank, bank_images, decoder, log_s2 = self._constants()
-        # one traced graph (differentiable like the eager operations, many times faster
-        # for an attack's repeated calls)
-        scores, _, _ = _scores_graph(X0, mask, bank, bank_images, decoder, log_s2,
-                                     int(self.n_steps), float(self.step_size),
-                                     gradient == "envelope")
-        return scores
 
     def decision_function(self, X):
         """Return the class scores (n, C); for two classes their difference (n,)."""

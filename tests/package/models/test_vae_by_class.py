@@ -169,7 +169,7 @@ def test_bad_input(model):
         model.differentiable_scores(X_TEST[:2, :63])
     with pytest.raises(ValueError, match="gradient must be one of"):
         model.differentiable_scores(X_TEST[:2], gradient="exact")
-    with pytest.raises(ValueError, match="binarize"):
+    with pytest.raises(TypeError, match="binarize"):
         VAEBySynthesis(**SMALL, binarize="yes").fit(X_TRAIN[:200], Y_TRAIN[:200])
     with pytest.raises(ValueError, match="step_size"):
         VAEBySynthesis(**{**SMALL, "step_size": -1.0}).fit(X_TRAIN[:200], Y_TRAIN[:200])
