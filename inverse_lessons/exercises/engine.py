@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Check", "Exercise", "as_numbers", "check", "exercises", "register"]
+__all__ = ["Check", "Exercise", "as_numbers", "check", "exercises", "get_exercise",
+           "reference_answer", "register"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,52 @@ def exercises():
         _EXERCISES.items(), key=lambda item: tuple(int(p) for p in item[0].split(".")))}
 
 
+def get_exercise(number):
+    """Return the registered exercise ``number``.
+
+    Parameters
+    ----------
+    number : str, int or float
+        Such as "3.2" (3.2 is read the same way).
+
+    Returns
+    -------
+    Exercise
+
+    Raises
+    ------
+    ValueError
+        If no checkable exercise has that number.
+    """
+    key = str(number)
+    if key not in _EXERCISES:
+        raise ValueError(f"number must name a checkable exercise, one of "
+                         f"{list(exercises())}, got {number!r}")
+    return _EXERCISES[key]
+
+
+def reference_answer(number):
+    """Return the reference answer of exercise ``number``, computed on first use.
+
+    Parameters
+    ----------
+    number : str, int or float
+        Such as "3.2".
+
+    Returns
+    -------
+    tuple, ndarray, float or callable
+        What ``Exercise.reference`` computes: what :func:`check` compares an
+        answer with (a judged exercise may use it in its judge, or not at all).
+
+    Raises
+    ------
+    ValueError
+        If no checkable exercise has that number.
+    """
+    return _reference(get_exercise(number).number)
+
+
 def as_numbers(value):
     """Return ``value`` as a float array, or None if it is not made of numbers."""
     try:
@@ -146,11 +193,8 @@ def check(number, answer):
     hint names the wrong parts of a tuple answer, and says the tolerance used when the
     answer is close (within ``CLOSE`` times the tolerance) but not accepted.
     """
-    key = str(number)
-    if key not in _EXERCISES:
-        raise ValueError(f"number must name a checkable exercise, one of "
-                         f"{list(exercises())}, got {number!r}")
-    exercise = _EXERCISES[key]
+    exercise = get_exercise(number)
+    key = exercise.number
     if exercise.judge is not None:
         wrong = exercise.judge(answer)
         if wrong is None:

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from inverse_lessons.exercises import check, exercises
-from inverse_lessons.exercises.engine import _EXERCISES, _reference
+from inverse_lessons.exercises.engine import get_exercise, reference_answer
 
 #: The exercises whose answer is compared with a reference (the judged ones, whose answer is
 #: a procedure such as a fitted search, have tests of their own below).
-NUMBERS = [number for number in exercises() if _EXERCISES[number].judge is None]
+NUMBERS = [number for number in exercises() if get_exercise(number).judge is None]
 
 
 def _wrong(reference):
@@ -26,13 +26,13 @@ def test_every_chapter_has_checks():
 
 @pytest.mark.parametrize("number", NUMBERS)
 def test_the_right_answer_is_confirmed(number):
-    result = check(number, _reference(number))
+    result = check(number, reference_answer(number))
     assert result and repr(result) == f"Exercise {number}: correct."
 
 
 @pytest.mark.parametrize("number", NUMBERS)
 def test_a_wrong_answer_gets_a_hint_without_the_answer(number):
-    reference = _reference(number)
+    reference = reference_answer(number)
     result = check(number, _wrong(reference))
     assert not result and "not yet" in repr(result)
     if not callable(reference):
@@ -55,25 +55,25 @@ def test_a_failing_function_is_reported_not_raised():
 
 def test_a_close_answer_is_told_the_tolerance_used():
     """Just outside the tolerance: the hint says which tolerance; far off: it does not."""
-    slope = float(_reference("2.3"))                # rtol 1e-6
+    slope = float(reference_answer("2.3"))          # rtol 1e-6
     near = check("2.3", slope * (1 + 3e-6))
     assert not near and "close, but not within the tolerance used (rtol=1e-06, atol=1e-08)" \
         in repr(near)
     far = check("2.3", slope * 1.01)
     assert not far and "tolerance" not in repr(far)
-    eta_max = _reference("1.1")                     # a function: compared at the probes
+    eta_max = reference_answer("1.1")               # a function: compared at the probes
     assert "tolerance used" in repr(check("1.1", lambda c: eta_max(c) * (1 + 5e-3)))
     assert "tolerance" not in repr(check("1.1", lambda c: 2 * eta_max(c)))
 
 
 def test_a_multi_part_answer_hears_which_part_is_wrong():
-    x_star, k = _reference("1.2")
+    x_star, k = reference_answer("1.2")
     only_k = repr(check("1.2", (x_star, k + 1)))
     assert "not yet: k is off (x_star is right)." in only_k
     only_x = repr(check("1.2", [x_star + 1, k]))
     assert "not yet: x_star is off (k is right)." in only_x
     assert "not yet: x_star and k are off." in repr(check("1.2", (x_star + 1, k + 1)))
-    a, b = _reference("2.2")
+    a, b = reference_answer("2.2")
     b_close = repr(check("2.2", (a, b * (1 + 3e-6))))
     assert "b is off (a is right); close, but not within the tolerance used" in b_close
     assert "is right" not in repr(check("2.1", 1.0))    # one number has no parts
@@ -112,7 +112,7 @@ def test_known_answers_chapters_5_and_6():
     assert check("5.1", _implicit_formula)
     assert not check("5.1", lambda G, x, g: -_implicit_formula(G, x, g))
     assert check("5.2", 0.5) and not check("5.2", 1.0)   # halves, does not stay
-    full, truncated = _reference("5.3")
+    full, truncated = reference_answer("5.3")
     assert truncated > full                              # truncation trains more slowly
     assert not check("5.3", (truncated, full))           # the pair the wrong way round
     assert check("6.1", lambda G, d: 2 * G.T @ (d[:, None] * G))
@@ -164,7 +164,7 @@ def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
     from inverse_lessons import InverseNet, load_digits_split
 
     X_train, y_train, _, _ = load_digits_split()
-    bound = _reference("4.2")
+    bound = reference_answer("4.2")
     with pytest.raises(ValueError, match="inner_step_size"):
         InverseNet(inner_step_size=1.01 * bound, random_state=0,
                    progress=False).fit(X_train, y_train)
@@ -174,7 +174,7 @@ def test_chapter_4_the_step_check_sits_at_the_bound_fit_enforces():
 
 
 def test_chapter_4_the_step_check_is_one_sided():
-    bound = _reference("4.2")
+    bound = reference_answer("4.2")
     for above in (1.0, 1.02, 1.01):         # fit refuses these: never right
         verdict = check("4.2", above * bound)
         assert not verdict and "refuses" in repr(verdict)
@@ -189,7 +189,7 @@ def test_chapter_4_the_step_check_is_one_sided():
 
 # Chapter 4, exercise 4.3: two gaps read off the third page's search
 def test_chapter_4_search_gaps_and_plausible_slips():
-    gap_alpha, gap_steps = _reference("4.3")
+    gap_alpha, gap_steps = reference_answer("4.3")
     # what the page finds: three folds cannot tell the penalties apart, but 10 steps
     # score clearly below 1000
     assert abs(gap_alpha) < 0.01 < gap_steps
