@@ -17,14 +17,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import logsumexp, ndtr
+from scipy.special import ndtr
 from sklearn.cluster import KMeans
 
 from inverse_lessons._tf import tf
 
-__all__ = ["class_log_likelihoods", "clipped_noise_moments", "complete_log_likelihoods",
-           "fit_class_generators", "fit_ppca", "mixture_log_likelihoods", "mixture_of_ppca",
-           "mixture_reconstructions", "observed_mixture_terms"]
+__all__ = ["class_log_likelihoods", "clipped_noise_moments", "fit_class_generators", "fit_ppca",
+           "mixture_log_likelihoods", "mixture_of_ppca", "mixture_reconstructions",
+           "observed_mixture_terms"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -176,37 +176,13 @@ def fit_ppca(X, n_latent, min_variance, weights=None):
     return mu, eigenvectors[:, :n_latent] * scale, s2
 
 
-def complete_log_likelihoods(X, means, components, s2):
-    """Compute log N(x; mu_j, W_j W_j^T + s2_j I) of complete images, densely, in numpy.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n, d)
-        Complete images.
-    means : ndarray of shape (J, d)
-    components : ndarray of shape (J, d, k)
-    s2 : ndarray of shape (J,)
-        The generators.
-
-    Returns
-    -------
-    ndarray of shape (n, J)
-        Log-likelihoods in nats.
-    """
-    out = np.empty((len(X), len(means)))
-    for j, (mu, W, v) in enumerate(zip(means, components, s2, strict=True)):
-        L = np.linalg.cholesky(W @ W.T + v * np.eye(X.shape[1]))
-        r = np.linalg.solve(L, (X - mu).T)
-        out[:, j] = -0.5 * (X.shape[1] * _LOG_2PI + 2 * np.log(np.diag(L)).sum()
-                            + (r * r).sum(axis=0))
-    return out
-
-
 def mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
     """Fit a mixture of PPCA by EM (Tipping and Bishop 1999).
 
     Started from a k-means clustering; each M-step is a weighted closed-form
-    PPCA per component (:func:`fit_ppca`). One component is the closed form.
+    PPCA per component (:func:`fit_ppca`), each E-step the responsibilities
+    from :func:`mixture_log_likelihoods` (the Woodbury form prediction uses).
+    One component is the closed form.
 
     Parameters
     ----------
@@ -243,9 +219,11 @@ def mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
                 for j in range(n_components)]
         means, W, s2 = (np.stack(v) for v in zip(*fits, strict=True))
         log_weights = np.log(R.sum(axis=0) / len(X) + 1e-12)
-        joint = complete_log_likelihoods(X, means, W, s2) + log_weights
-        total = logsumexp(joint, axis=1, keepdims=True)
-        R = np.exp(joint - total)
+        # the E-step: the same likelihood as prediction's, every pixel observed
+        variances = np.repeat(s2[:, None], X.shape[1], axis=1)
+        total, joint, _ = observed_mixture_terms(X, np.ones_like(X), log_weights[None],
+                                                 means[None], W[None], variances[None])
+        R = np.exp(joint[:, 0] - total)
         if total.sum() - previous < 1e-6 * abs(total.sum()):
             break
         previous = total.sum()
