@@ -4,15 +4,15 @@ Every search here returns *upper bounds* on the smallest L2 change that flips a
 prediction (a change that does flip, checked with the classifier's own
 ``predict``), never the smallest change itself.
 
-- :func:`bisect_flip` and :func:`refine_flip`: the shared parts. A bisection
-  along a direction to the first point that flips, and a refinement that turns
-  the direction towards the boundary's normal at the point reached and keeps
-  the turn when the flip comes sooner (at a locally smallest change, the
-  change is parallel to that normal).
-- :func:`deepfool_runs`: the loop of a gradient attack, DeepFool, given the
-  linearised gap to a boundary and its slope at each point.
-- :func:`svc_flip_l2`: DeepFool on an RBF support vector classifier's
-  one-against-one decision functions (:func:`svc_pair_functions`), whose
+- :func:`bisect_flip`, :func:`refine_flip` and :func:`shorten_flips`: the
+  shared parts. A bisection along a direction to the first point that flips,
+  and a refinement that turns the direction towards the boundary's normal at
+  the point reached and keeps the turn when the flip comes sooner (at a
+  locally smallest change, the change is parallel to that normal).
+- :func:`svc_flip_l2`: DeepFool (the loop of
+  :func:`~inverse_lessons.evaluation.deepfool.deepfool_runs`) on an RBF support
+  vector classifier's one-against-one decision functions
+  (:func:`~inverse_lessons.evaluation.svc_pairs.svc_pair_functions`), whose
   gradients are exact.
 - :func:`boundary_flip_l2`: a decision-based search for any classifier (only
   its predictions are used): bisection towards the nearest training images of
@@ -34,10 +34,12 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 
 from inverse_lessons._validation import check_int, check_positive
+from inverse_lessons.evaluation.deepfool import deepfool_runs, free_directions
+from inverse_lessons.evaluation.svc_pairs import svc_pair_functions, svc_votes
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["bisect_flip", "boundary_flip_l2", "check_box", "check_complete_images", "deepfool_runs",
-           "refine_flip", "shorten_flips", "svc_flip_l2", "svc_pair_functions"]
+__all__ = ["bisect_flip", "boundary_flip_l2", "check_box", "check_complete_images",
+           "refine_flip", "shorten_flips", "svc_flip_l2"]
 
 
 def check_box(box):
@@ -70,14 +72,6 @@ def _points(X, directions, lengths, box):
     """X + t u, clipped to the box: (n, d)."""
     points = X + lengths[:, None] * directions
     return points if box is None else np.clip(points, *box)
-
-
-def _free(normal, points, box):
-    """Return ``normal`` with the components that would push a pixel out of the box zeroed."""
-    if box is None:
-        return normal
-    stuck = ((points <= box[0]) & (normal < 0)) | ((points >= box[1]) & (normal > 0))
-    return np.where(stuck, 0.0, normal)
 
 
 def bisect_flip(predict, X, directions, own, length, steps, box=None):
@@ -155,7 +149,7 @@ def refine_flip(predict, normal, X, own, directions, lengths, *, refine_steps=10
         if live.size == 0:
             break
         point = _points(X[live], unit[live], t[live], box)
-        towards_normal = _free(normal(point, own[live]), point, box)
+        towards_normal = free_directions(normal(point, own[live]), point, box)
         towards_normal /= np.linalg.norm(towards_normal, axis=1, keepdims=True) + 1e-24
         todo = np.arange(live.size)      # positions in live not yet shortened
         for turn in (1.0, 0.5, 0.25, 0.125):
@@ -197,129 +191,7 @@ def shorten_flips(predict, normal, X, own, change, refine_steps, bisection_steps
     return out
 
 
-def _shortest_runs(X, image, current, flipped):
-    """Find each image's shortest flipping run.
-
-    The rows of ``current`` (runs, d), started from ``X[image]``, that flip and are
-    nearest their image, as (found, delta): the images with such a run, and the change
-    (n, d) it makes (zero where none flips).
-    """
-    lengths = np.linalg.norm(current - X[image], axis=1)
-    lengths[~flipped] = np.inf
-    shortest = np.full(len(X), -1)
-    for row in np.argsort(-lengths):        # each image's shortest run comes last
-        if np.isfinite(lengths[row]):
-            shortest[image[row]] = row
-    found = np.flatnonzero(shortest >= 0)
-    delta = np.zeros_like(X)
-    delta[found] = current[shortest[found]] - X[found]
-    return found, delta
-
-
-def deepfool_runs(X, image, own, gap_and_slope, predict, *, max_iter, overshoot, box):
-    """DeepFool runs from images until each run's prediction changes; the shortest per image.
-
-    DeepFool (Moosavi-Dezfooli et al. 2016): at the point x a run has reached,
-    the gap f < 0 between the score of the class it aims at and its own class
-    is linearised, f + g^T d, and x moves to that linearised boundary times
-    ``1 + overshoot``: x <- x - (1 + overshoot) f g / |g|^2 (in the box,
-    pixels at a bound that the step would push out are left alone, and the
-    point is clipped to it). A run stops when its prediction changes, or after
-    ``max_iter`` steps.
-
-    Parameters
-    ----------
-    X : (n, d) images, pixel units.
-    image : (r,) int, the image each run starts from (an image may have several).
-    own : (n,) the images' labels as ``predict`` gives them.
-    gap_and_slope : callable ``(points, runs) -> (f, g)``: for the points
-        (m, d) the runs ``runs`` (m,) (indices into ``image``) have reached,
-        the gaps f (m,), negative, and their gradients g (m, d) in x.
-    predict : callable mapping images (m, d) to labels (m,).
-    max_iter : int, the most steps a run takes.
-    overshoot : float >= 0, how far beyond the linearised boundary a step goes.
-    box : None or (low, high), checked.
-
-    Returns
-    -------
-    found : (k,) int, the images with a run that flipped.
-    delta : (n, d) each image's shortest flipping change; zero where none flipped.
-    """
-    current = X[image].copy()
-    flipped = np.zeros(len(image), bool)
-    for _ in range(max_iter):
-        active = np.flatnonzero(~flipped)
-        if active.size == 0:
-            break
-        f, g = gap_and_slope(current[active], active)
-        g = _free(g, current[active], box)      # the step moves along +g
-        squared = np.sum(g ** 2, axis=1) + 1e-24
-        moved = current[active] - ((1 + overshoot) * f / squared)[:, None] * g
-        current[active] = moved if box is None else np.clip(moved, *box)
-        flipped[active] = predict(current[active]) != own[image[active]]
-    return _shortest_runs(X, image, current, flipped)
-
-
 # -- a gradient attack on an RBF support vector classifier ---------------------------------
-def svc_pair_functions(svc, gamma):
-    """Return the one-against-one decision functions of a fitted RBF ``SVC`` and their gradients.
-
-    Built from the public ``support_vectors_``, ``dual_coef_``, ``intercept_``
-    and ``n_support_``: f_ij(x) = sum_s a_s exp(-gamma |x - s|^2) + b_ij, with
-    gradient sum_s a_s K(x, s) (-2 gamma) (x - s), one function per pair of
-    classes (i, j), i < j, in scikit-learn's order; a positive value votes for
-    class i.
-
-    Parameters
-    ----------
-    svc : a fitted ``sklearn.svm.SVC`` with ``kernel="rbf"``.
-    gamma : float, the kernel's width (``svc.gamma``, or its value for "scale").
-
-    Returns
-    -------
-    values : callable ``values(X, gradients=True, which=None)``, mapping images
-        X (n, d) to the pair values (n, P) and, unless ``gradients=False``,
-        their gradients (n, P, d); with ``which`` (n, q) pair indices, only
-        those pairs' gradients, (n, q, d).
-    pairs : (P, 2) int, the class indices (i, j) of each pair.
-    """
-    sv = svc.support_vectors_
-    start = np.concatenate([[0], np.cumsum(svc.n_support_)])
-    n_classes = len(svc.classes_)
-    pairs = [(i, j) for i in range(n_classes) for j in range(i + 1, n_classes)]
-    coef = np.zeros((len(pairs), len(sv)))         # each pair's weights on every SV
-    for p, (i, j) in enumerate(pairs):
-        coef[p, start[i]:start[i + 1]] = svc.dual_coef_[j - 1, start[i]:start[i + 1]]
-        coef[p, start[j]:start[j + 1]] = svc.dual_coef_[i, start[j]:start[j + 1]]
-    sv_sq = np.sum(sv ** 2, axis=1)
-
-    def values(X, gradients=True, which=None):
-        sq = np.sum(X ** 2, axis=1)[:, None] - 2 * X @ sv.T + sv_sq[None]
-        K = np.exp(-gamma * np.maximum(sq, 0.0))                    # (n, S)
-        f = K @ coef.T + svc.intercept_[None]
-        if not gradients:
-            return f
-        # sum_s a_s K_s (x - s) = x (K a) - (K * a) S
-        chosen = coef[None] if which is None else coef[which]       # (n or 1, q, S)
-        weighted = K[:, None, :] * chosen                           # (n, q, S)
-        grad = -2 * gamma * (weighted.sum(axis=2)[:, :, None] * X[:, None, :]
-                             - weighted @ sv)
-        return f, grad
-
-    return values, np.array(pairs)
-
-
-def _votes(f, pairs, n_classes):
-    """Count one-against-one votes (n, C) from pair values f (n, P).
-
-    libsvm's argmax breaks ties towards the lower class index, as ``np.argmax`` does.
-    """
-    votes = np.zeros((len(f), n_classes))
-    np.add.at(votes.T, pairs[:, 0], (f > 0).T)
-    np.add.at(votes.T, pairs[:, 1], (f <= 0).T)
-    return votes
-
-
 def svc_flip_l2(svc, X, *, gamma=None, box=(0.0, 1.0), max_iter=50, overshoot=0.02,
                 refine_steps=10, bisection_steps=16):
     """Small L2 changes that flip a fitted RBF ``SVC``: DeepFool on its pair functions.
@@ -377,7 +249,7 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
     n_classes = len(svc.classes_)
 
     def predict(images):          # class indices
-        return _votes(values(images, gradients=False), pairs, n_classes).argmax(axis=1)
+        return svc_votes(values(images, gradients=False), pairs, n_classes).argmax(axis=1)
 
     own = predict(X)
     if not np.array_equal(svc.classes_[own], svc.predict(X)):
@@ -404,7 +276,7 @@ def _svc_flip_l2(svc, X, gamma, box, max_iter, overshoot, refine_steps, bisectio
         duel_sign[rows, mine] = 0                           # own's column: no duel
         h = f[rows[:, None], mine_duels] * duel_sign
         g = grad * duel_sign[:, :, None]
-        g = -_free(-g, points[:, None, :], box)             # the step moves along -g
+        g = -free_directions(-g, points[:, None, :], box)             # the step moves along -g
         distance = h / (np.linalg.norm(g, axis=2) + 1e-12)
         distance[duel_sign == 0] = np.inf                  # own column
         distance[h <= 0] = np.inf                          # duels already lost

@@ -6,7 +6,7 @@ image are exact and cheap (:func:`complete_image_scores`), and with one
 generator per class every boundary is a single quadric.
 
 - :func:`smallest_flip_l2`: a gradient attack (DeepFool, the loop of
-  :func:`~inverse_lessons.evaluation.attacks.deepfool_runs`) on the class scores,
+  :func:`~inverse_lessons.evaluation.deepfool.deepfool_runs`) on the class scores,
   started towards every generator of every other class, then refined
   (:func:`~inverse_lessons.evaluation.attacks.refine_flip`). Upper bounds on the
   smallest flipping change.
@@ -28,9 +28,9 @@ from inverse_lessons._validation import check_int, check_positive
 from inverse_lessons.evaluation.attacks import (
     check_box,
     check_complete_images,
-    deepfool_runs,
     shorten_flips,
 )
+from inverse_lessons.evaluation.deepfool import deepfool_runs
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.threads import one_blas_thread
 

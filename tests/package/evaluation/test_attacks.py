@@ -1,6 +1,6 @@
-"""Flip searches (inverse_lessons.evaluation.attacks and .likelihood_attacks) and the exact
-smallest flip of a one-generator-per-class AnalysisBySynthesis, against brute force and closed
-forms."""
+"""Flip searches (inverse_lessons.evaluation.attacks, .deepfool, .svc_pairs and
+.likelihood_attacks) and the exact smallest flip of a one-generator-per-class
+AnalysisBySynthesis, against brute force and closed forms."""
 
 import copy
 
@@ -13,18 +13,15 @@ from sklearn.svm import SVC
 
 from inverse_lessons import AnalysisBySynthesis
 from inverse_lessons.data import load_digits_split
-from inverse_lessons.evaluation.attacks import (
-    boundary_flip_l2,
-    deepfool_runs,
-    svc_flip_l2,
-    svc_pair_functions,
-)
+from inverse_lessons.evaluation.attacks import boundary_flip_l2, svc_flip_l2
+from inverse_lessons.evaluation.deepfool import deepfool_runs
 from inverse_lessons.evaluation.likelihood_attacks import (
     complete_image_scores,
     exact_smallest_flip,
     smallest_flip_l2,
     smallest_quadric_step,
 )
+from inverse_lessons.evaluation.svc_pairs import svc_pair_functions
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 
