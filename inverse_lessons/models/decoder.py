@@ -250,9 +250,8 @@ def _descend_steps(X, Z, step_size, n_steps, prior_weight, *weights):
     """
     gradient = gradient_of(lambda Z: tf.reduce_sum(tf.square(X - run_decoder(Z, *weights)))
                            + prior_weight * tf.reduce_sum(tf.square(Z)))
-    for _ in tf.range(n_steps):
-        Z = Z - step_size * gradient(Z)
-    return Z
+    # n_steps is a tensor: traced, gradient_descent's loop becomes one graph loop
+    return gradient_descent(gradient, Z, step_size=step_size, n_steps=n_steps)
 
 
 _DESCEND_SIGNATURE = [_MATRIX, _MATRIX, _NUMBER, tf.TensorSpec([], tf.int32), _NUMBER,
