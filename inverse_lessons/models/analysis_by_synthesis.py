@@ -55,7 +55,7 @@ from inverse_lessons.models.ppca import (
 )
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["AnalysisBySynthesis",]
+__all__ = ["AnalysisBySynthesis"]
 
 
 def _is_interval(pair):

@@ -1,9 +1,9 @@
-"""What the book's classifiers share: labels, predictions, and (re-exported) training.
+"""What the book's classifiers share: their labels and their predictions.
 
 ``InverseNet``, ``NonlinearInverseNet`` and ``AnalysisBySynthesis`` are
 scikit-learn classifiers; their predictions from class scores and their
 label handling are written once, here. Their one training loop and one Adam
-live in :mod:`inverse_lessons.models.training`, re-exported here.
+live in :mod:`inverse_lessons.models.training`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from scipy.special import logsumexp
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
-# re-exported: models outside the three estimators take their Adam from here
-
-__all__ = ["PosteriorPredictions", "SoftmaxPredictions", "encode_labels",]
+__all__ = ["PosteriorPredictions", "SoftmaxPredictions", "encode_labels"]
 
 
 class SoftmaxPredictions:
