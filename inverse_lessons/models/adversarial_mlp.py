@@ -12,15 +12,43 @@ those adversaries only.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._tf import tf
-from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons._validation import Integer, Options, Real, Satisfies, check_params
+from inverse_lessons.models.base import encode_labels
 
 __all__ = ["AdversarialMLP"]
+
+
+def _layer_widths(units):
+    """Return whether ``units`` is a sequence of integers >= 1 (it may be empty)."""
+    return all(
+        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1 for u in units)
+
+
+def _increasing_pair(pair):
+    """Return whether ``pair`` is two finite numbers (low, high) with low < high."""
+    low, high = (float(v) for v in pair)
+    return np.isfinite(low) and np.isfinite(high) and low < high
+
+
+_CONSTRAINTS = {
+    "hidden_units": [Satisfies(_layer_widths, "a sequence of integers >= 1")],
+    "epochs": [Integer(1)],
+    "batch_size": [Integer(1)],
+    "learning_rate": [Real(0, closed="neither")],
+    "weight_decay": [Real(0)],
+    "radius": [Real(0)],
+    "norm": [Options("linf", "l2")],
+    "pgd_steps": [Integer(1)],
+    "pixel_range": [Satisfies(_increasing_pair, "a pair (low, high) with low < high")],
+    "random_state": [Integer(0)],
+}
 
 
 class AdversarialMLP(ClassifierMixin, BaseEstimator):
@@ -50,9 +78,12 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    classes_ : (C,) labels. weights_ : list of (W, b) numpy pairs, one per layer.
-    loss_curve_ : list of each epoch's mean training loss (on the adversaries
-        when ``radius > 0``).
+    classes_ : ndarray of shape (C,)
+        The class labels.
+    weights_ : list of (W, b) pairs of ndarray
+        One pair per layer, W of shape (fan_in, fan_out), b of shape (fan_out,).
+    loss_curve_ : list of float
+        Each epoch's mean training loss (on the adversaries when ``radius > 0``).
     """
 
     def __init__(self, hidden_units=(128,), epochs=150, batch_size=100, learning_rate=3e-3,
@@ -69,28 +100,26 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         self.pixel_range = pixel_range
         self.random_state = random_state
 
-    def _check_params(self):
-        units = tuple(check_int("hidden_units", u) for u in self.hidden_units)
-        check_int("epochs", self.epochs)
-        check_int("batch_size", self.batch_size)
-        check_positive("learning_rate", self.learning_rate)
-        check_positive("weight_decay", self.weight_decay, allow_zero=True)
-        check_positive("radius", self.radius, allow_zero=True)
-        check_choice("norm", self.norm, ("linf", "l2"))
-        check_int("pgd_steps", self.pgd_steps)
-        low, high = (float(v) for v in self.pixel_range)
-        if not low < high:
-            raise ValueError(f"pixel_range must have low < high, got {self.pixel_range!r}")
-        return units, (low, high)
-
     def fit(self, X, y):
-        """Train on images X (n, d), pixel units, and labels y (n,)."""
-        units, box = self._check_params()
+        """Train the network on labelled images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Training images, pixel units.
+        y : array-like of shape (n,)
+            Their labels (at least two classes).
+
+        Returns
+        -------
+        AdversarialMLP
+            The fitted estimator.
+        """
+        check_params(self, _CONSTRAINTS)
+        units = tuple(int(u) for u in self.hidden_units)
+        box = tuple(float(v) for v in self.pixel_range)
         X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_, labels = np.unique(y, return_inverse=True)
-        if len(self.classes_) < 2:
-            raise ValueError("AdversarialMLP needs at least two classes in y")
+        labels = encode_labels(self, y)
         rng = np.random.default_rng(self.random_state)
         sizes = (X.shape[1], *units, len(self.classes_))
         variables = []
@@ -113,7 +142,18 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return self
 
     def differentiable_scores(self, X):
-        """Return the logits (n, C) as a tf.Tensor of the tf.Tensor images X (n, d), float32."""
+        """Return the logits as a TensorFlow function of the images, for an attacker.
+
+        Parameters
+        ----------
+        X : tf.Tensor or array-like of shape (n, d)
+            Images, pixel units (not validated: a gradient tape may watch them).
+
+        Returns
+        -------
+        tf.Tensor of shape (n, C), float32
+            The logits, differentiable in ``X``.
+        """
         check_is_fitted(self)
         h = tf.cast(X, tf.float32)
         for i, (W, b) in enumerate(self.weights_):
@@ -123,20 +163,54 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return h
 
     def class_scores(self, X):
-        """Return the logits (n, C) of images X (n, d): ``predict`` takes their argmax."""
+        """Return the logits of images, as numbers: ``predict`` takes their argmax.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, pixel units.
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+            The logits, float64.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return self.differentiable_scores(tf.constant(X, tf.float32)).numpy().astype(np.float64)
 
     def predict_proba(self, X):
-        """Softmax of the logits (n, C); rows sum to one."""
+        """Return the softmax of the logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, pixel units.
+
+        Returns
+        -------
+        ndarray of shape (n, C)
+            Class probabilities; rows sum to one.
+        """
         scores = self.class_scores(X)
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 
     def predict(self, X):
-        """Return the label of the largest logit (n,)."""
-        return self.classes_[self.class_scores(X).argmax(axis=1)]
+        """Return the label of each image's largest logit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            Images, pixel units.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Labels from ``classes_``.
+        """
+        scores = self.class_scores(X)   # first: it checks that the model is fitted
+        return self.classes_[scores.argmax(axis=1)]
 
 
 def _logits(variables, X):
