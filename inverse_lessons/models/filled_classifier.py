@@ -12,13 +12,30 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.svm import SVC
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from inverse_lessons._validation import check_choice, check_positive
+from inverse_lessons._validation import (
+    Boolean,
+    Integer,
+    Options,
+    Real,
+    check_params,
+    check_positive,
+)
 from inverse_lessons.damage import add_noise, drop_block, drop_pixels
 from inverse_lessons.models.fillings import FILLINGS, apply_filling, check_images, fit_fillings
 from inverse_lessons.threads import one_blas_thread
 
 __all__ = ["training_copies", "FilledClassifier"]
+
+_CONSTRAINTS = {
+    "filling": [Options(*FILLINGS)],
+    "damaged_copies": [Boolean()],
+    "noise_std": [None, Real(0, closed="neither")],
+    "copy_seed": [Integer(0)],
+}
 
 
 def training_copies(X, y, *, missing=True, noise_std=None, seed=0):
@@ -100,13 +117,30 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         self.noise_std = noise_std
         self.copy_seed = copy_seed
 
+    def __sklearn_tags__(self):
+        """Declare that NaN (a missing pixel) is allowed in X (at prediction)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _unfitted_estimator(self):
+        return SVC() if self.estimator is None else self.estimator
+
+    def _estimator_has(method):
+        """Whether the (fitted, else the given) classifier has ``method``."""
+        def check(self):
+            fitted = getattr(self, "estimator_", None)
+            return hasattr(fitted if fitted is not None else self._unfitted_estimator(),
+                           method)
+        return check
+
     def fit(self, X, y):
         """Fit the filling on clean ``X``, then the classifier on the filled set and its copies.
 
         Parameters
         ----------
         X : array-like, shape (n, pixels)
-            Complete training images.
+            Complete training images; damaged copies need 8x8 images (64 pixels).
         y : array-like, shape (n,)
             Their labels.
 
@@ -114,17 +148,23 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         -------
         FilledClassifier
             self, fitted.
+
+        Raises
+        ------
+        ValueError, TypeError
+            For a bad setting or bad data (missing pixels in ``X`` among them),
+            named in the message.
         """
-        check_choice("filling", self.filling, FILLINGS)
+        check_params(self, _CONSTRAINTS)
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        check_classification_targets(y)
         self.imputers_ = fit_fillings(X, fillings=(self.filling,))
         X_all, y_all = training_copies(X, y, missing=self.damaged_copies,
                                        noise_std=self.noise_std, seed=self.copy_seed)
         filled = apply_filling(self.imputers_, X_all, self.filling)
-        estimator = SVC() if self.estimator is None else self.estimator
         with one_blas_thread():
-            self.estimator_ = clone(estimator).fit(filled, y_all)
+            self.estimator_ = clone(self._unfitted_estimator()).fit(filled, y_all)
         self.classes_ = self.estimator_.classes_
-        self.n_features_in_ = filled.shape[1]
         return self
 
     def fill(self, X):
@@ -140,12 +180,9 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         ndarray, shape (n, pixels)
             ``X`` filled in.
         """
-        if not hasattr(self, "estimator_"):
-            raise RuntimeError("this FilledClassifier is not fitted yet: call fit first")
-        X = check_images("X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X must have {self.n_features_in_} pixels per image "
-                             f"(as in training), got {X.shape[1]}")
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan",
+                          dtype=np.float64)
         return apply_filling(self.imputers_, X, self.filling)
 
     def predict(self, X):
@@ -165,6 +202,7 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         with one_blas_thread():
             return self.estimator_.predict(filled)
 
+    @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Predict class probabilities of images ``X``, if the classifier gives them.
 
@@ -181,3 +219,21 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         filled = self.fill(X)
         with one_blas_thread():
             return self.estimator_.predict_proba(filled)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Score the classes of images ``X``, if the classifier scores them.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, pixels)
+            NaN for a missing pixel.
+
+        Returns
+        -------
+        ndarray, shape (n, n_classes) or (n,)
+            The classifier's ``decision_function`` on the filled images.
+        """
+        filled = self.fill(X)
+        with one_blas_thread():
+            return self.estimator_.decision_function(filled)

@@ -103,7 +103,8 @@ class RegressionFilling:
     means_ : ndarray, shape (pixels,)
         The training mean of each pixel, the first filling.
     regressions_ : list of BayesianRidge
-        Pixel ``j``'s regression on the other pixels, in pixel order.
+        Pixel ``j``'s regression on the other pixels, in pixel order (none for
+        images of one pixel).
     """
 
     def __init__(self, n_rounds=5, min_value=-np.inf, max_value=np.inf):
@@ -116,9 +117,11 @@ class RegressionFilling:
         X_train = np.asarray(X_train, dtype=np.float64)
         self.means_ = X_train.mean(axis=0)
         # C order, as IterativeImputer passes it: the same fit to the last bit
+        # (one pixel: nothing to regress on, and the filling stays the mean)
         self.regressions_ = [BayesianRidge().fit(np.ascontiguousarray(X_train[:, others]),
                                                  X_train[:, j])
-                             for j, others in enumerate(_other_pixels(X_train.shape[1]))]
+                             for j, others in enumerate(_other_pixels(X_train.shape[1]))
+                             if X_train.shape[1] > 1]
         return self
 
     def transform(self, X):
@@ -132,7 +135,7 @@ class RegressionFilling:
         # its input checks, which cost more than the product here
         steps = [(j, others, self.regressions_[j].coef_, self.regressions_[j].intercept_)
                  for j, others in enumerate(_other_pixels(X.shape[1]))
-                 if missing[:, j].any()]
+                 if self.regressions_ and missing[:, j].any()]
         for _ in range(self.n_rounds):
             for j, others, coef, intercept in steps:
                 rows = missing[:, j]

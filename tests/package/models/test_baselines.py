@@ -241,16 +241,19 @@ def test_filled_classifier_is_its_estimator_on_the_filled_copies():
 
 
 def test_filled_classifier_bad_input():
+    from sklearn.exceptions import NotFittedError
+
     from inverse_lessons.models.filled_classifier import FilledClassifier
 
-    with pytest.raises(RuntimeError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         FilledClassifier().predict(X_TEST)
     with pytest.raises(ValueError, match="filling must be one of"):
         FilledClassifier(filling="median").fit(X_TRAIN, Y_TRAIN)
     with pytest.raises(ValueError, match="must be complete"):
         FilledClassifier().fit(drop_pixels(X_TRAIN, 0.1), Y_TRAIN)
     model = FilledClassifier(filling="zero").fit(X_TRAIN[:100], Y_TRAIN[:100])
-    with pytest.raises(ValueError, match="must have 64 pixels"):
+    with pytest.raises(ValueError, match="X has 60 features, but FilledClassifier is "
+                                         "expecting 64"):
         model.predict(X_TEST[:, :60])
 
 
