@@ -81,17 +81,26 @@ def _decode(Z, U, u, V, b):
 
 
 def energies(X, mask, Z, decoder, log_s2):
-    """Return the energy E_c(x, z) of every image and class at latents Z, in nats: (n, C).
+    """Return the energy E_c(x, z) of every image and class at the latents Z.
 
     Parameters
     ----------
-    X : (n, d) images; missing pixels may hold any finite value (they are masked).
-    mask : (n, d) 1 for an observed pixel, 0 for a missing one.
-    Z : (n, C, k) one latent per image and class.
-    decoder : (U (C, k, H), u (C, H), V (C, H, d), b (C, d)), the generators' weights.
-    log_s2 : (C,) log of each class's noise variance s_c^2 (pixel units squared).
+    X : array-like of shape (n, d)
+        Images; a missing pixel may hold any finite value (it is masked).
+    mask : array-like of shape (n, d)
+        1 for an observed pixel, 0 for a missing one.
+    Z : array-like of shape (n, C, k)
+        One latent per image and class.
+    decoder : tuple of tf.Tensor
+        ``(U (C, k, H), u (C, H), V (C, H, d), b (C, d))``, the generators' weights.
+    log_s2 : tf.Tensor of shape (C,)
+        Log of each class's noise variance s_c^2 (pixel units squared).
 
-    Returns ||x_O - g_c(z)_O||^2 / (2 s_c^2) + |O| log(2 pi s_c^2) / 2 + ||z||^2 / 2.
+    Returns
+    -------
+    tf.Tensor of shape (n, C)
+        ||x_O - g_c(z)_O||^2 / (2 s_c^2) + |O| log(2 pi s_c^2) / 2 + ||z||^2 / 2,
+        in nats.
     """
     X, mask, Z = (tf.convert_to_tensor(v, _F64) for v in (X, mask, Z))
     drawn, _ = _decode(Z, *decoder)
@@ -104,10 +113,18 @@ def energies(X, mask, Z, decoder, log_s2):
 
 
 def energy_gradient(X, mask, Z, decoder, log_s2):
-    """dE_c/dz at Z (n, C, k), written out (back-propagation through g_c by hand).
+    """Return dE_c/dz at Z, written out (back-propagation through g_c by hand).
 
-    -J_c(z)_O^T (x_O - g_c(z)_O) / s_c^2 + z, with J_c the decoder's Jacobian.
-    Arguments as for :func:`energies`; differentiable in X (the unrolled inference).
+    Parameters
+    ----------
+    X, mask, Z, decoder, log_s2
+        As for :func:`energies` (tensors, float64).
+
+    Returns
+    -------
+    tf.Tensor of shape (n, C, k)
+        -J_c(z)_O^T (x_O - g_c(z)_O) / s_c^2 + z, with J_c the decoder's
+        Jacobian; differentiable in X (the unrolled inference uses that).
     """
     U, u, V, b = decoder
     drawn, hidden = _decode(Z, U, u, V, b)
@@ -129,10 +146,25 @@ def _bank_start(X, mask, bank, bank_images, log_s2):
 
 
 def infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate):
-    """``n_steps`` steps of Adam on every E_c(x, z) from ``start`` (n, C, k): (n, C, k).
+    """Run ``n_steps`` steps of Adam on every E_c(x, z) over z, from ``start``.
 
-    Each image and class is its own problem (Adam's moments are per coordinate).
-    Differentiable with respect to X through every step (unrolled).
+    Each image and class is its own problem (Adam's moments are per
+    coordinate); the result is differentiable in X through every step.
+
+    Parameters
+    ----------
+    X, mask, decoder, log_s2
+        As for :func:`energies` (tensors, float64).
+    start : tf.Tensor of shape (n, C, k)
+        The starting latents.
+    n_steps : int
+        Adam steps.
+    learning_rate : float
+        Adam's step size (latent units).
+
+    Returns
+    -------
+    tf.Tensor of shape (n, C, k)
     """
     Z = start
     moments, velocities = [tf.zeros_like(Z)], [tf.zeros_like(Z)]
