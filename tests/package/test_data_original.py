@@ -10,7 +10,12 @@ from inverse_lessons.data import (
     load_digits_split,
     neighbour_gap,
 )
-from inverse_lessons.models.original import batch_mean_step, predict_original, train_original
+from inverse_lessons.models.original import (
+    batch_mean_step,
+    predict_original,
+    train_original,
+    train_original_seeds,
+)
 
 
 def test_neighbour_gap_sees_runs_of_similar_rows():
@@ -118,23 +123,38 @@ def test_many_original_runs_print_no_retracing_notice(tf_log_messages):
     assert not [m for m in tf_log_messages if "retracing" in m]
 
 
-def test_original_training_is_compiled_once_per_setting():
-    # seeds share one compiled training loop (tracing it again for every seed cost
-    # a tenth of a second each), and reusing it changes no number
-    from inverse_lessons.models.original import _training_loop
-
+def test_seeds_trained_together_are_the_runs_of_each_seed_alone():
+    # train_original_seeds stacks the seeds in one compiled loop (one graph call
+    # instead of one per seed); each seed's run is still its own: the same draws,
+    # the same updates, its own Adam state and its own stop at a loss not finite
     X, y, _, _ = load_digits_split()
-    settings = dict(n_iterations=7, inner_steps=15, learning_rate=100.0)
-    first = train_original(X[:60], y[:60], seed=3, **settings)
-    loop = _training_loop(7, 15, 1e-2, 100.0, "closed_form", "batch_mean", "gd")
-    traces = loop.experimental_get_tracing_count()
-    other = train_original(X[:60], y[:60], seed=4, **settings)
-    again = train_original(X[:60], y[:60], seed=3, **settings)
-    assert loop.experimental_get_tracing_count() == traces == 1
-    np.testing.assert_array_equal(again.losses, first.losses)
-    np.testing.assert_array_equal(again.generator, first.generator)
-    assert not np.array_equal(other.generator, first.generator)
-    assert first.losses.shape == (7,) and first.losses.dtype == np.float64
+    settings = [dict(n_iterations=7, inner_steps=15, learning_rate=100.0),
+                dict(n_iterations=6, inner_steps=20, learning_rate=0.01, optimizer="adam",
+                     inner_loss="per_image", inner_step_size="auto", init="images",
+                     start="zero", pixel_scale=1.0)]
+    for options in settings:
+        together = train_original_seeds(X[:60], y[:60], [3, 4, 3], **options)
+        for seed, run in zip([3, 4, 3], together, strict=True):
+            alone = train_original(X[:60], y[:60], seed=seed, **options)
+            np.testing.assert_allclose(run.losses, alone.losses, rtol=1e-5)
+            np.testing.assert_allclose(run.generator, alone.generator, rtol=1e-4, atol=1e-6)
+            assert run.rng.randn() == alone.rng.randn()     # the same draws, in order
+            assert run.losses.shape == (options["n_iterations"],)
+            assert run.losses.dtype == np.float64
+        np.testing.assert_allclose(together[2].generator, together[0].generator, rtol=1e-5,
+                                   atol=1e-8)   # the same seed twice, to rounding
+        assert not np.array_equal(together[1].generator, together[0].generator)
+    # diverging seeds: each one's losses end at its own first loss that is not finite
+    options = dict(n_iterations=40, inner_steps=50, inner_loss="per_image")
+    runs = train_original_seeds(X[:200], y[:200], [0, 1], **options)
+    for seed, run in zip([0, 1], runs, strict=True):
+        alone = train_original(X[:200], y[:200], seed=seed, **options)
+        assert len(run.losses) == len(alone.losses) < 40
+        assert not np.isfinite(run.losses[-1]) and np.isfinite(run.losses[:-1]).all()
+    with pytest.raises(ValueError, match="seeds is empty"):
+        train_original_seeds(X[:20], y[:20], [])
+    with pytest.raises(TypeError, match="seed"):
+        train_original_seeds(X[:20], y[:20], [0], seed=1)
 
 
 def test_original_options_validated():
@@ -175,6 +195,23 @@ def test_per_image_prediction_does_not_depend_on_the_batch():
     per = predict_original(run.generator, X_test[:1], np.random.RandomState(0),
                            inner_steps=20, inner_step_size=0.01 / 64, inner_loss="per_image")
     np.testing.assert_allclose(one[1], per[1], rtol=1e-5)
+
+
+def test_prediction_in_batches_is_each_batch_inverted_alone():
+    # predict_original inverts all full batches in one call; the answer must be
+    # that of inverting batch after batch, drawing each batch's start in turn
+    X, y, X_test, _ = load_digits_split()
+    run = train_original(X[:100], y[:100], n_iterations=3, inner_steps=20)
+    rng = np.random.RandomState(5)
+    in_batches = predict_original(run.generator, X_test[:23], np.random.RandomState(5),
+                                  inner_steps=20, batch_size=7)[1]
+    one_by_one = np.concatenate([
+        predict_original(run.generator, X_test[:23][first:first + 7], rng, inner_steps=20)[1]
+        for first in range(0, 23, 7)])
+    np.testing.assert_allclose(in_batches, one_by_one, rtol=1e-5, atol=1e-8)
+    whole = predict_original(run.generator, X_test[:23], np.random.RandomState(5),
+                             inner_steps=20)[1]
+    assert not np.allclose(whole, one_by_one, rtol=1e-3)   # the batch size sets the step
 
 
 def test_original_training_stops_at_the_first_loss_that_is_not_finite():
