@@ -14,7 +14,7 @@ from sklearn.svm import SVC
 from inverse_lessons import AnalysisBySynthesis
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.evaluation.attacks import boundary_flip_l2, svc_flip_l2
-from inverse_lessons.evaluation.deepfool import deepfool_runs
+from inverse_lessons.evaluation.deepfool import deepfool_runs, free_directions
 from inverse_lessons.evaluation.likelihood_attacks import (
     complete_image_scores,
     exact_smallest_flip,
@@ -224,3 +224,12 @@ def test_deepfool_runs_take_one_exact_step_across_a_hyperplane():
 def test_complete_image_scores_refuses_other_models(svc):
     with pytest.raises(TypeError, match="AnalysisBySynthesis"):
         complete_image_scores(svc)
+
+
+def test_free_directions_leave_the_pixels_the_box_stops():
+    points = np.array([[0.0, 0.0, 0.5, 1.0, 1.0]])
+    normal = np.array([[-1.0, 2.0, -3.0, 4.0, -5.0]])
+    # a pixel at 0 may not fall, one at 1 may not rise; the others move freely
+    np.testing.assert_array_equal(free_directions(normal, points, (0.0, 1.0)),
+                                  [[0.0, 2.0, -3.0, 0.0, -5.0]])
+    assert free_directions(normal, points, None) is normal

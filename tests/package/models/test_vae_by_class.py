@@ -1,13 +1,16 @@
 """VAEBySynthesis: scikit-learn's conventions, the inference's maths (descent, the gradient
-written out, the envelope theorem, missing pixels), determinism, divergence and bad input."""
+written out, the envelope theorem, missing pixels), determinism, divergence and bad input;
+its training's bound, held-out split and temperature."""
 
 import numpy as np
 import pytest
+from scipy.stats import multivariate_normal
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import DivergenceError, tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.models.vae_by_class import VAEBySynthesis, energies, energy_gradient
+from inverse_lessons.models.vae_training import elbo_loss, fit_temperature, last_of_each_class
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 SMALL = dict(n_latent=2, n_hidden=4, max_iter=60, n_samples=16, n_steps=4)
@@ -173,3 +176,45 @@ def test_bad_input(model):
         VAEBySynthesis(**SMALL, binarize="yes").fit(X_TRAIN[:200], Y_TRAIN[:200])
     with pytest.raises(ValueError, match="step_size"):
         VAEBySynthesis(**{**SMALL, "step_size": -1.0}).fit(X_TRAIN[:200], Y_TRAIN[:200])
+
+
+def test_elbo_loss_is_the_bound_written_out():
+    rng = np.random.default_rng(5)
+    C, N, d, k, H = 2, 3, 5, 2, 4
+    X, noise = rng.random((C, N, d)), rng.standard_normal((C, N, k))
+    weights = np.array([[1 / 3] * 3, [0.5, 0.5, 0.0]])        # class 1: one padded row
+    shapes = [(C, d, H), (C, H), (C, H, 2 * k), (C, 2 * k), (C, k, H), (C, H), (C, H, d),
+              (C, d), (C,)]
+    params = [0.3 * rng.standard_normal(s) for s in shapes]
+    loss = float(elbo_loss(tf.constant(X), tf.constant(weights), tf.constant(noise),
+                           [tf.constant(p) for p in params]))
+    A1, a1, A2, a2, U, u, V, b, log_s2 = params
+    total = 0.0
+    for c in range(C):
+        for n in range(N):
+            out = np.tanh(X[c, n] @ A1[c] + a1[c]) @ A2[c] + a2[c]
+            mean, log_var = out[:k], out[k:]
+            z = mean + np.exp(log_var / 2) * noise[c, n]
+            drawn = np.tanh(z @ U[c] + u[c]) @ V[c] + b[c]
+            s2 = np.exp(log_s2[c])
+            nll = -multivariate_normal(drawn, s2 * np.eye(d)).logpdf(X[c, n])
+            kl = 0.5 * np.sum(mean ** 2 + np.exp(log_var) - log_var - 1)   # KL(q || N(0, I))
+            total += weights[c, n] * (nll + kl)
+    np.testing.assert_allclose(loss, total / d, rtol=1e-10)
+
+
+def test_last_of_each_class_holds_out_the_last_images_of_each_class():
+    codes = np.array([0, 1, 0, 1, 0, 0, 1])
+    held = last_of_each_class(codes, 0.25)
+    # class 0 (rows 0, 2, 4, 5): ceil(1.0) = 1, row 5; class 1 (rows 1, 3, 6): ceil(0.75) = 1
+    np.testing.assert_array_equal(np.flatnonzero(held), [5, 6])
+    assert last_of_each_class(codes, 1.0).all()
+
+
+def test_fit_temperature_recovers_the_temperature_of_the_labels():
+    rng = np.random.default_rng(2)
+    scores = 4.0 * rng.standard_normal((4000, 3))
+    p = np.exp(scores / 2.5)
+    p /= p.sum(axis=1, keepdims=True)
+    codes = np.array([rng.choice(3, p=row) for row in p])
+    assert abs(fit_temperature(scores, codes) - 2.5) < 0.15
