@@ -77,9 +77,12 @@ def _chapter_search_gaps():
     from inverse_lessons.models.inverse_net import InverseNet
 
     X_train, y_train, _, _ = load_digits_split()
-    search = GridSearchCV(InverseNet(random_state=0),
-                          {"inner_steps": [10, 1000], "alpha": [1e-4, 1e-3]},
-                          cv=3).fit(X_train, y_train)
+    # only the three settings the gaps read (the same folds and fits as the page's
+    # search), and no refit on the whole split: 9 fits instead of the page's 13
+    settings = [{"inner_steps": [1000], "alpha": [1e-4, 1e-3]},
+                {"inner_steps": [10], "alpha": [1e-3]}]
+    search = GridSearchCV(InverseNet(random_state=0), settings, cv=3,
+                          refit=False).fit(X_train, y_train)
     results = search.cv_results_
     score = {(int(p["inner_steps"]), float(p["alpha"])): float(m) for p, m in
              zip(results["params"], results["mean_test_score"], strict=True)}
