@@ -90,7 +90,7 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
     damaged_copies : bool, default False
         Train also on two copies damaged as chapter 8's test images are, half
         the pixels missing and the bottom half missing, filled in the same way
-        (:func:`training_copies`).
+        (:func:`training_copies`); needs 8x8 images (64 pixels).
     noise_std : float or None, default None
         The noise level the classifier is told: train also on a copy with
         clipped Gaussian noise of this standard deviation.
@@ -107,6 +107,12 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         The labels seen in :meth:`fit`.
     n_features_in_ : int
         Pixels per image.
+
+    Notes
+    -----
+    A scikit-learn classifier: it passes ``check_estimator`` but for one check,
+    which puts NaN in the training images because NaN is allowed at prediction;
+    ``fit`` needs complete training images (the fillings are fitted on them).
     """
 
     def __init__(self, estimator=None, filling="KNNImputer", damaged_copies=False,
