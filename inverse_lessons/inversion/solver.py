@@ -65,8 +65,10 @@ def gradient_descent(gradient: Callable, z, *, step_size, n_steps: int):
         The start z_0.
     step_size : float or scalar tf.Tensor
         The step size.
-    n_steps : int
-        The number of steps, >= 0 (a Python int: the loop is unrolled).
+    n_steps : int or scalar tf.Tensor
+        The number of steps, >= 0. A Python int unrolls the loop; a tensor inside a
+        ``tf.function`` makes it one graph loop (AutoGraph's ``tf.while_loop``), so the
+        traced graph does not grow with the number of steps.
 
     Returns
     -------

@@ -8,11 +8,13 @@
   (chapter 2).
 - :mod:`~inverse_lessons.models.original`: the original 2018 formulation of chapter 4.
 - :mod:`~inverse_lessons.models.inverse_net`: ``InverseNet``, a learned linear generator and
-  head (chapter 4).
+  head (chapter 4); :mod:`~inverse_lessons.models.inverse_net_training`: how it learns (the
+  objective, the inner step size, the training step).
 - :mod:`~inverse_lessons.models.decoder`: a Keras decoder as generator, and its inversion
   (chapter 7).
 - :mod:`~inverse_lessons.models.nonlinear`: ``NonlinearInverseNet``, trained through the
-  decoder's inversion (chapter 7).
+  decoder's inversion (chapter 7); :mod:`~inverse_lessons.models.nonlinear_training`: how it
+  learns (the batches and the training step).
 - :mod:`~inverse_lessons.models.ppca`: probabilistic PCA, the mixture EM and the likelihood of
   the observed pixels (chapter 8).
 - :mod:`~inverse_lessons.models.analysis_by_synthesis`: ``AnalysisBySynthesis``, a few linear
