@@ -1,4 +1,4 @@
-"""Where each chapter's time goes, as a table for ``benchmarks/README.md``.
+"""Where each chapter's time goes, as a table for ``tools/README.md``.
 
 Usage::
 

@@ -5,7 +5,7 @@ the data behind the execution status page), how long each took. This reads those
 the notebooks as they are now and fails when a chapter took longer than the limit.
 
 The limit, 60 s, is twice the goal (every chapter in 30 s or less on two cores; the current
-times are in benchmarks/README.md): room for a noisy machine, while a chapter that gets much
+times are in tools/README.md): room for a noisy machine, while a chapter that gets much
 slower fails the day it lands.
 """
 
