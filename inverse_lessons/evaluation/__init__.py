@@ -6,8 +6,11 @@
 - :mod:`~inverse_lessons.evaluation.calibration`: the reliability table and the expected
   calibration error.
 - :mod:`~inverse_lessons.evaluation.attacks`: the smallest change that flips a classifier: the
-  searches any classifier can be given (bisection, refinement, DeepFool on an SVC,
-  decision-based).
+  searches any classifier can be given (bisection, refinement, decision-based).
+- :mod:`~inverse_lessons.evaluation.deepfool`: DeepFool's loop, given the gaps and slopes of a
+  model's scores, and the box rule of a step.
+- :mod:`~inverse_lessons.evaluation.svc_pairs`: an RBF SVC's one-against-one functions, their
+  gradients and votes.
 - :mod:`~inverse_lessons.evaluation.likelihood_attacks`: the same through an
   ``AnalysisBySynthesis``'s likelihood, and exactly with one generator per class.
 - :mod:`~inverse_lessons.evaluation.gradient_attacks`: gradient attacks through any model's
