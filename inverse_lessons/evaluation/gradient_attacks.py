@@ -14,6 +14,7 @@ attacks is :mod:`inverse_lessons.evaluation.robustness`.
 from __future__ import annotations
 
 import inspect
+import weakref
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -167,10 +168,13 @@ def _gap(scores, X, own, target):
 class _Slopes:
     """:func:`_gap` compiled once per score function (eager if it cannot be compiled)."""
 
-    def __init__(self, scores):
+    def __init__(self, scores, width):
         self.scores = scores
+        # one trace for every batch size: tracing an unrolled inference costs seconds
+        spec = [tf.TensorSpec([None, width], tf.float32), tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None], tf.int32)]
         self.compiled = tf.function(lambda X, own, target: _gap(scores, X, own, target),
-                                    reduce_retracing=True)
+                                    input_signature=spec)
 
     def __call__(self, points, own, target=None):
         target = np.full(len(points), -1) if target is None else target
@@ -189,6 +193,24 @@ class _Slopes:
             f_all.append(f.numpy())
             g_all.append(g.numpy())
         return np.concatenate(f_all), np.concatenate(g_all)
+
+
+_TRACED = weakref.WeakKeyDictionary()   # model -> (fitted state, {kind: _Slopes})
+
+
+def _slopes(model, kind, function, width):
+    """Return the compiled gap for ``kind``, traced once per fitted state and width."""
+    state = (width, *(id(v) for k, v in sorted(vars(model).items()) if k.endswith("_")))
+    try:
+        cached_state, traced = _TRACED.get(model, (None, {}))
+    except TypeError:                       # an unhashable model: no cache
+        return _Slopes(function, width)
+    if cached_state != state:
+        traced = {}
+        _TRACED[model] = (state, traced)
+    if kind not in traced:
+        traced[kind] = _Slopes(function, width)
+    return traced[kind]
 
 
 def _free(g, points, box):
@@ -356,7 +378,7 @@ def gradient_flips(model, X, *, norm="l2", box=(0.0, 1.0), restarts=2, start_rad
                                    for _ in range(restarts)]
     out = {}
     for kind, function in functions.items():
-        scores = _Slopes(function)
+        scores = _slopes(fitted_estimator(model), kind, function, X.shape[1])
         delta = _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot,
                           targets)
         delta = bisect_changes(predict, X, own, delta, norm, box, bisection_steps)

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from inverse_lessons._validation import check_choice, check_positive
+from inverse_lessons._validation import check_choice, check_int, check_positive
 from inverse_lessons.evaluation.gradient_attacks import (
     NORMS,
     bisect_changes,
@@ -53,8 +53,9 @@ from inverse_lessons.evaluation.gradient_attacks import (
     shortest_changes,
 )
 
-__all__ = [ "attack_suite", "decision_flips",
-           "linear_smallest_flip", "nearest_neighbour_smallest_flip", "PGD_RADIUS",
+__all__ = ["add_flips", "attack_suite", "decision_flips",
+           "linear_smallest_flip", "median_interval", "nearest_neighbour_smallest_flip",
+           "PGD_RADIUS",
            "robustness_baselines", "transfer_flips"]
 
 
@@ -197,23 +198,51 @@ def attack_suite(models, X, *, norms=NORMS, box=(0.0, 1.0), gradient=None, decis
                     model, X, [before[o][norm] for o in models if o != name], norm=norm,
                     box=box)
             sizes = {a: flip_sizes(model, X, d, norm) for a, d in attacks.items()}
-            stacked = np.stack(list(sizes.values()))
-            changes = np.stack(list(attacks.values()))
+            stacked = np.stack([*sizes.values(), np.full(len(X), np.inf)])
+            changes = np.stack([*attacks.values(), np.zeros_like(X)])
             sizes["best"] = stacked.min(axis=0)
             results[name][norm] = {"sizes": sizes, "perturbations": changes[
                 stacked.argmin(axis=0), np.arange(len(changes[0]))]}
     return results
 
 
+def add_flips(result, model, X, changes, *, label, norm="l2", box=(0.0, 1.0)):
+    """Add more candidate changes to one model's entry of :func:`attack_suite` (in place).
+
+    ``result``: ``attack_suite(...)[name][norm]`` for ``model`` and the images
+    ``X`` (n, d); ``changes``: a list of (n, d) changes from elsewhere (an exact
+    flip, or other models' changes on the same images), each tried along its
+    direction and shortened by bisection in ``box`` (:func:`transfer_flips`).
+    Their sizes go in ``result["sizes"][label]`` (inf where none flips), and
+    "best" and "perturbations" take them where they are shorter.
+
+    Returns
+    -------
+    result, updated.
+    """
+    delta = transfer_flips(model, X, changes, norm=norm, box=box)
+    size = flip_sizes(model, X, delta, norm)
+    sizes = result["sizes"]
+    if len(size) != len(sizes["best"]):
+        raise ValueError(f"result is for {len(sizes['best'])} images, X has {len(size)}")
+    shorter = size < sizes["best"]
+    sizes[label] = size
+    sizes["best"] = np.where(shorter, size, sizes["best"])
+    result["perturbations"][shorter] = delta[shorter]
+    return result
+
+
 def _best(model, X, found, norm):
     """Each image's shortest flip among the changes ``found`` (dict attack -> (n, d))."""
+    if not found:                   # no attack applies (and HopSkipJump is off)
+        return np.zeros_like(X)
     changes = np.stack(list(found.values()))
     sizes = np.stack([flip_sizes(model, X, d, norm) for d in found.values()])
     return np.where(np.isfinite(sizes.min(axis=0))[:, None],
                     changes[sizes.argmin(axis=0), np.arange(changes.shape[1])], 0.0)
 
 
-def linear_smallest_flip(model, X, norm="l2"):
+def linear_smallest_flip(model, X, norm="l2", *, changes=False):
     """Return the exact smallest flip (unclipped) of a fitted ``LogisticRegression``: (n,) sizes.
 
     Class c overtakes the predicted class y where (w_c - w_y) . (x + d) +
@@ -221,6 +250,10 @@ def linear_smallest_flip(model, X, norm="l2"):
     |margin| / ||w_c - w_y||_2 in L2 and |margin| / ||w_c - w_y||_1 in
     L-infinity (the dual norm), margin = (w_y - w_c) . x + b_y - b_c; the
     smallest flip is the smallest of these over c (two classes: w_1 - w_0 = w).
+    With ``changes``, also the changes d (n, d) themselves: margin times
+    (w_c - w_y) / ||w_c - w_y||_2^2 (L2) or sign(w_c - w_y) / ||w_c - w_y||_1
+    (L-infinity), which land on the boundary (a tie; stretch them a little, or
+    give them to :func:`transfer_flips`, to flip).
     """
     check_choice("norm", norm, NORMS)
     inner = fitted_estimator(model)
@@ -240,7 +273,13 @@ def linear_smallest_flip(model, X, norm="l2"):
     with np.errstate(divide="ignore", invalid="ignore"):
         sizes = np.where(dual > 0, margin / dual, np.inf)
     sizes[np.arange(len(X)), own] = np.inf
-    return sizes.min(axis=1)
+    if not changes:
+        return sizes.min(axis=1)
+    rows, target = np.arange(len(X)), sizes.argmin(axis=1)
+    towards = differences[rows, target]                            # (n, d)
+    direction = (np.sign(towards) if norm == "linf" else
+                 towards / np.linalg.norm(towards, axis=1, keepdims=True))
+    return sizes[rows, target], sizes[rows, target, None] * direction
 
 
 #: The L-infinity radius of the PGD-trained MLP's adversary (pixel units): the
@@ -279,7 +318,7 @@ def robustness_baselines(*, seed=0):
     }
 
 
-def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
+def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3, changes=False):
     """Return the exact smallest L2 flip (unclipped) of 1-nearest-neighbour on ``X_train``.
 
     x (labelled y by its nearest training image) + d is labelled another class as
@@ -294,7 +333,8 @@ def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
 
     Returns (sizes, lower), both (n,): the norms of the shortest flips found (each
     d stretched by ``tol`` relative and checked to flip 1-NN) and certified lower
-    bounds on the smallest flip.
+    bounds on the smallest flip; with ``changes``, (sizes, lower, changes), the
+    changes (n, d) themselves (stretched, so they flip 1-NN).
     """
     from scipy.optimize import minimize
 
@@ -311,6 +351,7 @@ def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
 
     own = predict(X)
     sizes, lower = np.full(len(X), np.inf), np.full(len(X), np.inf)
+    found = np.zeros_like(X)
     for i, x in enumerate(X):
         A, B = X_train[y_train == own[i]], X_train[y_train != own[i]]
         G = 2 * (A[None] - B[:, None])                                       # (b, a, d)
@@ -330,6 +371,32 @@ def nearest_neighbour_smallest_flip(X_train, y_train, X, *, tol=1e-3):
             d = -G[b].T @ fit.x
             best_lower = min(best_lower, np.sqrt(max(-2 * fit.fun, 0.0)))
             if np.linalg.norm(d) < best and predict((x + d * (1 + tol))[None])[0] != own[i]:
-                best = np.linalg.norm(d)
+                best, found[i] = np.linalg.norm(d), d * (1 + tol)
         sizes[i], lower[i] = best * (1 + tol), min(best_lower, best)
-    return sizes, lower
+    return (sizes, lower, found) if changes else (sizes, lower)
+
+
+def median_interval(values, *, level=0.95, n_resamples=2000, seed=0):
+    """Return the median of ``values`` and a bootstrap interval for it.
+
+    The percentile bootstrap over the values (images): ``n_resamples``
+    resamples with replacement, the median of each, and their ``(1 - level) /
+    2`` and ``(1 + level) / 2`` quantiles. Infinite values (no flip found)
+    count as the largest.
+
+    Returns
+    -------
+    (median, low, high) : three floats.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or np.isnan(values).any():
+        raise ValueError(f"values must be a non-empty 1-D array without NaN, got shape "
+                         f"{values.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    n_resamples = check_int("n_resamples", n_resamples)
+    rows = np.random.default_rng(seed).integers(0, len(values), (n_resamples, len(values)))
+    medians = np.median(values[rows], axis=1)
+    low, high = np.quantile(medians, [(1 - level) / 2, (1 + level) / 2],
+                            method="inverted_cdf")       # no interpolation (inf)
+    return float(np.median(values)), float(low), float(high)

@@ -11,6 +11,7 @@ from sklearn.svm import SVC
 from inverse_lessons._tf import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.evaluation import robustness as R
+from inverse_lessons.evaluation.gradient_attacks import perturbation_size
 from inverse_lessons.evaluation.likelihood_attacks import exact_smallest_flip
 from inverse_lessons.models.adversarial_mlp import AdversarialMLP
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
@@ -188,3 +189,67 @@ def test_nearest_neighbours_exact_flip_bounds_the_attacks(digits):
     knn = KNeighborsClassifier(n_neighbors=1).fit(X_train, y_train)
     change = R.decision_flips(knn, X, box=None, max_iter=3, max_eval=100, init_eval=10)
     assert np.all(R.flip_sizes(knn, X, change, "l2") >= lower * (1 - 1e-9))
+
+
+@pytest.mark.parametrize("norm", R.NORMS)
+def test_linear_flips_changes_reach_the_boundary(logistic, digits, norm):
+    X = digits[2]
+    sizes, changes = R.linear_smallest_flip(logistic, X, norm, changes=True)
+    assert np.allclose(sizes, R.linear_smallest_flip(logistic, X, norm))
+    assert np.allclose(perturbation_size(changes, norm), sizes)
+    # on the boundary: the own class and the runner-up tie
+    scores = logistic.decision_function(X + changes)
+    top_two = np.sort(scores, axis=1)[:, -2:]
+    assert np.allclose(top_two[:, 0], top_two[:, 1], atol=1e-8)
+    assert np.all(logistic.predict(X + 1.001 * changes) != logistic.predict(X))
+
+
+def test_nearest_neighbours_exact_changes_flip(digits):
+    X_train, y_train, X = digits[0], digits[1], digits[2][:2]
+    sizes, lower, changes = R.nearest_neighbour_smallest_flip(X_train, y_train, X,
+                                                              changes=True)
+    assert np.allclose(np.linalg.norm(changes, axis=1), sizes)
+    knn = KNeighborsClassifier(n_neighbors=1).fit(X_train, y_train)
+    assert np.all(knn.predict(X + changes) != knn.predict(X))
+
+
+def test_median_interval():
+    rng = np.random.default_rng(1)
+    values = rng.exponential(size=101)
+    median, low, high = R.median_interval(values)
+    assert median == np.median(values) and low < median < high
+    assert R.median_interval(np.full(7, 0.5)) == (0.5, 0.5, 0.5)
+    wide = R.median_interval(values[:11])          # fewer values, a wider interval
+    assert wide[2] - wide[1] > high - low
+    assert R.median_interval([1.0, np.inf, np.inf])[0] == np.inf   # no flip: largest
+    with pytest.raises(ValueError, match="values"):
+        R.median_interval([])
+    with pytest.raises(ValueError, match="level"):
+        R.median_interval(values, level=1.5)
+
+
+def test_added_flips_take_over_where_shorter(logistic, digits):
+    X = digits[2][:4]
+    result = R.attack_suite({"lr": logistic}, X, norms=("l2",),
+                            gradient=dict(restarts=0, max_iter=5), decision=False)["lr"]["l2"]
+    result["sizes"]["best"][:] = np.inf            # pretend nothing was found
+    result["perturbations"][:] = 0.0
+    _, exact = R.linear_smallest_flip(logistic, X, "l2", changes=True)
+    R.add_flips(result, logistic, X, [exact], label="exact", norm="l2")
+    sizes = result["sizes"]
+    assert np.array_equal(sizes["best"], sizes["exact"]) and np.all(np.isfinite(sizes["best"]))
+    assert np.all(sizes["exact"] >= np.linalg.norm(exact, axis=1) * (1 - 1e-9))  # the box
+    assert np.all(logistic.predict(X + result["perturbations"]) != logistic.predict(X))
+    R.add_flips(result, logistic, X, [exact], label="no box", norm="l2", box=None)
+    assert np.allclose(sizes["no box"], np.linalg.norm(exact, axis=1), rtol=1e-3)
+    with pytest.raises(ValueError, match="images"):
+        R.add_flips(result, logistic, X[:2], [exact[:2]], label="again")
+
+
+def test_a_model_no_attack_applies_to_is_left_unflipped(digits):
+    # 1-NN has no gradient: without HopSkipJump only transfer can flip it
+    knn = KNeighborsClassifier(n_neighbors=1).fit(*digits[:2])
+    X = digits[2][:3]
+    alone = R.attack_suite({"1-NN": knn}, X, norms=("l2",), decision=False)
+    assert np.all(np.isinf(alone["1-NN"]["l2"]["sizes"]["best"]))
+    assert not alone["1-NN"]["l2"]["perturbations"].any()
