@@ -214,15 +214,21 @@ def mixture_of_ppca(X, n_components, n_latent, min_variance, max_iter, rng):
     labels = KMeans(n_components, n_init=4, random_state=rng).fit_predict(X)
     R = np.eye(n_components)[labels]
     previous = -np.inf
+    images, complete = tf.constant(X), tf.ones((1, X.shape[1]), tf.float64)
+    first = tf.zeros(len(X), tf.int64)                 # every image: mask 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 (returned: EM steps run)
         fits = [fit_ppca(X, n_latent, min_variance, R[:, j] + 1e-12)
                 for j in range(n_components)]
         means, W, s2 = (np.stack(v) for v in zip(*fits, strict=True))
         log_weights = np.log(R.sum(axis=0) / len(X) + 1e-12)
         # the E-step: the same likelihood as prediction's, every pixel observed
+        # (one shared mask, every pixel observed: as observed_mixture_terms
+        # would call it, without looking for the distinct masks)
         variances = np.repeat(s2[:, None], X.shape[1], axis=1)
-        total, joint, _ = observed_mixture_terms(X, np.ones_like(X), log_weights[None],
-                                                 means[None], W[None], variances[None])
+        total, joint, _ = _traced_mixture_log_likelihoods(
+            images, complete, *(tf.constant(v[None]) for v in (log_weights, means, W, variances)),
+            pattern=first)
+        total, joint = total.numpy(), joint.numpy()
         R = np.exp(joint[:, 0] - total)
         if total.sum() - previous < 1e-6 * abs(total.sum()):
             break
@@ -263,9 +269,24 @@ def mixture_log_likelihoods(X, mask, log_weights, means, components, variances, 
 
 
 # the same function as one TensorFlow graph, about half the time of running its
-# operations one by one (eager); traced at most twice for each kind of call (one mask
-# per image, or shared masks with a pattern), the second trace for any shapes
-_traced_mixture_log_likelihoods = tf.function(mixture_log_likelihoods, reduce_retracing=True)
+# operations one by one (eager), called as a concrete graph (no per-call
+# signature matching: EM calls it once per iteration of every class). Traced
+# once for each kind of call (one mask per image, or shared masks with a
+# pattern) and each size of model, for any number of images and masks: fixed
+# sizes of the rest let the graph be optimised, a third faster to run
+_GRAPHS = {}
+
+
+def _traced_mixture_log_likelihoods(X, mask, *generators, pattern=None):
+    """Run :func:`mixture_log_likelihoods` on tensors as its traced graph."""
+    specs = (tf.TensorSpec([None, X.shape[1]], tf.float64),
+             tf.TensorSpec([None, mask.shape[1]], tf.float64),
+             *(tf.TensorSpec.from_tensor(g) for g in generators),
+             *(() if pattern is None else (tf.TensorSpec([None], tf.int64),)))
+    key = repr(specs)
+    if key not in _GRAPHS:
+        _GRAPHS[key] = tf.function(mixture_log_likelihoods).get_concrete_function(*specs)
+    return _GRAPHS[key](X, mask, *generators, *(() if pattern is None else (pattern,)))
 
 
 def observed_mixture_terms(X, mask, log_weights, means, components, variances):
@@ -293,7 +314,8 @@ def observed_mixture_terms(X, mask, log_weights, means, components, variances):
     shared = len(masks) <= len(mask) // 2
     values = (X, masks if shared else mask, log_weights, means, components, variances)
     terms = _traced_mixture_log_likelihoods(
-        *(tf.constant(v) for v in values), tf.constant(pattern.ravel()) if shared else None)
+        *(tf.constant(v) for v in values),
+        pattern=tf.constant(pattern.ravel().astype(np.int64)) if shared else None)
     return tuple(t.numpy() for t in terms)
 
 
