@@ -62,25 +62,22 @@ def fine_tune_loss(X, mask, labels, log_prior, extra, parameters):
         labels, scores + log_prior[None]))
 
 
-_monitor_loss = tf.function(fine_tune_loss, reduce_retracing=True)
-
-
 def _fine_tune_step(params, state, batch):
     """Take one step of Adam on the cross-entropy of the posterior over classes.
 
     A pure step for :class:`TrainingLoop`. ``params`` = [means, components,
     log s^2, mixing logits] (see :func:`fine_tune_loss`); ``batch`` = (images,
     labels, log prior, extra variances, log of the variance floor, monitored
-    images, their mask, their labels, this step's rows, this step's mask), the
-    monitored ones None without a monitor. After the step log s^2 is clipped to
+    images, their mask, their labels, this step's rows, this step's mask), no
+    monitored image without a monitor. After the step log s^2 is clipped to
     at least the log of the floor (a projected step: the floor is a bound, not
     part of the parametrisation).
 
     Returns
     -------
     record : tuple of scalar tensors
-        The loss before the step, and the monitored images' loss after it (0
-        without a monitor).
+        The loss before the step, and the monitored images' loss after it (NaN,
+        the mean of nothing, without a monitor).
     params : list of tensors
     state : tuple
     """
@@ -91,8 +88,7 @@ def _fine_tune_step(params, state, batch):
                               extra, params)
     params, state = optimiser_update(params, tape.gradient(loss, params), state)
     params[2] = tf.maximum(params[2], log_floor)
-    watched = (tf.zeros((), loss.dtype) if monitor[0] is None
-               else fine_tune_loss(*monitor, log_prior, extra, params))
+    watched = fine_tune_loss(*monitor, log_prior, extra, params)
     return (loss, watched), params, state
 
 
@@ -127,8 +123,8 @@ def fine_tune(model, X, codes, extra, rng, monitor=None):
     params = [tf.constant(v) for v in (model.means_, model.components_, log_s2,
                                         model.log_weights_)]
     fixed = [tf.constant(model.class_log_prior_), tf.constant(extra)]
-    if monitor is not None:
-        model.fine_tune_monitor_curve_.append(float(_monitor_loss(*monitor, *fixed, params)))
+    if monitor is not None:          # once: cheaper run eagerly than traced
+        model.fine_tune_monitor_curve_.append(float(fine_tune_loss(*monitor, *fixed, params)))
     observed = (~np.isnan(X)).astype(np.float64)
     n = len(X)
     batch = n if model.fine_tune_batch_size is None else min(model.fine_tune_batch_size, n)
@@ -150,9 +146,11 @@ def fine_tune(model, X, codes, extra, rng, monitor=None):
 
     loop = training_loop(("fine_tune",), lambda: TrainingLoop(
         _fine_tune_step, tf.float64, n_records=2))
+    # without a monitor, no monitored image: one trace of the loop serves both
+    nobody = (tf.zeros((0, X.shape[1]), tf.float64),) * 2 + (tf.zeros(0, tf.int32),)
     data = (tf.constant(np.nan_to_num(X)), tf.constant(codes, tf.int32), *fixed,
             tf.constant(math.log(floor), tf.float64),
-            *(monitor if monitor is not None else (None, None, None)))
+            *(monitor if monitor is not None else nobody))
     history, params, _ = loop.run(
         model, params, optimiser_state(params, float(model.fine_tune_learning_rate)), data,
         n_steps=model.fine_tune_steps, per_step=draws, diverged=diverged,
