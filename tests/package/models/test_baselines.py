@@ -110,40 +110,9 @@ def test_bad_training_input():
 def test_iterative_filling_runs_all_five_rounds(fitted):
     # tol=0: a damaged image is refined five times; with a positive tolerance the
     # fit on complete images would stop after one round, and so would the filling
-    from inverse_lessons.models.fillings import RegressionFilling
-
     imputer = fitted.imputers_["IterativeImputer"]
-    assert imputer.n_rounds == 5 and len(imputer.regressions_) == 64
-    damaged = drop_pixels(X_TEST[:50], 0.5, seed=5)
-    one_round = RegressionFilling(n_rounds=1, min_value=0.0, max_value=1.0).fit(X_TRAIN)
-    assert np.abs(one_round.transform(damaged) - imputer.transform(damaged)).max() > 0.01
-
-
-def test_fillings_are_scikit_learns_imputers_to_the_last_bit(fitted):
-    """Computed in fewer steps, the same numbers as KNNImputer and IterativeImputer."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
-    from sklearn.impute import IterativeImputer, KNNImputer
-
-    from inverse_lessons.threads import one_blas_thread
-
-    damaged = np.concatenate([drop_block(X_TEST[:30]), drop_pixels(X_TEST[:30], 0.75),
-                              X_TEST[:3]])
-    damaged[5] = np.nan                 # an image with nothing observed
-    imputers = {"KNNImputer": KNNImputer(n_neighbors=5),
-                "IterativeImputer": IterativeImputer(max_iter=5, tol=0.0, random_state=0,
-                                                     min_value=0.0, max_value=1.0)}
-    with warnings.catch_warnings(), one_blas_thread():
-        warnings.simplefilter("ignore", ConvergenceWarning)   # tol = 0: never converged
-        for filling, imputer in imputers.items():
-            imputer.fit(X_TRAIN)
-            np.testing.assert_array_equal(fitted.fill(damaged, filling),
-                                          imputer.transform(damaged))
-            nothing = np.full((2, 64), np.nan)   # nothing observed anywhere
-            np.testing.assert_array_equal(fitted.fill(nothing, filling),
-                                          imputer.transform(nothing))
+    assert imputer.n_iter_ == 5
+    assert len(imputer.imputation_sequence_) == 5 * 64
 
 
 def test_scores_are_a_plain_scikit_learn_pipeline(fitted):
