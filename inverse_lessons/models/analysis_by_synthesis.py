@@ -41,7 +41,7 @@ same function (:mod:`inverse_lessons.models.fine_tuning`).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -152,6 +152,12 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         With ``fit(..., monitor=(X, y))``, the cross-entropy of those images
         before the first step and after every step (``fine_tune_steps + 1``
         values); else empty.
+    before_fine_tuning_ : AnalysisBySynthesis
+        With ``fine_tune_steps`` > 0, the model before fine-tuning: the same
+        settings with no fine-tuning, fitted to the images the generators
+        were fitted to (all but the held-out ones). For an int
+        ``random_state`` it is what fitting that model to those images
+        returns, bit for bit (the same k-means starts), without fitting again.
     """
 
     def __init__(self, n_latent=15, n_components=3, noise_std=None, pixel_range=(0.0, 1.0),
@@ -229,6 +235,7 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         self.fine_tune_loss_curve_, self.fine_tune_monitor_curve_ = [], []
         if self.fine_tune_steps:
             tuning = held if held.any() else np.ones(len(X), bool)
+            self.before_fine_tuning_ = _untuned_copy(self, codes[~held], extra)
             fine_tune(self, X[tuning], codes[tuning], extra, rng, monitor_terms(self, monitor))
         self.noise_variances_ = self.isotropic_variances_[:, :, None] + extra[:, None, :]
         return self
@@ -316,6 +323,23 @@ def _fit_every_class(model, X, codes, rng):
      model.isotropic_variances_) = (np.stack(v) for v in zip(*fits, strict=True))
     model.n_iter_ = np.array(n_iter)
     return held, np.stack(extra)
+
+
+def _untuned_copy(model, codes, extra):
+    """Return a generatively fitted ``model`` as fitting it without fine-tuning would.
+
+    ``codes`` are the class indices of the images its generators were fitted
+    to (they set the class prior), ``extra`` the variance the known noise adds
+    (C, d). The arrays are shared with ``model`` until fine-tuning replaces them.
+    """
+    copy = clone(model).set_params(fine_tune_steps=0)
+    copy.__dict__.update({name: value for name, value in vars(model).items()
+                          if name.endswith("_") and not name.startswith("_")})
+    counts = np.bincount(codes, minlength=len(model.classes_))
+    copy.class_log_prior_ = np.log(counts / counts.sum())
+    copy.fine_tune_loss_curve_, copy.fine_tune_monitor_curve_ = [], []
+    copy.noise_variances_ = copy.isotropic_variances_[:, :, None] + extra[:, None, :]
+    return copy
 
 
 def _terms(model, X):

@@ -350,6 +350,29 @@ def test_fine_tuning_on_held_out_images_and_its_monitor():
                             fine_tune_holdout=0.9).fit(X, y)
 
 
+def test_before_fine_tuning_is_the_generative_fit_of_the_kept_images():
+    """The copy kept before fine-tuning equals a separate fit, bit for bit."""
+    kw = dict(n_latent=4, n_components=2, random_state=3)
+    X, y = X_TRAIN[:600], Y_TRAIN[:600]
+    tuned = AnalysisBySynthesis(fine_tune_steps=3, fine_tune_learning_rate=1e-2,
+                                fine_tune_holdout=0.25, **kw).fit(X, y)
+    kept = ~held_out_rows(y, 0.25)
+    direct = AnalysisBySynthesis(**kw).fit(X[kept], y[kept])
+    before = tuned.before_fine_tuning_
+    assert before.fine_tune_steps == 0 and not hasattr(direct, "before_fine_tuning_")
+    for name in ("classes_", "n_features_in_", "class_log_prior_", "log_weights_", "means_",
+                 "components_", "isotropic_variances_", "noise_variances_", "n_iter_",
+                 "fine_tune_loss_curve_", "fine_tune_monitor_curve_"):
+        np.testing.assert_array_equal(getattr(before, name), getattr(direct, name),
+                                      err_msg=name)
+    X_damaged = damaged_rows(0.5, n=50)
+    np.testing.assert_array_equal(before.predict_log_proba(X_damaged),
+                                  direct.predict_log_proba(X_damaged))
+    assert np.abs(tuned.means_ - before.means_).max() > 1e-3     # tuning left it alone
+    assert tuned.class_log_prior_.shape == before.class_log_prior_.shape
+    assert not np.array_equal(tuned.class_log_prior_, before.class_log_prior_)
+
+
 def test_fine_tuning_that_diverges_raises_the_package_divergence_error():
     from inverse_lessons import DivergenceError
 
