@@ -30,6 +30,7 @@ from inverse_lessons.evaluation.attacks import (
     check_complete_images,
     refine_flip,
 )
+from inverse_lessons.evaluation.deepfool import free_directions
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.models.ppca import class_log_likelihoods
 
@@ -213,13 +214,6 @@ def _slopes(model, kind, function, width):
     return traced[kind]
 
 
-def _free(g, points, box):
-    if box is None:
-        return g
-    stuck = ((points <= box[0]) & (g < 0)) | ((points >= box[1]) & (g > 0))
-    return np.where(stuck, 0.0, g)
-
-
 def _clip(X, box):
     return X if box is None else np.clip(X, *box)
 
@@ -248,7 +242,7 @@ def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, t
         if live.size == 0:
             break
         f, g = scores(current[live], own[image[live]], target[live])
-        g = _free(g, current[live], box)
+        g = free_directions(g, current[live], box)
         if norm == "l2":
             step = (-(1 + overshoot) * f / (np.sum(g ** 2, 1) + 1e-24))[:, None] * g
         else:
