@@ -31,6 +31,12 @@ per-pixel noise variances ``noise_variances_`` (n_classes, J, d).
 Chapter 8 writes the class index as y, W_c as G_y and the isotropic part of
 D_c as s_y^2 (book/notation.md); there D is the mask of observed pixels.
 
+The defaults of ``n_latent``, ``n_components`` and ``min_variance`` were
+chosen by 5-fold cross-validation on the training split of
+:func:`inverse_lessons.load_digits_split`, each validation fold a run of
+consecutive images (handwriting the other folds have not seen, as for the
+test split): ``benchmarks/bench_damage.py --cv``.
+
 The generators and their likelihoods (one vectorised TensorFlow function,
 float64, through the Woodbury identity) are :mod:`inverse_lessons.models.ppca`'s;
 this module is the classifier that uses them. The optional discriminative
@@ -41,13 +47,13 @@ same function (:mod:`inverse_lessons.models.fine_tuning`).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from inverse_lessons._validation import Integer, Real, Satisfies, check_params
 from inverse_lessons.models.base import PosteriorPredictions, encode_labels
-from inverse_lessons.models.fine_tuning import fine_tune, held_out_rows, monitor_terms
+from inverse_lessons.models.fine_tuning import fine_tune_fitted, held_out_rows
 from inverse_lessons.models.ppca import (
     fit_class_generators,
     mixture_reconstructions,
@@ -77,6 +83,7 @@ _CONSTRAINTS = {
     "fine_tune_batch_size": [None, Integer(1)],
 }
 
+
 class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
     """Classify by inverting linear generators, a few per class (three by default): PPCA.
 
@@ -84,6 +91,8 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
     ----------
     n_latent : int, default 15
         Latent dimensions k of each generator (at most the number of pixels).
+        This default and those of ``n_components`` and ``min_variance`` were
+        chosen by cross-validation (see the module's docstring).
     n_components : int, default 3
         Generators per class: a mixture of PPCA fitted by EM (1: one PPCA per
         class, in closed form). Each class needs at least
@@ -123,12 +132,6 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         (None: all of them).
     random_state : int, RandomState or None
         Seed of the k-means start of EM and of the fine-tuning's pixel drops and batches.
-
-    The defaults of ``n_latent``, ``n_components`` and ``min_variance`` were
-    chosen by 5-fold cross-validation on the training split of
-    :func:`inverse_lessons.load_digits_split`, each validation fold a run of
-    consecutive images (handwriting the other folds have not seen, as for the
-    test split): ``benchmarks/bench_damage.py --cv``.
 
     Attributes
     ----------
@@ -218,26 +221,10 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         """
         # small matrices: one thread is fastest, above all on a busy machine
         with one_blas_thread():
-            return self._fit(X, y, monitor)
-
-    def _fit(self, X, y, monitor=None):
-        check_params(self, _CONSTRAINTS)
-        X, y = validate_data(self, X, y, dtype=np.float64, ensure_min_samples=2,
-                             ensure_all_finite="allow-nan")
-        if self.n_latent > X.shape[1]:
-            raise ValueError(f"n_latent must be at most the number of pixels ({X.shape[1]}), "
-                             f"got {self.n_latent}")
-        codes = encode_labels(self, y)
-        counts = np.bincount(codes, minlength=len(self.classes_))
-        self.class_log_prior_ = np.log(counts / counts.sum())
-        rng = check_random_state(self.random_state)
-        held, extra = _fit_every_class(self, X, codes, rng)
-        self.fine_tune_loss_curve_, self.fine_tune_monitor_curve_ = [], []
-        if self.fine_tune_steps:
-            tuning = held if held.any() else np.ones(len(X), bool)
-            self.before_fine_tuning_ = _untuned_copy(self, codes[~held], extra)
-            fine_tune(self, X[tuning], codes[tuning], extra, rng, monitor_terms(self, monitor))
-        self.noise_variances_ = self.isotropic_variances_[:, :, None] + extra[:, None, :]
+            X, codes = _training_data(self, X, y)
+            rng = check_random_state(self.random_state)
+            held, extra = _fit_every_class(self, X, codes, rng)
+            fine_tune_fitted(self, X, codes, held, extra, rng, monitor)
         return self
 
     # -- prediction -------------------------------------------------------------------
@@ -295,12 +282,31 @@ class AnalysisBySynthesis(PosteriorPredictions, ClassifierMixin, BaseEstimator):
         return mixture_reconstructions(joint, latents, self.means_, self.components_)
 
 
+def _training_data(model, X, y):
+    """Check ``model``'s settings and its training data; set its classes and class prior.
+
+    Returns the images as float64 (n, d) and the class index of each (n,);
+    raises ValueError or TypeError, naming what is wrong.
+    """
+    check_params(model, _CONSTRAINTS)
+    X, y = validate_data(model, X, y, dtype=np.float64, ensure_min_samples=2,
+                         ensure_all_finite="allow-nan")
+    if model.n_latent > X.shape[1]:
+        raise ValueError(f"n_latent must be at most the number of pixels ({X.shape[1]}), "
+                         f"got {model.n_latent}")
+    codes = encode_labels(model, y)
+    counts = np.bincount(codes, minlength=len(model.classes_))
+    model.class_log_prior_ = np.log(counts / counts.sum())
+    return X, codes
+
+
 def _fit_every_class(model, X, codes, rng):
     """Fit each class's generators to its images; set the fitted attributes of ``model``.
 
     The images that fine-tuning holds out (each class's last ones) are left
     out. Returns which images were held out (n,) and the variance the known
-    noise adds to each class's pixels (C, d).
+    noise adds to each class's pixels (C, d), which ``noise_variances_``
+    includes.
     """
     held = np.zeros(len(X), bool)
     if model.fine_tune_steps and model.fine_tune_holdout:
@@ -322,24 +328,9 @@ def _fit_every_class(model, X, codes, rng):
     (model.log_weights_, model.means_, model.components_,
      model.isotropic_variances_) = (np.stack(v) for v in zip(*fits, strict=True))
     model.n_iter_ = np.array(n_iter)
-    return held, np.stack(extra)
-
-
-def _untuned_copy(model, codes, extra):
-    """Return a generatively fitted ``model`` as fitting it without fine-tuning would.
-
-    ``codes`` are the class indices of the images its generators were fitted
-    to (they set the class prior), ``extra`` the variance the known noise adds
-    (C, d). The arrays are shared with ``model`` until fine-tuning replaces them.
-    """
-    copy = clone(model).set_params(fine_tune_steps=0)
-    copy.__dict__.update({name: value for name, value in vars(model).items()
-                          if name.endswith("_") and not name.startswith("_")})
-    counts = np.bincount(codes, minlength=len(model.classes_))
-    copy.class_log_prior_ = np.log(counts / counts.sum())
-    copy.fine_tune_loss_curve_, copy.fine_tune_monitor_curve_ = [], []
-    copy.noise_variances_ = copy.isotropic_variances_[:, :, None] + extra[:, None, :]
-    return copy
+    extra = np.stack(extra)
+    model.noise_variances_ = model.isotropic_variances_[:, :, None] + extra[:, None, :]
+    return held, extra
 
 
 def _terms(model, X):

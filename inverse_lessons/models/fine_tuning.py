@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from sklearn.base import clone
 
 from inverse_lessons._tf import tf
 from inverse_lessons.models.ppca import mixture_log_likelihoods
@@ -25,7 +26,7 @@ from inverse_lessons.models.training import (
     training_loop,
 )
 
-__all__ = ["fine_tune", "fine_tune_loss", "held_out_rows", "monitor_terms"]
+__all__ = ["fine_tune", "fine_tune_fitted", "fine_tune_loss", "held_out_rows", "monitor_terms"]
 
 
 def fine_tune_loss(X, mask, labels, log_prior, extra, parameters):
@@ -98,8 +99,9 @@ def fine_tune(model, X, codes, extra, rng, monitor=None):
     Parameters
     ----------
     model : AnalysisBySynthesis
-        Generatively fitted; its generators are replaced by the tuned ones and
-        its fine-tuning curves are set.
+        Generatively fitted, with an empty ``fine_tune_monitor_curve_``; its
+        generators (and so its noise variances) are replaced by the tuned ones
+        and its fine-tuning curves are set.
     X : ndarray of shape (n, d)
         The fine-tuning images (NaN = missing).
     codes : ndarray of shape (n,)
@@ -160,7 +162,66 @@ def fine_tune(model, X, codes, extra, rng, monitor=None):
     mu, W, log_s2, mixing = (p.numpy() for p in params)
     model.means_, model.components_ = mu, W
     model.isotropic_variances_ = np.maximum(np.exp(log_s2), floor)   # exp(log) rounds
+    model.noise_variances_ = model.isotropic_variances_[:, :, None] + extra[:, None, :]
     model.log_weights_ = tf.nn.log_softmax(mixing, axis=1).numpy()
+
+
+def fine_tune_fitted(model, X, codes, held, extra, rng, monitor=None):
+    """Fine-tune a generatively fitted ``model`` as its settings ask, keeping it as it was.
+
+    With ``fine_tune_steps`` > 0, ``model.before_fine_tuning_`` becomes the
+    model as fitting it without fine-tuning would return it, and the
+    generators are then trained (:func:`fine_tune`) on the held-out images,
+    or on all of them if none is held out. The fine-tuning curves are set
+    either way (empty without fine-tuning).
+
+    Parameters
+    ----------
+    model : AnalysisBySynthesis
+        Generatively fitted, its generators fitted to the images not held out.
+    X : ndarray of shape (n, d)
+        The training images (NaN = missing).
+    codes : ndarray of shape (n,)
+        Their class indices.
+    held : ndarray of shape (n,), bool
+        The images held out of the generative fit (:func:`held_out_rows`).
+    extra : ndarray of shape (C, d)
+        The variance added to every pixel of each class (known noise).
+    rng : numpy.random.RandomState
+        Draws the batches and the pixel drops.
+    monitor : tuple (images (m, d), labels (m,)) or None
+        Images whose cross-entropy is recorded along the fine-tuning
+        (:func:`monitor_terms`).
+
+    Raises
+    ------
+    ValueError
+        For a bad ``monitor``.
+    DivergenceError
+        If a loss is not finite.
+    """
+    model.fine_tune_loss_curve_, model.fine_tune_monitor_curve_ = [], []
+    if not model.fine_tune_steps:
+        return
+    tuning = held if held.any() else np.ones(len(X), bool)
+    model.before_fine_tuning_ = _untuned_copy(model, codes[~held])
+    fine_tune(model, X[tuning], codes[tuning], extra, rng, monitor_terms(model, monitor))
+
+
+def _untuned_copy(model, codes):
+    """Return a generatively fitted ``model`` as fitting it without fine-tuning would.
+
+    ``codes`` are the class indices of the images its generators were fitted
+    to (they set the class prior). The arrays are shared with ``model`` until
+    fine-tuning replaces them.
+    """
+    copy = clone(model).set_params(fine_tune_steps=0)
+    copy.__dict__.update({name: value for name, value in vars(model).items()
+                          if name.endswith("_") and not name.startswith("_")})
+    counts = np.bincount(codes, minlength=len(model.classes_))
+    copy.class_log_prior_ = np.log(counts / counts.sum())
+    copy.fine_tune_loss_curve_, copy.fine_tune_monitor_curve_ = [], []
+    return copy
 
 
 def held_out_rows(y, fraction):
