@@ -59,7 +59,11 @@ def complete_image_scores(model):
     log-density, -C^-1 r with r = x - mu, is -(r / D - A^T A r).
     :func:`smallest_flip_l2` needs them for thousands of images at each step
     (``model.log_likelihoods`` handles missing pixels and computes the same
-    scores image by image).
+    scores image by image). It stays apart from
+    :mod:`~inverse_lessons.models.ppca`'s likelihood, which solves with each
+    image's own k x k factor (the masks may differ), because here that factor
+    is shared: folded into A once per model, it leaves a call a few matrix
+    products.
 
     Parameters
     ----------
