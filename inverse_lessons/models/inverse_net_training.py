@@ -239,8 +239,11 @@ def outer_loss(model, G, W, c, X, mask, labels, step):
         # the same logits as below (up to float rounding), without the codes
         logits = tf.matmul(X, pixel_weights(model, G, W, step)) + c
     else:
-        solve = closed_form_inversion if model.gradient == "closed_form" else unrolled_inversion
-        Z = solve(G, X, n_steps=model.inner_steps, step_size=step, mask=mask)
+        if model.gradient == "closed_form":   # per-image products: faster compiled
+            Z = closed_form_inversion(G, X, n_steps=model.inner_steps, step_size=step,
+                                      mask=mask, jit_compile=mask is not None)
+        else:
+            Z = unrolled_inversion(G, X, n_steps=model.inner_steps, step_size=step, mask=mask)
         logits = tf.matmul(Z, W) + c
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
     penalty = model.alpha if model.head == "linear" else 0.0

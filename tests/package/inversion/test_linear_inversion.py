@@ -203,6 +203,55 @@ def test_gradients_agree_unrolled_closed_form_and_finite_differences(mask):
         assert grads[0][p, j] == pytest.approx(fd, rel=1e-6, abs=1e-8)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13, 300])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_masked_gradient_by_symmetry_is_the_autodiff_gradient(n, jit_compile):
+    # the masked closed form's own gradient of S_N b (symmetric M) against automatic
+    # differentiation through geometric_sum's operations, for G and for the images
+    Xz, m = with_missing(X)
+    target = tf.constant(RNG.normal(size=(7, 10)))
+    Gt, Xt = tf.constant(G), tf.constant(Xz)
+
+    def autodiff(G, X):
+        b = tf.matmul(X * m, G)[..., None]
+        Sb, _ = geometric_sum(iteration_matrix(G, ETA, m), n, b)
+        return 2.0 * ETA * Sb[..., 0]
+
+    def ours(G, X):
+        return closed_form_inversion(G, X, n_steps=n, step_size=ETA, mask=m,
+                                     jit_compile=jit_compile)
+
+    results = []
+    for solve in (autodiff, ours):
+        with tf.GradientTape() as tape:
+            tape.watch([Gt, Xt])
+            Z = solve(Gt, Xt)
+            value = tf.reduce_sum(Z * target)
+        results.append([Z, *tape.gradient(value, [Gt, Xt])])
+    for theirs, mine in zip(*results, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_masked_inversion_in_a_traced_step_matches_eager():
+    # as InverseNet trains: float32, inside tf.function, gradient with respect to G
+    Xz, m = with_missing(X)
+    G32, X32, m32 = (tf.cast(a, tf.float32) for a in (G, Xz, m))
+    target = tf.constant(RNG.normal(size=(7, 10)), tf.float32)
+
+    def value_and_gradient(G, jit_compile):
+        with tf.GradientTape() as tape:
+            tape.watch(G)
+            Z = closed_form_inversion(G, X32, n_steps=300, step_size=ETA, mask=m32,
+                                      jit_compile=jit_compile)
+            value = tf.reduce_sum(Z * target)
+        return value, tape.gradient(value, G)
+
+    traced = tf.function(lambda G: value_and_gradient(G, True))(G32)
+    eager = value_and_gradient(G32, False)
+    for a, b in zip(traced, eager, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
 def _gradient(solve, G0=G):
     Gv = tf.Variable(G0)
     target = tf.constant(np.random.default_rng(5).normal(size=(7, G0.shape[1])))
