@@ -6,7 +6,7 @@ time they are asked for, never typed in. A right answer (within the stated
 tolerance) is confirmed; a wrong one gets a hint that points the way without
 giving the answer away. ``exercises()`` lists what can be checked and what to
 pass for each. The checking engine is :mod:`~inverse_lessons.exercises.engine`; each
-chapter's exercises and reference answers are in ``chapter_1`` ... ``chapter_8``, which
+chapter's exercises and reference answers are in ``chapter_1`` ... ``chapter_9``, which
 register themselves when this package is imported.
 
 >>> from inverse_lessons.exercises import check
@@ -23,6 +23,7 @@ from inverse_lessons.exercises import (
     chapter_6,  # noqa: F401  (registers its exercises)
     chapter_7,  # noqa: F401  (registers its exercises)
     chapter_8,  # noqa: F401  (registers its exercises)
+    chapter_9,  # noqa: F401  (registers its exercises)
 )
 from inverse_lessons.exercises.engine import Check, Exercise, check, exercises
 

@@ -21,7 +21,7 @@ def _wrong(reference):
 
 def test_every_chapter_has_checks():
     chapters = {number.split(".")[0] for number in exercises()}
-    assert chapters == {str(c) for c in range(1, 9)}
+    assert chapters == {str(c) for c in range(1, 10)}
 
 
 @pytest.mark.parametrize("number", NUMBERS)
@@ -148,6 +148,26 @@ def test_chapter_7_and_8_function_checks_catch_plausible_slips():
 
     assert check("7.3", masked)
     assert not check("7.3", lambda *args: masked(*args, use_mask=False))
+
+
+# Chapter 9
+
+def test_chapter_9_accuracy_check_catches_plausible_slips():
+    """The book's solution passes; the same model scored twice, or changed in place, fails."""
+    import copy
+
+    def accuracies(m, X, y):
+        return copy.deepcopy(m).set_params(n_steps=0).score(X, y), m.score(X, y)
+
+    def in_place(m, X, y):                 # sets m's own n_steps to 0 first
+        return m.set_params(n_steps=0).score(X, y), m.score(X, y)
+
+    assert "9.2" in NUMBERS
+    assert check("9.2", accuracies)
+    assert not check("9.2", lambda m, X, y: (m.score(X, y), m.score(X, y)))
+    assert not check("9.2", lambda m, X, y: accuracies(m, X, y)[::-1])
+    assert not check("9.2", in_place)
+    assert check("9.2", accuracies)        # the probes it changed were copies
 
 
 # Chapter 4
