@@ -262,3 +262,103 @@ def test_fit_tuned_baselines_share_the_plain_fit_when_sigma_changes_nothing(monk
     assert len(told.estimator_.coef_) == 10
     untold = baselines.fit_tuned_baselines(X, y)
     assert all(a is b for a, b in untold.values())
+
+
+def test_shared_fillings_fit_and_fill_once_and_change_nothing():
+    from inverse_lessons.models.fillings import apply_filling, fit_fillings, shared_fillings
+
+    X = X_TRAIN[:200]
+    damaged, other = drop_pixels(X_TEST, 0.5, seed=5), drop_pixels(X_TEST, 0.5, seed=6)
+    alone = fit_fillings(X, fillings=("mean", "KNNImputer"))
+    assert fit_fillings(X, fillings=("KNNImputer",))["KNNImputer"] is not alone["KNNImputer"]
+    with shared_fillings():
+        first = fit_fillings(X, fillings=("mean", "KNNImputer"))
+        again = fit_fillings(X, fillings=("KNNImputer",))
+        assert again["KNNImputer"] is first["KNNImputer"]           # fitted once
+        assert fit_fillings(X[:100], fillings=("KNNImputer",))["KNNImputer"] \
+            is not first["KNNImputer"]                               # other images
+        filled = apply_filling(first, damaged, "KNNImputer")
+        np.testing.assert_array_equal(filled, apply_filling(alone, damaged, "KNNImputer"))
+        filled[:] = -1.0                          # the caller's copy, not the memo's
+        with shared_fillings():                   # nested: the outer block's memo
+            np.testing.assert_array_equal(apply_filling(again, damaged, "KNNImputer"),
+                                          apply_filling(alone, damaged, "KNNImputer"))
+        np.testing.assert_array_equal(apply_filling(first, other, "KNNImputer"),
+                                      apply_filling(alone, other, "KNNImputer"))
+    after = fit_fillings(X, fillings=("KNNImputer",))                 # the block ended
+    assert after["KNNImputer"] is not first["KNNImputer"]
+
+
+def test_shared_fillings_transform_each_set_once_per_imputer():
+    from inverse_lessons.models.fillings import apply_filling, shared_fillings
+
+    class Counting:
+        """An imputer that fills with 0.5 and counts its calls."""
+
+        calls = 0
+
+        def transform(self, X):
+            Counting.calls += 1
+            return np.where(np.isnan(X), 0.5, X)
+
+    one, two = {"KNNImputer": Counting()}, {"KNNImputer": Counting()}
+    damaged = drop_block(X_TEST)
+    with shared_fillings():
+        for imputers in (one, one, two, one):
+            assert np.all(apply_filling(imputers, damaged, "KNNImputer")[:, 40] == 0.5)
+        assert Counting.calls == 2                # once per imputer
+        assert apply_filling(one, X_TEST, "KNNImputer") is not None    # nothing missing
+    apply_filling(one, damaged, "KNNImputer")
+    assert Counting.calls == 3                    # outside a block: every time
+
+
+def test_fit_tuned_baselines_equal_the_baselines_fitted_one_by_one(monkeypatch):
+    from inverse_lessons.models import baselines
+
+    monkeypatch.setattr(baselines, "TUNED_BASELINES", {
+        "k-NN": dict(params={"n_neighbors": 1, "weights": "uniform"},
+                     filling="KNNImputer", damaged_copies=False, noise_copies=False),
+        "logistic regression": dict(params={"C": 1.0}, filling="KNNImputer",
+                                    damaged_copies=True, noise_copies=True),
+        "SVC": dict(params={"C": 3.0, "gamma": 0.4}, filling="IterativeImputer",
+                    damaged_copies=True, noise_copies=True)})
+    X, y = X_TRAIN[:100], Y_TRAIN[:100]
+    pairs = baselines.fit_tuned_baselines(X, y, noise_std=0.3)
+    test = np.concatenate([drop_pixels(X_TEST[:100], 0.5, seed=0), drop_block(X_TEST[:100])])
+    for name, (plain, told) in pairs.items():
+        for model, sigma in ((plain, None), (told, 0.3)):
+            alone = baselines.tuned_baseline(name, noise_std=sigma).fit(X, y)
+            np.testing.assert_array_equal(model.decision_function(test)
+                                          if name != "k-NN" else model.predict_proba(test),
+                                          alone.decision_function(test)
+                                          if name != "k-NN" else alone.predict_proba(test))
+    # one imputer per filling, shared by the baselines that fill alike
+    knn = pairs["k-NN"][0].imputers_["KNNImputer"]
+    assert pairs["logistic regression"][1].imputers_["KNNImputer"] is knn
+    assert pairs["SVC"][0].imputers_["IterativeImputer"] is \
+        pairs["SVC"][1].imputers_["IterativeImputer"]
+
+
+def test_filled_classifier_fills_its_damaged_copies_as_the_whole_set_would_be():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from inverse_lessons.models.filled_classifier import FilledClassifier, training_copies
+    from inverse_lessons.models.fillings import apply_filling
+
+    class Recording(ClassifierMixin, BaseEstimator):
+        """Keeps the images it is trained on; predicts the first label."""
+
+        def fit(self, X, y):
+            self.X_fit_, self.classes_ = X, np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.full(len(X), self.classes_[0])
+
+    X, y = X_TRAIN[:150], Y_TRAIN[:150]
+    for filling in ("KNNImputer", "IterativeImputer"):
+        model = FilledClassifier(Recording(), filling=filling, damaged_copies=True,
+                                 noise_std=0.3).fit(X, y)
+        X_all, _ = training_copies(X, y, noise_std=0.3)
+        np.testing.assert_array_equal(model.estimator_.X_fit_,
+                                      apply_filling(model.imputers_, X_all, filling))
