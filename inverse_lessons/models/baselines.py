@@ -27,13 +27,7 @@ from inverse_lessons.damage import fill_missing  # noqa: F401  (exercises import
 from inverse_lessons.inversion.closed_form import closed_form_inversion
 from inverse_lessons.inversion.linear import least_squares_inversion
 from inverse_lessons.models.filled_classifier import FilledClassifier
-from inverse_lessons.models.fillings import (
-    FILLINGS,
-    apply_filling,
-    check_images,
-    fit_fillings,
-    shared_fillings,
-)
+from inverse_lessons.models.fillings import FILLINGS, apply_filling, check_images, fit_fillings
 from inverse_lessons.threads import one_blas_thread
 
 __all__ = [
@@ -361,18 +355,11 @@ def fit_tuned_baselines(X_train, y_train, *, noise_std=None):
         ``noise_std`` where the setting's ``noise_copies`` says so; where it
         does not (or ``noise_std`` is None), both are the same fitted object,
         since knowing the level changes nothing for it.
-
-    Notes
-    -----
-    The fits run in a :func:`~inverse_lessons.models.fillings.shared_fillings`
-    block: baselines with the same filling share one imputer fitted on
-    ``X_train``, and plain and told fill their damaged copies once.
     """
     fitted = {}
-    with shared_fillings():
-        for name, setting in TUNED_BASELINES.items():
-            plain = tuned_baseline(name).fit(X_train, y_train)
-            told = (tuned_baseline(name, noise_std=noise_std).fit(X_train, y_train)
-                    if noise_std is not None and setting["noise_copies"] else plain)
-            fitted[name] = plain, told
+    for name, setting in TUNED_BASELINES.items():
+        plain = tuned_baseline(name).fit(X_train, y_train)
+        told = (tuned_baseline(name, noise_std=noise_std).fit(X_train, y_train)
+                if noise_std is not None and setting["noise_copies"] else plain)
+        fitted[name] = plain, told
     return fitted

@@ -167,13 +167,7 @@ class FilledClassifier(ClassifierMixin, BaseEstimator):
         self.imputers_ = fit_fillings(X, fillings=(self.filling,))
         X_all, y_all = training_copies(X, y, missing=self.damaged_copies,
                                        noise_std=self.noise_std, seed=self.copy_seed)
-        # Only the damaged copies have pixels to fill; filled on their own, they are
-        # the same images for this classifier with a noisy copy or without one,
-        # which a shared_fillings block then fills once for both.
-        damaged = np.isnan(X_all).any(axis=1)
-        filled = X_all.copy()
-        if damaged.any():
-            filled[damaged] = apply_filling(self.imputers_, X_all[damaged], self.filling)
+        filled = apply_filling(self.imputers_, X_all, self.filling)
         with one_blas_thread():
             self.estimator_ = clone(self._unfitted_estimator()).fit(filled, y_all)
         self.classes_ = self.estimator_.classes_

@@ -10,16 +10,11 @@
 
 The baselines of chapters 6 and 8 (:mod:`inverse_lessons.models.baselines`,
 :mod:`inverse_lessons.models.filled_classifier`) fill damaged images through here.
-Inside a :func:`shared_fillings` block, an imputer fitted on the same training
-images, or a set of images filled by the same imputer, is computed once and reused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import warnings
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -30,51 +25,10 @@ from inverse_lessons._validation import check_choice
 from inverse_lessons.damage import fill_missing
 from inverse_lessons.threads import one_blas_thread
 
-__all__ = ["FILLINGS", "fit_fillings", "apply_filling", "check_images", "shared_fillings"]
+__all__ = ["FILLINGS", "fit_fillings", "apply_filling", "check_images"]
 
 #: The four fillings, in the order tables show them.
 FILLINGS = ("zero", "mean", "KNNImputer", "IterativeImputer")
-
-# The memo of the open shared_fillings block (None outside one): fitted imputers by
-# (filling, images), and filled images by (imputer, images).
-_SHARED = ContextVar("shared_fillings", default=None)
-
-
-@contextmanager
-def shared_fillings():
-    """Fit each imputer once per training set, and fill each set of images once, in a block.
-
-    Fitting an imputer and filling images with it are deterministic, so doing
-    either twice on the same images gives the same arrays, and chapter 8 would
-    do both twice: its baselines fit a ``KNNImputer`` on the same training images
-    for two classifiers, plain and told the noise level, and fill the same
-    damaged copies for both; logistic regression and k-NN fill the same test
-    images with it. Inside this block, :func:`fit_fillings` returns the imputer it
-    already fitted on identical images (the same object), and
-    :func:`apply_filling` returns a copy of the filling it already made of
-    identical images with that imputer. Images are identical when their
-    bytes are; the zero and mean fillings, which cost nothing, are not kept.
-
-    Everything computed in the block is kept until the block ends (an outer
-    block's memo, if blocks are nested). A fitted imputer is shared by whoever
-    asks for it, so it must not be refitted in place; nothing in the package does.
-
-    Yields
-    ------
-    None
-        Use it as ``with shared_fillings(): ...``.
-    """
-    token = _SHARED.set({}) if _SHARED.get() is None else None
-    try:
-        yield
-    finally:
-        if token is not None:
-            _SHARED.reset(token)
-
-
-def _images_key(X):
-    """Identify images by their shape and the digest of their bytes."""
-    return X.shape, hashlib.blake2b(np.ascontiguousarray(X)).digest()
 
 
 def fit_fillings(X_train, fillings=FILLINGS):
@@ -84,9 +38,7 @@ def fit_fillings(X_train, fillings=FILLINGS):
     ``KNNImputer(n_neighbors=5)``, and ``IterativeImputer(max_iter=5, tol=0)``
     clipped to the training pixel range. A tolerance of 0 makes it run all five
     rounds when it fills a damaged image (with any positive tolerance, a complete
-    training set stops its fit after one round, and so its filling too). Inside
-    a :func:`shared_fillings` block, an imputer already fitted there on the same
-    images is returned again rather than refitted.
+    training set stops its fit after one round, and so its filling too).
 
     Parameters
     ----------
@@ -113,8 +65,6 @@ def fit_fillings(X_train, fillings=FILLINGS):
     for filling in fillings:
         check_choice("filling", filling, FILLINGS)
     imputers = {}
-    shared = _SHARED.get()      # the imputers fitted on these images in the block
-    memo = {} if shared is None else shared.setdefault(("fit", _images_key(X_train)), {})
     # Small problems: one thread is as fast, and much faster on a busy machine.
     with one_blas_thread(), warnings.catch_warnings():
         # tol=0 runs all five rounds; a complete training set never "converges" by
@@ -127,12 +77,10 @@ def fit_fillings(X_train, fillings=FILLINGS):
                 imputers[filling] = 0.0
             elif filling == "mean":
                 imputers[filling] = X_train.mean(axis=0)
-            elif filling in memo:
-                imputers[filling] = memo[filling]
             elif filling == "KNNImputer":
-                imputers[filling] = memo[filling] = KNNImputer(n_neighbors=5).fit(X_train)
+                imputers[filling] = KNNImputer(n_neighbors=5).fit(X_train)
             else:
-                imputers[filling] = memo[filling] = IterativeImputer(
+                imputers[filling] = IterativeImputer(
                     max_iter=5, tol=0.0, random_state=0, min_value=X_train.min(),
                     max_value=X_train.max()).fit(X_train)
     return imputers
@@ -142,8 +90,7 @@ def apply_filling(imputers, X, filling):
     """Fill in the missing pixels of ``X`` with a fitted filling.
 
     Observed pixels are kept as they are; images with nothing missing come back
-    unchanged. Inside a :func:`shared_fillings` block, a filling already made
-    there of the same images with the same imputer is returned again (a copy).
+    unchanged.
 
     Parameters
     ----------
@@ -166,15 +113,8 @@ def apply_filling(imputers, X, filling):
         return fill_missing(X, imputer)
     if not np.isnan(X).any():
         return X
-    shared = _SHARED.get()
-    key = None if shared is None else ("fill", id(imputer), _images_key(X))
-    if key is not None and key in shared:
-        return shared[key][1].copy()
     with one_blas_thread():
-        filled = imputer.transform(X)
-    if key is not None:         # the imputer kept with its filling: its id stays its own
-        shared[key] = imputer, filled.copy()
-    return filled
+        return imputer.transform(X)
 
 
 def check_images(name, X):
