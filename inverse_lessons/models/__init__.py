@@ -22,8 +22,10 @@
 - :mod:`~inverse_lessons.models.fine_tuning`: fine-tuning those generators through the
   likelihood (chapter 8).
 - :mod:`~inverse_lessons.models.vae_by_class`: ``VAEBySynthesis``, a small VAE per class,
-  classified by inference (chapter 9); :mod:`~inverse_lessons.models.vae_training`: fitting
-  those VAEs by the evidence lower bound, and the posterior's temperature.
+  classified by inference (chapter 9); :mod:`~inverse_lessons.models.vae_inference`: that
+  inference (the energy, its gradient, the bank and the Adam steps);
+  :mod:`~inverse_lessons.models.vae_training`: fitting those VAEs by the evidence lower
+  bound, and the posterior's temperature.
 - :mod:`~inverse_lessons.models.adversarial_mlp`: a small MLP, optionally trained
   adversarially (chapter 9).
 - :mod:`~inverse_lessons.models.fillings` and :mod:`~inverse_lessons.models.filled_classifier`:

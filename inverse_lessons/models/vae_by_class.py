@@ -24,14 +24,16 @@ own posterior) or fitted on held-out training images (never on test images).
 Training fits each class's VAE (decoder, encoder and s_c) to its own images by
 the evidence lower bound, all classes in one batched computation
 (:mod:`~inverse_lessons.models.vae_training`); the encoder serves only the
-training. This module holds the generators, their energy, the inference and the
-estimator. The inference of prediction is the one of Schott et al.: the best
+training. The inference of prediction is the one of Schott et al.: the best
 latent of a fixed bank of prior samples (per class), then a few steps of Adam on
-E_c over z, observed pixels only.
+E_c over z, observed pixels only. It lives in
+:mod:`~inverse_lessons.models.vae_inference` (whose ``energies``,
+``energy_gradient`` and ``infer_latents`` this module re-exports, for the book);
+this module holds the estimator.
 
 For an attacker, :meth:`VAEBySynthesis.differentiable_scores` gives the class
 scores -E_c(x) as a TensorFlow function of the image, differentiable either
-through the unrolled Adam steps or by the envelope theorem: at the optimum
+through the Adam steps or by the envelope theorem: at the optimum
 z*, dE_c/dx = (partial E_c / partial x)(x, z*), the latent held fixed
 (chapter 5's argument, used by the attacker).
 
@@ -39,8 +41,6 @@ Shapes: C classes, d pixels, k latent dimensions, H hidden units, S bank samples
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from scipy.special import log_softmax
@@ -59,7 +59,13 @@ from inverse_lessons._validation import (
 )
 from inverse_lessons.inversion.solver import DivergenceError
 from inverse_lessons.models.base import encode_labels
-from inverse_lessons.models.training import adam_step
+from inverse_lessons.models.vae_inference import (
+    decode,
+    energies,
+    energy_gradient,
+    infer_latents,
+    infer_scores,
+)
 from inverse_lessons.models.vae_training import (
     fit_class_vaes,
     fit_temperature,
@@ -67,137 +73,10 @@ from inverse_lessons.models.vae_training import (
 )
 from inverse_lessons.threads import one_blas_thread
 
+# energies, energy_gradient and infer_latents: re-exported, the book imports them here
 __all__ = ["VAEBySynthesis", "energies", "energy_gradient", "infer_latents"]
 
-_LOG_2PI = math.log(2.0 * math.pi)
 _F64 = tf.float64
-
-
-# -- the generator and its energy ---------------------------------------------------------
-def _decode(Z, U, u, V, b):
-    """g_c(z) for latents Z (n, C, k): images (n, C, d) and the hidden units (n, C, H)."""
-    hidden = tf.tanh(tf.einsum("nck,ckh->nch", Z, U) + u[None])
-    return tf.einsum("nch,chd->ncd", hidden, V) + b[None], hidden
-
-
-def energies(X, mask, Z, decoder, log_s2):
-    """Return the energy E_c(x, z) of every image and class at the latents Z.
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d)
-        Images; a missing pixel may hold any finite value (it is masked).
-    mask : array-like of shape (n, d)
-        1 for an observed pixel, 0 for a missing one.
-    Z : array-like of shape (n, C, k)
-        One latent per image and class.
-    decoder : tuple of tf.Tensor
-        ``(U (C, k, H), u (C, H), V (C, H, d), b (C, d))``, the generators' weights.
-    log_s2 : tf.Tensor of shape (C,)
-        Log of each class's noise variance s_c^2 (pixel units squared).
-
-    Returns
-    -------
-    tf.Tensor of shape (n, C)
-        ||x_O - g_c(z)_O||^2 / (2 s_c^2) + |O| log(2 pi s_c^2) / 2 + ||z||^2 / 2,
-        in nats.
-    """
-    X, mask, Z = (tf.convert_to_tensor(v, _F64) for v in (X, mask, Z))
-    drawn, _ = _decode(Z, *decoder)
-    residual = (X[:, None] - drawn) * mask[:, None]
-    s2 = tf.exp(log_s2)
-    n_observed = tf.reduce_sum(mask, axis=1, keepdims=True)
-    return (0.5 * tf.reduce_sum(tf.square(residual), -1) / s2[None]
-            + 0.5 * n_observed * (_LOG_2PI + log_s2[None])
-            + 0.5 * tf.reduce_sum(tf.square(Z), -1))
-
-
-def energy_gradient(X, mask, Z, decoder, log_s2):
-    """Return dE_c/dz at Z, written out (back-propagation through g_c by hand).
-
-    Parameters
-    ----------
-    X, mask, Z, decoder, log_s2
-        As for :func:`energies` (tensors, float64).
-
-    Returns
-    -------
-    tf.Tensor of shape (n, C, k)
-        -J_c(z)_O^T (x_O - g_c(z)_O) / s_c^2 + z, with J_c the decoder's
-        Jacobian; differentiable in X (the unrolled inference uses that).
-    """
-    U, u, V, b = decoder
-    drawn, hidden = _decode(Z, U, u, V, b)
-    pull = -(X[:, None] - drawn) * mask[:, None] / tf.exp(log_s2)[None, :, None]
-    back = tf.einsum("ncd,chd->nch", pull, V) * (1.0 - tf.square(hidden))
-    return tf.einsum("nch,ckh->nck", back, U) + Z
-
-
-def _bank_start(X, mask, bank, bank_images, log_s2):
-    """Each class's best latent of the bank (S, k) with drawings (C, S, d): (n, C, k)."""
-    s2 = tf.exp(log_s2)
-    seen = X * mask
-    squared = (tf.reduce_sum(seen * X, -1)[:, None, None]
-               - 2.0 * tf.einsum("nd,csd->ncs", seen, bank_images)
-               + tf.einsum("nd,csd->ncs", mask, tf.square(bank_images)))
-    energy = 0.5 * squared / s2[None, :, None] + 0.5 * tf.reduce_sum(tf.square(bank), -1)
-    best = tf.stop_gradient(tf.argmin(energy, axis=-1))          # (n, C)
-    return tf.gather(bank, best)
-
-
-def infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate):
-    """Run ``n_steps`` steps of Adam on every E_c(x, z) over z, from ``start``.
-
-    Each image and class is its own problem (Adam's moments are per
-    coordinate); the result is differentiable in X through every step.
-
-    Parameters
-    ----------
-    X, mask, decoder, log_s2
-        As for :func:`energies` (tensors, float64).
-    start : tf.Tensor of shape (n, C, k)
-        The starting latents.
-    n_steps : int
-        Adam steps.
-    learning_rate : float
-        Adam's step size (latent units).
-
-    Returns
-    -------
-    tf.Tensor of shape (n, C, k)
-    """
-    Z = start
-    moments, velocities = [tf.zeros_like(Z)], [tf.zeros_like(Z)]
-    rate = tf.constant(learning_rate, _F64)
-    for t in range(1, n_steps + 1):
-        g = energy_gradient(X, mask, Z, decoder, log_s2)
-        (Z,), moments, velocities = adam_step([Z], [g], moments, velocities,
-                                              tf.constant(float(t), _F64), rate)
-    return Z
-
-
-def _scores(X, mask, bank, bank_images, decoder, log_s2, n_steps, learning_rate,
-            envelope):
-    """Return the class scores -E_c(x) (n, C), the start's energies (n, C) and the latents."""
-    start = _bank_start(X, mask, bank, bank_images, log_s2)
-    Z = infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate)
-    if envelope:
-        Z = tf.stop_gradient(Z)
-    return (-energies(X, mask, Z, decoder, log_s2),
-            energies(X, mask, start, decoder, log_s2), Z)
-
-
-_scores_graph = tf.function(_scores, reduce_retracing=True)
-
-
-def _inference_constants(decoder, bank, noise_variances):
-    """Return the fitted arrays as tensors: bank, its drawings (C, S, d), decoder, log s^2."""
-    decoder = tuple(tf.constant(w) for w in decoder)
-    bank = tf.constant(bank)
-    bank_images, _ = _decode(bank[:, None, :] * tf.ones_like(decoder[0][:, :1, 0])[None],
-                             *decoder)
-    log_s2 = tf.constant(np.log(noise_variances))
-    return bank, tf.transpose(bank_images, [1, 0, 2]), decoder, log_s2
 
 
 def _observed_tensor(X, binarize):
@@ -250,6 +129,14 @@ class _GeneratorViews:
     class scores (n, C), the start's scores (n, C) and the latents (n, C, k).
     """
 
+    def _weights(self):
+        """Return the bank, the decoder's weights and the log noise variances, as tensors.
+
+        Tensors, not arrays: a traced function takes them several times faster.
+        """
+        return (tf.constant(self.bank_), tuple(tf.constant(w) for w in self.decoder_),
+                tf.constant(np.log(self.noise_variances_)))
+
     def start_scores(self, X):
         """-E_c(x, z0) at the bank's best latent z0, before the Adam steps: (n, C)."""
         return self._inference(X)[1]
@@ -261,7 +148,7 @@ class _GeneratorViews:
     def reconstruct(self, X):
         """Each class's drawing g_c(z*) of each image, every pixel: (n, C, d)."""
         Z = tf.constant(self.invert(X))
-        return _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
+        return decode(Z, *self._weights()[1])[0].numpy()
 
     def sample(self, n, *, random_state=None):
         """N images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
@@ -269,7 +156,7 @@ class _GeneratorViews:
         z = check_random_state(random_state).standard_normal((check_int("n", n),
                                                                int(self.n_latent)))
         Z = tf.constant(np.repeat(z[:, None], len(self.classes_), axis=1))
-        drawn = _decode(Z, *(tf.constant(w) for w in self.decoder_))[0].numpy()
+        drawn = decode(Z, *self._weights()[1])[0].numpy()
         return drawn.transpose(1, 0, 2)
 
     def differentiable_scores(self, X, *, gradient="unrolled"):
@@ -288,13 +175,8 @@ class _GeneratorViews:
         if len(X.shape) != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"X must have shape (n, {self.n_features_in_}), got {X.shape}")
         X0, mask = _observed_tensor(X, self.binarize)
-        bank, bank_images, decoder, log_s2 = _inference_constants(
-            self.decoder_, self.bank_, self.noise_variances_)
-        # one traced graph (differentiable like the eager operations, many times faster
-        # for an attack's repeated calls)
-        scores, _, _ = _scores_graph(X0, mask, bank, bank_images, decoder, log_s2,
-                                     int(self.n_steps), float(self.step_size),
-                                     gradient == "envelope")
+        scores, _, _ = infer_scores(X0, mask, *self._weights(), int(self.n_steps),
+                                    float(self.step_size), envelope=gradient == "envelope")
         return scores
 
 
@@ -428,18 +310,16 @@ class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
     def _inference(self, X):
         """Scores (n, C), start energies (n, C) and latents (n, C, k), numpy; checks."""
         X0, mask = self._validated(X)
-        bank, bank_images, decoder, log_s2 = _inference_constants(
-            self.decoder_, self.bank_, self.noise_variances_)
         with one_blas_thread():
-            scores, start, Z = _scores_graph(
-                tf.constant(X0), tf.constant(mask), bank, bank_images, decoder, log_s2,
-                int(self.n_steps), float(self.step_size), True)
+            scores, start, Z = infer_scores(
+                tf.constant(X0), tf.constant(mask), *self._weights(), int(self.n_steps),
+                float(self.step_size), envelope=True)
         scores = scores.numpy()
         if not np.isfinite(scores).all():
             raise DivergenceError(
                 "the inference diverged: a class score is not finite; use a smaller "
                 "step_size", step_size=float(self.step_size), step_size_bound=None)
-        return scores, -start.numpy(), Z.numpy()
+        return scores, start.numpy(), Z.numpy()
 
     def class_scores(self, X):
         """-E_c(x) for each image (rows of X, NaN = missing) and class: (n, C), nats.

@@ -79,7 +79,9 @@ def elbo_loss(X, weights, noise, parameters):
     return tf.reduce_sum(weights * (nll + kl)) / d
 
 
-@tf.function(reduce_retracing=True)
+# no AutoGraph: the loop is written as a tf.while_loop, and converting the code
+# costs more than tracing it
+@tf.function(reduce_retracing=True, autograph=False)
 def train_elbo(X, weights, parameters, n_steps, learning_rate, seed, log_s2_floor):
     """Run full-batch Adam on :func:`elbo_loss`, fresh noise at every step.
 
@@ -106,12 +108,10 @@ def train_elbo(X, weights, parameters, n_steps, learning_rate, seed, log_s2_floo
     losses : tf.Tensor of shape (n_steps,)
         The loss at each step, before that step's update.
     """
-    moments = [tf.zeros_like(p) for p in parameters]
-    velocities = [tf.zeros_like(p) for p in parameters]
-    losses = tf.TensorArray(_F64, size=n_steps)
     k = tf.shape(parameters[4])[1]
     shape = tf.concat([tf.shape(X)[:2], [k]], 0)
-    for t in tf.range(n_steps):
+
+    def step(t, parameters, moments, velocities, losses):
         noise = tf.random.stateless_normal(shape, tf.stack([seed, tf.cast(t, tf.int64)]),
                                            dtype=_F64)
         with tf.GradientTape() as tape:
@@ -122,7 +122,14 @@ def train_elbo(X, weights, parameters, n_steps, learning_rate, seed, log_s2_floo
             parameters, gradients, moments, velocities,
             tf.cast(t + 1, _F64), learning_rate)
         parameters[-1] = tf.maximum(parameters[-1], log_s2_floor)
-        losses = losses.write(t, loss)
+        return t + 1, parameters, moments, velocities, losses.write(t, loss)
+
+    moments = [tf.zeros_like(p) for p in parameters]
+    velocities = [tf.zeros_like(p) for p in parameters]
+    losses = tf.TensorArray(_F64, size=n_steps)
+    _, parameters, _, _, losses = tf.while_loop(
+        lambda t, *_: t < n_steps, step,
+        (tf.constant(0), parameters, moments, velocities, losses))
     return parameters, losses.stack()
 
 

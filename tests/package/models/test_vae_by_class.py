@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import DivergenceError, tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.models.vae_by_class import VAEBySynthesis, energies, energy_gradient
+from inverse_lessons.models.vae_inference import infer_latents, infer_scores
 from inverse_lessons.models.vae_training import elbo_loss, fit_temperature, last_of_each_class
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
@@ -98,6 +99,29 @@ def test_differentiable_scores_are_the_class_scores(model):
     for gradient in ("unrolled", "envelope"):
         np.testing.assert_allclose(model.differentiable_scores(X, gradient=gradient).numpy(),
                                    model.class_scores(X), rtol=1e-10)
+
+
+def test_inference_traced_into_a_callers_function_is_the_same(model):
+    """infer_scores runs its own graph eagerly and joins a caller's trace inside one;
+    both give the class scores and gradients of the eager steps; 0 steps: the start."""
+    X = tf.constant(X_TEST[:4])
+    (decoder, log_s2), bank = _weights(model), tf.constant(model.bank_)
+    mask = tf.ones_like(X)
+
+    def scores_and_gradient(X):
+        with tf.GradientTape() as tape:
+            tape.watch(X)
+            scores = infer_scores(X, mask, bank, decoder, log_s2, int(model.n_steps),
+                                  float(model.step_size), envelope=False)[0]
+            first = tf.reduce_sum(scores[:, 0])
+        return scores, tape.gradient(first, X)
+
+    eager, traced = scores_and_gradient(X), tf.function(scores_and_gradient)(X)
+    for a, b in zip(eager, traced, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-10)
+    np.testing.assert_array_equal(eager[0].numpy(), model.class_scores(X_TEST[:4]))
+    start = tf.constant(np.tile(model.bank_[:1], (4, 10, 1)))
+    assert infer_latents(X, mask, start, decoder, log_s2, 0, 0.05) is start
 
 
 def test_a_missing_pixel_does_not_change_the_score(model):
