@@ -5,7 +5,8 @@ functions of the image (its own ``differentiable_scores``, every gradient kind i
 offers, or exact ones for logistic regression, an RBF SVC and
 :class:`~inverse_lessons.AnalysisBySynthesis`); :func:`gradient_flips` attacks
 through them: DeepFool towards every other class from the image and random
-starts, then bisection, PGD at shrinking radii and (L2) turns towards the
+starts (the loop of :func:`~inverse_lessons.evaluation.deepfool.deepfool_runs`),
+then bisection, PGD at shrinking radii and (L2) turns towards the
 boundary's normal. :func:`flip_sizes` measures any change against the model's own
 ``predict``. The suite that combines these with decision-based and transfer
 attacks is :mod:`inverse_lessons.evaluation.robustness`.
@@ -30,21 +31,15 @@ from inverse_lessons.evaluation.attacks import (
     check_complete_images,
     refine_flip,
 )
-from inverse_lessons.evaluation.deepfool import free_directions
+from inverse_lessons.evaluation.deepfool import deepfool_runs, perturbation_size
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
 from inverse_lessons.models.ppca import class_log_likelihoods
 
 __all__ = ["NORMS", "bisect_changes", "check_attackable", "class_predictor", "fitted_estimator",
-           "flip_sizes", "gradient_flips", "perturbation_size", "score_functions",
-           "shortest_changes"]
+           "flip_sizes", "gradient_flips", "score_functions"]
 
 NORMS = ("l2", "linf")
 _BATCH = 1024          # images per gradient evaluation
-
-
-def perturbation_size(delta, norm):
-    """Size of each change, rows of ``delta`` (n, d), in ``norm`` ("l2" or "linf"): (n,)."""
-    return np.linalg.norm(delta, axis=1) if norm == "l2" else np.abs(delta).max(axis=1)
 
 
 def fitted_estimator(model):
@@ -63,10 +58,6 @@ def check_attackable(model):
         raise TypeError(f"model must have n_features_in_ (a fitted scikit-learn style "
                         f"classifier), got {type(model).__name__}")
     return int(width)
-
-
-
-
 
 
 def class_predictor(model):
@@ -174,8 +165,9 @@ class _Slopes:
         # one trace for every batch size: tracing an unrolled inference costs seconds
         spec = [tf.TensorSpec([None, width], tf.float32), tf.TensorSpec([None], tf.int32),
                 tf.TensorSpec([None], tf.int32)]
+        # no AutoGraph: the score functions have no Python control flow on tensors
         self.compiled = tf.function(lambda X, own, target: _gap(scores, X, own, target),
-                                    input_signature=spec)
+                                    input_signature=spec, autograph=False)
 
     def __call__(self, points, own, target=None):
         target = np.full(len(points), -1) if target is None else target
@@ -223,8 +215,8 @@ def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, t
 
     ``starts`` is a list of (n, d) offsets (zeros for the image itself). The runs go
     towards every other class, or (``targets`` an int) the ``targets`` classes scored
-    highest after the own one. Returns each image's shortest flipping change (n, d),
-    zero where no run flipped.
+    highest after the own one (:func:`~inverse_lessons.evaluation.deepfool.deepfool_runs`).
+    Returns each image's shortest flipping change (n, d), zero where no run flipped.
     """
     n = len(X)
     values = scores.scores(tf.constant(X, tf.float32)).numpy()
@@ -235,30 +227,13 @@ def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, t
         np.arange(n), np.arange(len(starts)), np.arange(n_classes), indexing="ij"))
     keep = (target != own[image]) & (rank[image, target] < (targets or n_classes))
     image, start, target = image[keep], start[keep], target[keep]
-    current = _clip(X[image] + np.stack(starts)[start, image], box)
-    flipped = predict(current) != own[image]
-    for _ in range(max_iter):
-        live = np.flatnonzero(~flipped)
-        if live.size == 0:
-            break
-        f, g = scores(current[live], own[image[live]], target[live])
-        g = free_directions(g, current[live], box)
-        if norm == "l2":
-            step = (-(1 + overshoot) * f / (np.sum(g ** 2, 1) + 1e-24))[:, None] * g
-        else:
-            step = (-(1 + overshoot) * f / (np.abs(g).sum(1) + 1e-24))[:, None] * np.sign(g)
-        current[live] = _clip(current[live] + step, box)
-        flipped[live] = predict(current[live]) != own[image[live]]
-    return shortest_changes(X, image, current - X[image], flipped, norm)
 
+    def gap_and_slope(points, runs):
+        return scores(points, own[image[runs]], target[runs])
 
-def shortest_changes(X, image, change, flipped, norm):
-    """Each image's shortest flipping change among rows ``change`` made from ``X[image]``."""
-    size = np.where(flipped, perturbation_size(change, norm), np.inf)
-    delta = np.zeros_like(X)
-    for row in np.argsort(-size):          # each image's shortest comes last
-        if np.isfinite(size[row]):
-            delta[image[row]] = change[row]
+    _, delta = deepfool_runs(X, image, own, gap_and_slope, predict, max_iter=max_iter,
+                             overshoot=overshoot, box=box, norm=norm,
+                             start=_clip(X[image] + np.stack(starts)[start, image], box))
     return delta
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from inverse_lessons._validation import check_choice, check_int, check_positive
+from inverse_lessons.evaluation.deepfool import perturbation_size, shortest_changes
 from inverse_lessons.evaluation.gradient_attacks import (
     NORMS,
     bisect_changes,
@@ -48,9 +49,7 @@ from inverse_lessons.evaluation.gradient_attacks import (
     fitted_estimator,
     flip_sizes,
     gradient_flips,
-    perturbation_size,
     score_functions,
-    shortest_changes,
 )
 
 __all__ = ["add_flips", "attack_suite", "decision_flips",

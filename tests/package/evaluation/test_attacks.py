@@ -221,6 +221,35 @@ def test_deepfool_runs_take_one_exact_step_across_a_hyperplane():
     assert np.all(predict(X + delta) == 1)
 
 
+def test_deepfool_runs_in_linf_step_along_the_sign_and_start_where_told():
+    """The same hyperplane in L-infinity: one step of (1 + overshoot) |f| / ||w||_1 along
+    sign(w), the smallest L-infinity step to it, kept by its L-infinity size; a run
+    started on the other side takes no step, and an image's shorter run wins."""
+    rng = np.random.default_rng(1)
+    w, X = rng.standard_normal(6), rng.standard_normal((3, 6))
+    b = -(X @ w).max() - 0.5
+
+    def predict(points):
+        return (points @ w + b > 0).astype(int)
+
+    def gap_and_slope(points, runs):
+        return points @ w + b, np.tile(w, (len(points), 1))
+
+    far = X[2] + 10 * np.sign(w)              # flipped already: a long change
+    near = X[2] + 1e-3 * np.sign(w)           # unflipped: one step from near X[2]
+    image = np.array([0, 1, 2, 2])
+    start = np.vstack([X[0], X[1], far, near])
+    found, delta = deepfool_runs(X, image, predict(X), gap_and_slope, predict, max_iter=1,
+                                 overshoot=0.02, box=None, norm="linf", start=start)
+    gap = X @ w + b
+    expected = -1.02 * (gap / np.abs(w).sum())[:, None] * np.sign(w)[None]
+    assert np.array_equal(found, np.arange(3))
+    np.testing.assert_allclose(delta[:2], expected[:2], rtol=1e-12, atol=1e-12)
+    step = -1.02 * (near @ w + b) / np.abs(w).sum() * np.sign(w)
+    np.testing.assert_allclose(delta[2], near + step - X[2], rtol=1e-12, atol=1e-12)
+    assert np.abs(delta[2]).max() < 10 and np.all(predict(X + delta) == 1)
+
+
 def test_complete_image_scores_refuses_other_models(svc):
     with pytest.raises(TypeError, match="AnalysisBySynthesis"):
         complete_image_scores(svc)

@@ -11,7 +11,7 @@ from sklearn.svm import SVC
 from inverse_lessons._tf import tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.evaluation import robustness as R
-from inverse_lessons.evaluation.gradient_attacks import perturbation_size
+from inverse_lessons.evaluation.deepfool import perturbation_size
 from inverse_lessons.evaluation.likelihood_attacks import exact_smallest_flip
 from inverse_lessons.models.adversarial_mlp import AdversarialMLP
 from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
