@@ -7,8 +7,8 @@ iterations). Its second page (``06_2_what_each_change_buys``) undoes one change
 at a time (no damaged copies, lambda = 0), three training seeds each. This
 script adds the row the chapter cannot afford: the default k = 30 latents
 instead of 10 (with damaged copies in every batch, each image's masked inversion
-solves with its own k x k matrices, so a fit costs about 27 times more: some
-twenty seconds of CPU on two cores).
+solves with its own k x k matrices, so a fit costs several times more; the
+script prints each setting's CPU seconds a fit).
 
 Training seed s sets ``random_state`` and the damaged copies' patterns
 (``with_damaged_copies(..., seed=s)``), as in the chapter; the test conditions
@@ -19,7 +19,7 @@ RMS error of the filled-in pixels with half of them missing and the median
 condition number of the generator restricted to the observed pixels (half
 missing, first pattern).
 
-Run (about two minutes of CPU):
+Run (about a minute of CPU):
 
     .venv/bin/python benchmarks/bench_ablation_06.py
 """
