@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from inverse_lessons._tf import tf
 from inverse_lessons.figures.style import PALETTE, fix_layout
 from inverse_lessons.inversion.solver import descent_path
 
-__all__ = ["DescentFigure", "draw_descent"]
+__all__ = ["DescentFigure", "draw_descent", "LOSS_FLOOR"]
+
+#: The loss panel's log scale cannot show a loss of 0 (a step of one over the
+#: curvature lands exactly): losses below this are drawn at it, and the panel says so.
+LOSS_FLOOR = 1e-20
 
 
 def _numpy_loss(forward, observation):
@@ -30,7 +35,8 @@ class DescentFigure:
     """Draw a 1-d descent once, then update it in place.
 
     Left: the loss landscape (drawn once) with the descent path on it; right:
-    the loss per step on a log scale. :meth:`show` changes only what a new run
+    the loss per step on a log scale (losses below :data:`LOSS_FLOOR` drawn at
+    it, with a note). :meth:`show` changes only what a new run
     changes (the path, its markers, the loss curve, the titles): no new figure,
     axes or layout per update, which is what keeps a slider and an animation's
     frames quick. The layout is fixed once, so every update has the same size.
@@ -73,10 +79,17 @@ class DescentFigure:
         # head room above the landscape for the legend, so it never covers the path
         left.set(xlim=(grid[0], grid[-1]), ylim=(-0.05 * top, 1.5 * top),
                  xlabel=xlabel, ylabel=f"loss L({xlabel})", title="Descent path")
+        # opaque, so a diverging path's zig-zag passes behind it, not through its text
         left.legend(loc="upper center", ncols=2, fontsize=9, handlelength=1.5,
-                    columnspacing=1.0)
+                    columnspacing=1.0, frameon=True, framealpha=1.0,
+                    edgecolor="none")
         self.loss_curve, = self.right.plot([], [], "-o", markersize=3)
         self.right.set(xlabel="step", ylabel="loss", yscale="log", title="Loss per step")
+        # labels on the powers of ten only: a narrow range's labelled minor ticks
+        # (2 x 10^2, ...) are wide enough to run into the axis label
+        self.right.yaxis.set_minor_formatter(NullFormatter())
+        self.floor_note = self.right.text(0.97, 0.97, "", transform=self.right.transAxes,
+                                          ha="right", va="top", fontsize=8)
         self.fig.tight_layout()
         fix_layout(self.fig)
 
@@ -101,11 +114,16 @@ class DescentFigure:
         self.path_line.set_data(path, path_losses)
         self.start_marker.set_data(path[:1], path_losses[:1])
         self.end_marker.set_data(path[-1:], path_losses[-1:])
-        self.loss_curve.set_data(np.arange(len(losses)), losses)
-        positive = losses[losses > 0]
-        low, high = (positive.min(), positive.max()) if positive.size else (1e-3, 1.0)
+        shown = np.maximum(losses, LOSS_FLOOR)
+        self.loss_curve.set_data(np.arange(len(losses)), shown)
+        clipped = bool(np.any(losses < LOSS_FLOOR))
+        self.floor_note.set_text(f"losses < {LOSS_FLOOR:.0e} drawn at {LOSS_FLOOR:.0e}" if clipped
+                                 else "")
+        low, high = shown.min() / 2, shown.max() * 2
+        if np.floor(np.log10(high)) < np.ceil(np.log10(low)):   # no power of ten inside
+            low = 10.0 ** np.floor(np.log10(low))
         self.right.set_xlim(-0.5, max(len(losses) - 0.5, 1.5))
-        self.right.set_ylim(low / 2, high * 2)
+        self.right.set_ylim(low, high)
         self.left.set_title(f"Descent path, step size {step_size:.3g}")
         self.right.set_title("Loss per step" + (" (diverged)" if run.diverged else ""))
         return self.fig

@@ -110,7 +110,8 @@ def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel=
         As for :func:`plot_loss_landscape`.
     runs : list of (str, array-like)
         (label, path) pairs, path the iterates. A path may diverge: it is
-        clipped to the panel, which says at which step it leaves.
+        clipped to the panel, whose title says at which step it leaves (a title
+        covers no line of the panel).
     ncols : int, optional
         Panels per row; by default all in one row.
     suptitle, xlabel : str, optional
@@ -137,8 +138,7 @@ def plot_step_size_sweep(loss, grid, runs, *, ncols=None, suptitle=None, xlabel=
             shown = ((path >= grid[0]) & (path <= grid[-1])
                      & (np.asarray(loss(path), dtype=float) <= 1.05 * top))
         if not shown.all():     # a diverging path leaves the panel: say at which step
-            ax.text(0.5, 0.97, f"leaves the axes at step {np.argmin(shown)}", fontsize=8,
-                    transform=ax.transAxes, ha="center", va="top")
+            ax.set_title(f"{label}\n(leaves the axes at step {np.argmin(shown)})")
         if ax is not axes.flat[0]:
             ax.get_legend().remove()
     for ax in axes.flat[len(runs):]:

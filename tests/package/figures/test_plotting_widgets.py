@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inverse_lessons import toy_forward
-from inverse_lessons.figures.descent import DescentFigure, draw_descent
+from inverse_lessons.figures.descent import LOSS_FLOOR, DescentFigure, draw_descent
 from inverse_lessons.figures.images import plot_digits, plot_inversion
 from inverse_lessons.figures.plotting import plot_step_size_sweep
 from inverse_lessons.figures.style import fix_layout, use_book_style
@@ -106,10 +106,28 @@ def test_sweep_says_where_a_diverging_path_leaves_its_panel():
     loss = lambda x: (2 * np.asarray(x) - 4) ** 2  # noqa: E731
     runs = [("calm", np.array([0.0, 1.0, 1.5])), ("wild", np.array([1.0, 3.0, -2.0, 9.0]))]
     fig = plot_step_size_sweep(loss, np.linspace(-1, 5, 20), runs, ncols=2)
-    notes = [[t.get_text() for t in ax.texts] for ax in fig.axes[:2]]
-    assert notes[0] == []                          # stays inside: no note
-    assert notes[1] == ["leaves the axes at step 2"]   # x = -2 is left of the grid
+    titles = [ax.get_title() for ax in fig.axes[:2]]
+    assert titles[0] == "calm"                     # stays inside: no note
+    # x = -2 is left of the grid; the note is in the title, off the panel's lines
+    assert titles[1] == "wild\n(leaves the axes at step 2)"
+    assert all(len(ax.texts) == 0 for ax in fig.axes[:2])
     plt.close(fig)
+
+
+def test_descent_figure_draws_a_zero_loss_at_the_floor_and_says_so():
+    grid = np.linspace(-4, 8, 60)
+    figure = DescentFigure(toy_forward, 0.0, grid)
+    landed = descent_path(toy_forward, 0.0, -3.0, step_size=0.125, n_steps=10)
+    assert np.all(np.asarray(landed.losses)[1:] == 0.0)   # one step lands exactly
+    figure.show(landed, 0.125)
+    drawn = figure.loss_curve.get_ydata()
+    assert np.all(drawn[1:] == LOSS_FLOOR) and drawn[0] == landed.losses[0]
+    assert figure.right.get_ylim()[0] <= LOSS_FLOOR and "drawn at" in figure.floor_note.get_text()
+    figure.show(descent_path(toy_forward, 0.0, -3.0, step_size=0.05, n_steps=10), 0.05)
+    assert figure.floor_note.get_text() == ""
+    low, high = figure.right.get_ylim()         # a power of ten is always in view
+    assert np.floor(np.log10(high)) >= np.ceil(np.log10(low))
+    plt.close(figure.fig)
 
 
 def test_inversion_difference_has_a_colour_bar_with_signed_ends():
