@@ -34,6 +34,19 @@ def _gaussian_noise_accuracies():
     return tuple(scores)
 
 
+def _plain_deepfool_ratio():
+    from inverse_lessons.data import load_digits_split
+    from inverse_lessons.evaluation.likelihood_attacks import exact_smallest_flip, smallest_flip_l2
+    from inverse_lessons.models.analysis_by_synthesis import AnalysisBySynthesis
+
+    X_train, y_train, X_test, _ = load_digits_split()
+    model = AnalysisBySynthesis(n_components=1).fit(X_train, y_train)
+    one_run = smallest_flip_l2(model, X_test[:1], multi_start=False, refine_steps=0,
+                               bisection_steps=0)[0]      # no box: box=None
+    exact = exact_smallest_flip(model, X_test[:1])[0]
+    return float(np.linalg.norm(one_run) / np.linalg.norm(exact))
+
+
 def _ill_posed_problem(seed, rows):
     rng = np.random.default_rng(seed)
     return rng.standard_normal((rows, 5)), rng.standard_normal(rows)
@@ -62,3 +75,12 @@ register(Exercise(
     hint="For each seed draw add_noise(X_test, 0.3, seed=seed), fit "
          "AnalysisBySynthesis(noise_std=0.3, pixel_range=None, random_state=seed) on the "
          "training split and score it on those images; pass the five scores in seed order."))
+register(Exercise(
+    "8.4", "ratio: the length of the change one plain DeepFool run without the box finds "
+           "on test image 0 (the page's loop, one generator per class), over the length of "
+           "exact_smallest_flip's change",
+    _plain_deepfool_ratio, rtol=1e-4,
+    hint="Drop the box from the page's loop (no clipping, no stopped pixels: step along "
+         "g[c] itself) and start it from X_test[0]; divide the length of x - X_test[0] by "
+         "that of exact_smallest_flip(single, X_test[:1])[0][0]. No attack beats the exact "
+         "answer, so the ratio is at least 1."))

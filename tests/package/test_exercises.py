@@ -123,7 +123,7 @@ def test_known_answers_chapters_5_and_6():
 # Chapters 7 and 8
 
 def test_chapters_7_and_8_have_checks():
-    assert {"7.1", "7.2", "7.3", "8.1", "8.2", "8.3"} <= set(NUMBERS)
+    assert {"7.1", "7.2", "7.3", "8.1", "8.2", "8.3", "8.4"} <= set(NUMBERS)
 
 
 def test_chapter_7_and_8_function_checks_catch_plausible_slips():
@@ -136,6 +136,9 @@ def test_chapter_7_and_8_function_checks_catch_plausible_slips():
     assert not check("8.1", lambda G, r: np.linalg.solve(          # the prior kept
         G.T @ G + np.eye(G.shape[1]), G.T @ r))
     assert not check("7.2", lambda m, X, y, n_steps: 0.0)          # "no gain", untested
+    one_run = reference_answer("8.4")       # one plain DeepFool run, no box
+    assert 1.0 < one_run < 1.2               # above the exact flip, not far
+    assert check("8.4", one_run) and not check("8.4", 1.0)   # "as exact" fails
 
     def masked(decoder, X, mask, Z, n_steps, step_size, use_mask=True):
         for _ in range(n_steps):
