@@ -64,9 +64,11 @@ def draw_unrolled_graph(n_shown=2, *, ax=None):
     """Draw chapter 2's graph: ``h(x)`` is ``N`` gradient steps on ``(x - f_θ(y))²``.
 
     Forward (solid, blue): from the start ``y_0`` each step uses the observation
-    ``x`` and the parameters ``θ = (a, b)``; the last iterate ``y_N = h(x)`` enters
-    the training loss ``T``. Backward (dashed, vermillion): ``∂T/∂y_n`` runs back
-    from step to step, and every step adds its share to ``∂T/∂θ``.
+    ``x_i`` and the parameters ``θ = (a, b)``; the last iterate ``y_N = h(x_i)``
+    enters the training loss ``T``, a sum over the pairs ``(x_i, y_i)`` (the chain
+    drawn is one pair's). Backward (dashed, vermillion): ``∂T/∂y_k`` runs back
+    from step to step, and every step adds its share to ``∂T/∂θ``. The labels use
+    chapter 2's letters: ``k`` counts solver steps, ``i`` training pairs.
 
     Parameters
     ----------
@@ -86,8 +88,8 @@ def draw_unrolled_graph(n_shown=2, *, ax=None):
     for n in range(1, n_shown):
         chain += [(f"step {n}", 1.15, FORWARD, 9), (f"$y_{{{n}}}$", 0.9, FORWARD, 10)]
     chain += [(None, 0.5, None, 14), ("step $N$", 1.15, FORWARD, 9),
-              ("$y_N = h(x)$", 1.75, FORWARD, 10),
-              ("$T = (y - h(x))^2$", 2.25, BACKWARD, 10)]
+              ("$y_N = h(x_i)$", 1.9, FORWARD, 10),
+              (r"$T = \Sigma_i\,(y_i - h(x_i))^2$", 3.0, BACKWARD, 10)]
     gap, row = 0.45, 2.6
     width = sum(w for _, w, _, _ in chain) + gap * (len(chain) + 1)
     scale = min(0.68, 8.4 / width)   # inches per unit: cropped, at most the text column
@@ -106,13 +108,13 @@ def draw_unrolled_graph(n_shown=2, *, ax=None):
         _arrow(ax, (xb, row - 0.95), (xa, row - 0.95), colour=BACKWARD, dashed=True)
     steps = [c for (c, _), (text, *_rest) in zip(centres, chain, strict=True)
              if text is not None and text.startswith("step")]
-    observed = _box(ax, width * 0.22, 4.8, "observation $x$", width=2.3, colour=INPUT)
+    observed = _box(ax, width * 0.22, 4.8, "observation $x_i$", width=2.3, colour=INPUT)
     theta = _box(ax, width * 0.62, 4.8, r"$\theta = (a, b)$", width=2.0, colour=INPUT)
     for centre in steps:
         _arrow(ax, (observed[0], observed[1] - 0.4), (centre - 0.2, row + 0.4), colour=INPUT)
         _arrow(ax, (theta[0], theta[1] - 0.4), (centre + 0.2, row + 0.4), colour=INPUT)
-    ax.text(width / 2, row - 1.35, r"backward: $\partial T / \partial y_n$ runs back through "
-            "every step (reverse mode, as the tape does);\n"
+    ax.text(width / 2, row - 1.35, r"backward: $\partial T / \partial y_k$ runs back through "
+            "every step $k$ (reverse mode, as GradientTape does);\n"
             r"each step adds a term to $\partial T / \partial \theta$", ha="center",
             va="top", fontsize=9, color=BACKWARD, linespacing=1.5)
     ax.set_ylim(0.4, 5.6)

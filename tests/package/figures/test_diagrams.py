@@ -31,7 +31,9 @@ def test_the_unrolled_graph_draws_each_step_and_runs_back_along_the_chain(n_show
     labels = texts(ax)
     steps = [t for t in labels if t.startswith("step")]
     assert steps == [f"step {n}" for n in range(1, n_shown)] + ["step $N$"]
-    assert "$y_N = h(x)$" in labels and "$T = (y - h(x))^2$" in labels
+    assert "$y_N = h(x_i)$" in labels and r"$T = \Sigma_i\,(y_i - h(x_i))^2$" in labels
+    # chapter 2's letters: k counts solver steps (no undefined n)
+    assert any(r"$\partial T / \partial y_k$" in t for t in labels)
     # the chain: y_0, (step, y_n) pairs, "...", step N, y_N, T: one backward arrow per link
     links = 1 + 2 * (n_shown - 1) + 3
     assert len(dashed_arrows(ax, BACKWARD)) == links
