@@ -96,7 +96,6 @@ def shortest_changes(X, image, change, flipped, norm):
     return delta
 
 
-
 def deepfool_runs(X, image, own, gap_and_slope, predict, *, max_iter, overshoot, box,
                   norm="l2", start=None):
     """DeepFool runs from images until each run's prediction changes; the shortest per image.
