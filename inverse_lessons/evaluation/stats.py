@@ -3,7 +3,9 @@
 Two classifiers scored on the same test images disagree on a few of them; only
 those images carry information about which is better. McNemar's exact test
 (McNemar 1947) asks whether the disagreements split more unevenly than a fair
-coin would split them.
+coin would split them. The sign test asks the same of a measured size (an
+attack's smallest flip, say): on how many images is A's the larger, and on how
+many B's?
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import binom
 
-__all__ = ["mcnemar"]
+__all__ = ["mcnemar", "sign_test"]
 
 
 def _correctness(name, value):
@@ -61,8 +63,64 @@ def mcnemar(correct_a, correct_b):
                          f"{a.shape} and {b.shape}")
     n_a_only = int(np.sum(a & ~b))
     n_b_only = int(np.sum(b & ~a))
-    n = n_a_only + n_b_only
+    return n_a_only, n_b_only, _fair_coin_p(n_a_only, n_b_only)
+
+
+def _fair_coin_p(k_a, k_b):
+    """Exact two-sided p-value of a k_a : k_b split under a fair coin; 1 if empty."""
+    n = k_a + k_b
     if n == 0:
-        return n_a_only, n_b_only, 1.0
-    p_value = min(1.0, 2.0 * float(binom.cdf(min(n_a_only, n_b_only), n, 0.5)))
-    return n_a_only, n_b_only, p_value
+        return 1.0
+    return min(1.0, 2.0 * float(binom.cdf(min(k_a, k_b), n, 0.5)))
+
+
+def _sizes(name, value):
+    value = np.asarray(value)
+    if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
+        raise TypeError(f"{name} must be a numeric array (one size per image), got dtype "
+                        f"{value.dtype}")
+    if value.ndim != 1:
+        raise ValueError(f"{name} must be 1-d (one entry per image), got shape "
+                         f"{value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{name} must be finite (no NaN or infinity)")
+    return value
+
+
+def sign_test(values_a, values_b):
+    """Exact paired sign test: is A's value the larger on more images than chance allows.
+
+    Parameters
+    ----------
+    values_a, values_b : array of float, shape (n_images,)
+        One measured size per image for A and for B (for example each image's
+        smallest flip found against two classifiers), the images in the same order.
+
+    Returns
+    -------
+    n_a_larger : int
+        Images on which A's value is the larger.
+    n_b_larger : int
+        Images on which B's value is the larger. Ties carry no sign and are dropped.
+    p_value : float
+        Exact two-sided p-value: under the null hypothesis that the median paired
+        difference is zero, each untied image favours either with probability 1/2,
+        so ``p = min(1, 2 P[Binomial(n, 1/2) <= min(n_a_larger, n_b_larger)])`` with
+        ``n = n_a_larger + n_b_larger``; 1 when every pair ties.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    >>> b = np.array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5])
+    >>> sign_test(a, b)[:2]
+    (4, 1)
+    """
+    a = _sizes("values_a", values_a)
+    b = _sizes("values_b", values_b)
+    if a.shape != b.shape:
+        raise ValueError(f"values_a and values_b must measure the same images, got shapes "
+                         f"{a.shape} and {b.shape}")
+    n_a_larger = int(np.sum(a > b))
+    n_b_larger = int(np.sum(b > a))
+    return n_a_larger, n_b_larger, _fair_coin_p(n_a_larger, n_b_larger)

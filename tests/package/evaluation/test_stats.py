@@ -1,11 +1,12 @@
-"""McNemar's exact test, checked against the binomial distribution written out."""
+"""McNemar's exact test and the paired sign test, checked against the binomial written out."""
 
 from math import comb
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
 
-from inverse_lessons.evaluation.stats import mcnemar
+from inverse_lessons.evaluation.stats import mcnemar, sign_test
 
 
 def _direct_p(b, c):
@@ -57,3 +58,38 @@ def test_bad_input():
         mcnemar(np.array([True, False]), np.array([True]))
     with pytest.raises(ValueError, match="1-d"):
         mcnemar(np.ones((2, 2), bool), np.ones((2, 2), bool))
+
+
+@pytest.mark.parametrize("a_larger, b_larger, ties", [(10, 2, 0), (3, 9, 4), (6, 6, 1),
+                                                      (0, 7, 2), (1, 0, 0)])
+def test_sign_test_counts_and_p_value_match_the_binomial(a_larger, b_larger, ties):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.2, 1.0, a_larger + b_larger + ties)
+    step = np.r_[np.full(a_larger, 0.1), np.full(b_larger, -0.1), np.zeros(ties)]
+    order = rng.permutation(len(base))
+    a, b = (base + step)[order], base[order]
+    n_a, n_b, p = sign_test(a, b)
+    assert (n_a, n_b) == (a_larger, b_larger)          # ties dropped
+    assert p == pytest.approx(_direct_p(a_larger, b_larger), rel=1e-12)
+    assert sign_test(b, a) == (n_b, n_a, p)            # symmetric
+    assert p == pytest.approx(binomtest(n_a, n_a + n_b).pvalue if n_a + n_b else 1.0)
+
+
+def test_sign_test_known_values_and_ties():
+    # 9 against 1: 2 * (1 + 10) / 1024; every pair tied is no evidence
+    a, b = np.r_[np.ones(9), 0.0], np.r_[np.zeros(9), 1.0]
+    assert sign_test(a, b) == (9, 1, pytest.approx(22 / 1024))
+    assert sign_test(a, a) == (0, 0, 1.0)
+    # only the sign of each paired difference counts, not its size
+    assert sign_test(np.array([5.0, 0.1]), np.array([0.0, 0.2]))[:2] == (1, 1)
+
+
+def test_sign_test_bad_input():
+    with pytest.raises(TypeError, match="numeric"):
+        sign_test(np.array([True, False]), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="same images"):
+        sign_test(np.array([1.0, 2.0]), np.array([1.0]))
+    with pytest.raises(ValueError, match="1-d"):
+        sign_test(np.ones((2, 2)), np.ones((2, 2)))
+    with pytest.raises(ValueError, match="finite"):
+        sign_test(np.array([1.0, np.nan]), np.array([1.0, 0.0]))
