@@ -121,21 +121,22 @@ def transfer_flips(model, X, perturbations, *, norm="l2", box=(0.0, 1.0), stretc
 
     ``perturbations``: a list of (n, d) changes (zero rows are skipped); each is
     tried along its direction up to ``stretch`` times its length and shortened by
-    bisection. Returns the shortest flipping change per image (n, d), zero where
-    none flips.
+    bisection, all of them in one bisection (each row on its own). Returns the
+    shortest flipping change per image (n, d), zero where none flips.
     """
     check_choice("norm", norm, NORMS)
     box = check_box(box)
     X = check_complete_images(X, check_attackable(model), box)
     stretch = check_positive("stretch", stretch)
+    if len(perturbations) == 0:
+        return np.zeros_like(X)
     predict = class_predictor(model)
     own = predict(X)
-    tried = [bisect_changes(predict, X, own, check_complete_images(p, X.shape[1], None), norm, box,
-                     bisection_steps, stretch) for p in perturbations]
-    if not tried:
-        return np.zeros_like(X)
-    changes = np.concatenate(tried)
-    image = np.tile(np.arange(len(X)), len(tried))
+    changes = np.concatenate([check_complete_images(p, X.shape[1], None)
+                              for p in perturbations])
+    image = np.tile(np.arange(len(X)), len(perturbations))      # the image of each row
+    changes = bisect_changes(predict, X[image], own[image], changes, norm, box,
+                             bisection_steps, stretch)
     return shortest_changes(X, image, changes, perturbation_size(changes, norm) > 0, norm)
 
 
@@ -184,23 +185,26 @@ def attack_suite(models, X, *, norms=NORMS, box=(0.0, 1.0), gradient=None, decis
                     f"{a} median {np.median(flip_sizes(model, X, d, norm)):.3f}"
                     for a, d in attacks.items()) + " (" + ", ".join(
                     f"{a} {t:.0f} s" for a, t in seconds.items()) + ")")
+    sizes = {name: {norm: {a: flip_sizes(models[name], X, d, norm)
+                           for a, d in found[name][norm].items()} for norm in norms}
+             for name in models}
     # transfer: every other model's best before transfer
-    before = {name: {norm: _best(models[name], X, found[name][norm], norm) for norm in norms}
+    before = {name: {norm: _best(X, found[name][norm], sizes[name][norm]) for norm in norms}
               for name in models}
     results = {}
     for name, model in models.items():
         results[name] = {}
         for norm in norms:
-            attacks = found[name][norm]
+            attacks, sized = found[name][norm], sizes[name][norm]
             if transfer and len(models) > 1:
                 attacks["transfer"] = transfer_flips(
                     model, X, [before[o][norm] for o in models if o != name], norm=norm,
                     box=box)
-            sizes = {a: flip_sizes(model, X, d, norm) for a, d in attacks.items()}
-            stacked = np.stack([*sizes.values(), np.full(len(X), np.inf)])
+                sized["transfer"] = flip_sizes(model, X, attacks["transfer"], norm)
+            stacked = np.stack([*sized.values(), np.full(len(X), np.inf)])
             changes = np.stack([*attacks.values(), np.zeros_like(X)])
-            sizes["best"] = stacked.min(axis=0)
-            results[name][norm] = {"sizes": sizes, "perturbations": changes[
+            sized["best"] = stacked.min(axis=0)
+            results[name][norm] = {"sizes": sized, "perturbations": changes[
                 stacked.argmin(axis=0), np.arange(len(changes[0]))]}
     return results
 
@@ -231,12 +235,15 @@ def add_flips(result, model, X, changes, *, label, norm="l2", box=(0.0, 1.0)):
     return result
 
 
-def _best(model, X, found, norm):
-    """Each image's shortest flip among the changes ``found`` (dict attack -> (n, d))."""
+def _best(X, found, sizes):
+    """Each image's shortest flip among the changes ``found`` (dict attack -> (n, d)).
+
+    ``sizes``: dict attack -> (n,) their :func:`flip_sizes` (inf where no flip).
+    """
     if not found:                   # no attack applies (and HopSkipJump is off)
         return np.zeros_like(X)
     changes = np.stack(list(found.values()))
-    sizes = np.stack([flip_sizes(model, X, d, norm) for d in found.values()])
+    sizes = np.stack([sizes[a] for a in found])
     return np.where(np.isfinite(sizes.min(axis=0))[:, None],
                     changes[sizes.argmin(axis=0), np.arange(changes.shape[1])], 0.0)
 
