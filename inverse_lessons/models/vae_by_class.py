@@ -61,6 +61,7 @@ from inverse_lessons.inversion.solver import DivergenceError
 from inverse_lessons.models.base import encode_labels
 from inverse_lessons.models.vae_inference import (
     decode,
+    draw_bank,
     energies,
     energy_gradient,
     infer_latents,
@@ -130,11 +131,12 @@ class _GeneratorViews:
     """
 
     def _weights(self):
-        """Return the bank, the decoder's weights and the log noise variances, as tensors.
+        """Return the bank, its drawings, the decoder's weights and the log noise variances.
 
         Tensors, not arrays: a traced function takes them several times faster.
         """
-        return (tf.constant(self.bank_), tuple(tf.constant(w) for w in self.decoder_),
+        return (tf.constant(self.bank_), tf.constant(self.bank_drawings_),
+                tuple(tf.constant(w) for w in self.decoder_),
                 tf.constant(np.log(self.noise_variances_)))
 
     def start_scores(self, X):
@@ -148,7 +150,7 @@ class _GeneratorViews:
     def reconstruct(self, X):
         """Each class's drawing g_c(z*) of each image, every pixel: (n, C, d)."""
         Z = tf.constant(self.invert(X))
-        return decode(Z, *self._weights()[1])[0].numpy()
+        return decode(Z, *self._weights()[2])[0].numpy()
 
     def sample(self, n, *, random_state=None):
         """N images drawn by each class's generator from the prior, g_c(z): (C, n, d)."""
@@ -156,7 +158,7 @@ class _GeneratorViews:
         z = check_random_state(random_state).standard_normal((check_int("n", n),
                                                                int(self.n_latent)))
         Z = tf.constant(np.repeat(z[:, None], len(self.classes_), axis=1))
-        drawn = decode(Z, *self._weights()[1])[0].numpy()
+        drawn = decode(Z, *self._weights()[2])[0].numpy()
         return drawn.transpose(1, 0, 2)
 
     def differentiable_scores(self, X, *, gradient="unrolled"):
@@ -231,6 +233,8 @@ class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
         encoder (mean and log variance of q(z | x)).
     noise_variances_ : (C,) s_c^2.
     bank_ : (S, k) the prior samples that start the inference.
+    bank_drawings_ : (C, S, d) each class's drawing g_c(z) of each bank sample, among
+        which the inference picks its start (they do not depend on the image).
     temperature_ : float, T of the posterior softmax(-E / T).
     loss_curve_ : (max_iter,) minus the ELBO per pixel (nats), summed over classes.
     n_iter_ : int, the training steps run (``max_iter``).
@@ -279,6 +283,9 @@ class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
                                min_variance=float(self.min_variance), rng=rng))
         self.n_iter_ = int(self.max_iter)
         self.bank_ = rng.standard_normal((int(self.n_samples), int(self.n_latent)))
+        # the bank's drawings do not depend on the image: drawn once, here
+        self.bank_drawings_ = draw_bank(
+            tf.constant(self.bank_), tuple(tf.constant(w) for w in self.decoder_)).numpy()
         self.temperature_ = (self._fitted_temperature(X, codes)
                              if self.temperature == "held-out" else float(self.temperature))
         return self

@@ -14,7 +14,8 @@ and scores an image x, observed on the pixels O, by the optimised energy
 in nats. The minimum is searched as Schott et al. (2019) search it: the best latent
 of a fixed bank of prior samples, then a few steps of Adam on E_c over z.
 
-- :func:`decode`: g_c(z) for every class at once.
+- :func:`decode`: g_c(z) for every class at once; :func:`draw_bank`, every
+  class's drawing of every latent of the bank (they do not depend on the image).
 - :func:`energies` and :func:`energy_gradient`: E_c(x, z) and dE_c/dz, the
   gradient written out (back-propagation through g_c by hand).
 - :func:`infer_latents`: the Adam steps, one graph loop, differentiable in x
@@ -36,7 +37,8 @@ import math
 from inverse_lessons._tf import tf
 from inverse_lessons.models.training import adam_step
 
-__all__ = ["decode", "energies", "energy_gradient", "infer_latents", "infer_scores"]
+__all__ = ["decode", "draw_bank", "energies", "energy_gradient", "infer_latents",
+           "infer_scores"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _F64 = tf.float64
@@ -116,15 +118,34 @@ def energy_gradient(X, mask, Z, decoder, log_s2):
     return tf.einsum("nch,ckh->nck", back, U) + Z
 
 
-def _bank_start(X, mask, bank, decoder, log_s2):
+def draw_bank(bank, decoder):
+    """Return every class's drawing g_c(z) of every latent z of the bank.
+
+    The drawings do not depend on the image, so a classifier draws them once
+    (at fit) and gives them to every call of :func:`infer_scores`.
+
+    Parameters
+    ----------
+    bank : tf.Tensor of shape (S, k)
+        The prior samples that start the inference.
+    decoder : tuple of tf.Tensor
+        The generators' weights, as for :func:`energies`.
+
+    Returns
+    -------
+    tf.Tensor of shape (C, S, d)
+    """
+    ones = tf.ones_like(decoder[0][:, :1, 0])[None]                     # (1, C, 1)
+    drawn, _ = decode(bank[:, None, :] * ones, *decoder)                # (S, C, d)
+    return tf.transpose(drawn, [1, 0, 2])
+
+
+def _bank_start(X, mask, bank, bank_images, log_s2):
     """Return each class's best latent of the bank (S, k) for each image: (n, C, k).
 
     Best by the energy, computed from the bank's drawings (C, S, d) without a
     latent per image; the choice is piecewise constant (no gradient).
     """
-    ones = tf.ones_like(decoder[0][:, :1, 0])[None]                     # (1, C, 1)
-    drawn, _ = decode(bank[:, None, :] * ones, *decoder)                # (S, C, d)
-    bank_images = tf.transpose(drawn, [1, 0, 2])
     s2 = tf.exp(log_s2)
     seen = X * mask
     squared = (tf.reduce_sum(seen * X, -1)[:, None, None]
@@ -172,11 +193,11 @@ def infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate):
     return Z
 
 
-def _scores(X, mask, bank, decoder, log_s2, n_steps, learning_rate, envelope):
+def _scores(X, mask, bank, drawings, decoder, log_s2, n_steps, learning_rate, envelope):
     """:func:`infer_scores`, untraced."""
-    bank, log_s2 = tf.convert_to_tensor(bank, _F64), tf.convert_to_tensor(log_s2, _F64)
+    bank, drawings, log_s2 = (tf.convert_to_tensor(v, _F64) for v in (bank, drawings, log_s2))
     decoder = tuple(tf.convert_to_tensor(w, _F64) for w in decoder)
-    start = _bank_start(X, mask, bank, decoder, log_s2)
+    start = _bank_start(X, mask, bank, drawings, log_s2)
     Z = infer_latents(X, mask, start, decoder, log_s2, n_steps, learning_rate)
     if envelope:
         Z = tf.stop_gradient(Z)
@@ -189,7 +210,8 @@ def _scores(X, mask, bank, decoder, log_s2, n_steps, learning_rate, envelope):
 _traced_scores = tf.function(_scores, reduce_retracing=True, autograph=False)
 
 
-def infer_scores(X, mask, bank, decoder, log_s2, n_steps, learning_rate, *, envelope):
+def infer_scores(X, mask, bank, drawings, decoder, log_s2, n_steps, learning_rate, *,
+                 envelope):
     """Return the class scores -E_c(x) after the bank and the Adam steps, and the latents.
 
     Called eagerly, it runs one traced graph (traced again only for new
@@ -204,6 +226,8 @@ def infer_scores(X, mask, bank, decoder, log_s2, n_steps, learning_rate, *, enve
         Images (0 where missing) and their masks, float64.
     bank : array-like of shape (S, k)
         The prior samples that start the inference (shared by the classes).
+    drawings : array-like of shape (C, S, d)
+        Every class's drawing of every bank sample, :func:`draw_bank`.
     decoder : tuple
         The generators' weights, as for :func:`energies`.
     log_s2 : array-like of shape (C,)
@@ -225,4 +249,4 @@ def infer_scores(X, mask, bank, decoder, log_s2, n_steps, learning_rate, *, enve
         z*.
     """
     run = _scores if tf.inside_function() else _traced_scores
-    return run(X, mask, bank, decoder, log_s2, n_steps, learning_rate, envelope)
+    return run(X, mask, bank, drawings, decoder, log_s2, n_steps, learning_rate, envelope)

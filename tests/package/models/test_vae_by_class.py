@@ -10,7 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from inverse_lessons import DivergenceError, tf
 from inverse_lessons.data import load_digits_split
 from inverse_lessons.models.vae_by_class import VAEBySynthesis, energies, energy_gradient
-from inverse_lessons.models.vae_inference import infer_latents, infer_scores
+from inverse_lessons.models.vae_inference import decode, infer_latents, infer_scores
 from inverse_lessons.models.vae_training import elbo_loss, fit_temperature, last_of_each_class
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
@@ -77,7 +77,7 @@ def test_envelope_gradient_is_the_finite_difference_at_a_stationary_point(model)
     min_z E is the partial derivative at z*: d min_z E / dx = dE/dx (x, z*)."""
     m = VAEBySynthesis(**{**model.get_params(), "n_steps": 400, "step_size": 0.01})
     for name in ("classes_", "decoder_", "encoder_", "noise_variances_", "bank_",
-                 "temperature_", "n_features_in_"):
+                 "bank_drawings_", "temperature_", "n_features_in_"):
         setattr(m, name, getattr(model, name))
     x = X_TEST[3]
     decoder, log_s2 = _weights(m)
@@ -101,17 +101,24 @@ def test_differentiable_scores_are_the_class_scores(model):
                                    model.class_scores(X), rtol=1e-10)
 
 
+def test_the_bank_drawings_are_each_generators_drawings_of_the_bank(model):
+    Z = tf.constant(np.repeat(model.bank_[:, None], len(model.classes_), axis=1))  # (S, C, k)
+    drawn = decode(Z, *_weights(model)[0])[0].numpy()
+    np.testing.assert_allclose(model.bank_drawings_, drawn.transpose(1, 0, 2), rtol=1e-12)
+
+
 def test_inference_traced_into_a_callers_function_is_the_same(model):
     """infer_scores runs its own graph eagerly and joins a caller's trace inside one;
     both give the class scores and gradients of the eager steps; 0 steps: the start."""
     X = tf.constant(X_TEST[:4])
     (decoder, log_s2), bank = _weights(model), tf.constant(model.bank_)
+    drawings = tf.constant(model.bank_drawings_)
     mask = tf.ones_like(X)
 
     def scores_and_gradient(X):
         with tf.GradientTape() as tape:
             tape.watch(X)
-            scores = infer_scores(X, mask, bank, decoder, log_s2, int(model.n_steps),
+            scores = infer_scores(X, mask, bank, drawings, decoder, log_s2, int(model.n_steps),
                                   float(model.step_size), envelope=False)[0]
             first = tf.reduce_sum(scores[:, 0])
         return scores, tape.gradient(first, X)
