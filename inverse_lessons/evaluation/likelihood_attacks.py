@@ -104,10 +104,12 @@ def complete_image_scores(model):
         total = _logsumexp_last(joint)
         if not gradients:
             return total, joint
-        residual = (X[:, None, :] - means[None]) * inv_D[None]              # r / D
         # A^T A r for every generator: one matrix product per generator
         pushed = np.matmul(pulled.transpose(1, 0, 2), A).transpose(1, 0, 2)
-        joint_gradients = -(residual - pushed)
+        # -(r / D - A^T A r), in the memory of r: arrays of n * C * J * d, few of them
+        joint_gradients = X[:, None, :] - means[None]                         # r
+        joint_gradients *= inv_D[None]                                        # r / D
+        np.subtract(pushed, joint_gradients, out=joint_gradients)
         joint_gradients = joint_gradients.reshape(-1, C, J, d)
         share = np.exp(joint - total[:, :, None])    # each generator's share of its class
         return total, joint, np.einsum("ncj,ncjd->ncd", share, joint_gradients), joint_gradients

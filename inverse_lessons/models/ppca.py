@@ -96,19 +96,28 @@ def class_log_likelihoods(X, mask, means, components, variances, pattern=None):
     M = M + tf.eye(k, dtype=tf.float64)
     if pattern is None:
         log_det_M, z = _log_det_and_solve(M, b)
-    else:                                        # each image's mask's factor
-        L = tf.gather(tf.linalg.cholesky(M), tf.convert_to_tensor(pattern, tf.int64))
-        log_det_M, z = _cholesky_terms(L, b)
+    else:                                        # one factor per distinct mask
+        pattern = tf.convert_to_tensor(pattern, tf.int64)
+        L = tf.linalg.cholesky(M)
+        log_det_M = tf.gather(_log_det(L), pattern)
+        # each image solves with its mask's factor; a single mask (complete
+        # images, one block cut from all) is broadcast to them, not copied
+        L = tf.cond(tf.shape(L)[0] == 1, lambda: L, lambda: tf.gather(L, pattern))
+        z = _cholesky_solve(L, b)
     log_det = tf.matmul(mask, tf.math.log(D), transpose_b=True) + log_det_M
     quad = r_norm - tf.reduce_sum(b * z, axis=-1)
     n_observed = tf.reduce_sum(mask, axis=-1)[:, None]
     return -0.5 * (n_observed * _LOG_2PI + log_det + quad), z
 
 
-def _cholesky_terms(L, b):
-    """Return log det(L L^T) (...) and (L L^T)^-1 b (..., k) from a Cholesky factor L."""
-    z = tf.linalg.cholesky_solve(L, b[..., None])[..., 0]
-    return 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(L)), axis=-1), z
+def _log_det(L):
+    """Return log det(L L^T) (...) from Cholesky factors L (..., k, k)."""
+    return 2.0 * tf.reduce_sum(tf.math.log(tf.linalg.diag_part(L)), axis=-1)
+
+
+def _cholesky_solve(L, b):
+    """Return (L L^T)^-1 b (..., k) from Cholesky factors L (..., k, k), broadcast against b."""
+    return tf.linalg.cholesky_solve(L, b[..., None])[..., 0]
 
 
 @tf.custom_gradient
@@ -124,7 +133,7 @@ def _log_det_and_solve(M, b):
     Cholesky factorisation and its solves.
     """
     L = tf.linalg.cholesky(M)
-    log_det, z = _cholesky_terms(L, b)
+    log_det, z = _log_det(L), _cholesky_solve(L, b)
 
     def gradient(g_log_det, g_z):
         eye = tf.eye(tf.shape(M)[-1], dtype=M.dtype)                # broadcast
@@ -285,7 +294,8 @@ def _traced_mixture_log_likelihoods(X, mask, *generators, pattern=None):
              *(() if pattern is None else (tf.TensorSpec([None], tf.int64),)))
     key = repr(specs)
     if key not in _GRAPHS:
-        _GRAPHS[key] = tf.function(mixture_log_likelihoods).get_concrete_function(*specs)
+        _GRAPHS[key] = tf.function(mixture_log_likelihoods,
+                                   autograph=False).get_concrete_function(*specs)
     return _GRAPHS[key](X, mask, *generators, *(() if pattern is None else (pattern,)))
 
 
