@@ -145,7 +145,7 @@ def score_functions(model):
 
 
 def _gap(scores, X, own, target):
-    """F = s_target - s_own (target -1: the largest other class) and d f / d X.
+    """Return the scores s (n, C), f = s_target - s_own (target -1: the largest other) and df/dX.
 
     Each row's entries are picked by (row, class) pairs with ``tf.gather_nd``, whose
     gradient is a short graph (a batched ``tf.gather``'s is hundreds of operations,
@@ -160,7 +160,7 @@ def _gap(scores, X, own, target):
                           tf.constant(-np.inf, tf.float64), s)
         f = tf.where(target < 0, tf.reduce_max(others, axis=1),
                      tf.gather_nd(s, tf.stack([rows, tf.maximum(target, 0)], axis=1))) - mine
-    return f, tf.cast(tape.gradient(f, X), tf.float64)
+    return s, f, tf.cast(tape.gradient(f, X), tf.float64)
 
 
 class _Slopes:
@@ -176,22 +176,33 @@ class _Slopes:
                                     input_signature=spec, autograph=False)
 
     def __call__(self, points, own, target=None):
+        """Return the gaps f (n,) of the points (n, d) and their gradients (n, d)."""
+        return self._run(points, own, target)[1:]
+
+    def class_scores(self, points):
+        """Return the class scores (n, C) of the points (n, d), from the same compiled function.
+
+        Its gaps and gradients are not used: one call of a function already traced
+        costs less than tracing the scores alone.
+        """
+        return self._run(points, np.zeros(len(points), int))[0]
+
+    def _run(self, points, own, target=None):
         target = np.full(len(points), -1) if target is None else target
-        f_all, g_all = [], []
+        outputs = []
         for start in range(0, len(points), _BATCH):
             rows = slice(start, start + _BATCH)
             args = (tf.constant(points[rows], tf.float32), tf.constant(own[rows], tf.int32),
                     tf.constant(target[rows], tf.int32))
             try:
-                f, g = self.compiled(*args) if self.compiled else _gap(self.scores, *args)
+                out = self.compiled(*args) if self.compiled else _gap(self.scores, *args)
             except (TypeError, ValueError, NotImplementedError, tf.errors.OpError):
                 if not self.compiled:
                     raise
                 self.compiled = None
-                f, g = _gap(self.scores, *args)
-            f_all.append(f.numpy())
-            g_all.append(g.numpy())
-        return np.concatenate(f_all), np.concatenate(g_all)
+                out = _gap(self.scores, *args)
+            outputs.append([v.numpy() for v in out])
+        return [np.concatenate(v) for v in zip(*outputs, strict=True)]
 
 
 _TRACED = weakref.WeakKeyDictionary()   # model -> (fitted state, {kind: _Slopes})
@@ -225,7 +236,7 @@ def _deepfool(scores, predict, X, own, norm, box, starts, max_iter, overshoot, t
     Returns each image's shortest flipping change (n, d), zero where no run flipped.
     """
     n = len(X)
-    values = scores.scores(tf.constant(X, tf.float32)).numpy()
+    values = scores.class_scores(X)
     n_classes = values.shape[1]
     values[np.arange(n), own] = -np.inf
     rank = np.argsort(np.argsort(-values, axis=1), axis=1)     # 0: the runner-up
