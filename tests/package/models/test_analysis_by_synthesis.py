@@ -195,6 +195,20 @@ def test_shared_masks_are_factorised_once_with_the_same_values(mixture):
     each = class_log_likelihoods(Z, masks[pattern], mean, W, D)
     for a, b in zip(shared, each, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+    # one mask for every image (its factor broadcast, not copied): the same
+    # values, and the same gradient in the images (chapter 9 attacks through it)
+    from inverse_lessons import tf
+
+    one = np.zeros(len(Z), np.int64)
+    Z_tensor = tf.constant(Z)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(Z_tensor)
+        shared = class_log_likelihoods(Z_tensor, masks[:1], mean, W, D, pattern=one)
+        each = class_log_likelihoods(Z_tensor, masks[one], mean, W, D)
+    for a, b in zip(shared, each, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(shared[0], Z_tensor),
+                               tape.gradient(each[0], Z_tensor), rtol=1e-10)
 
 
 def test_gradients_of_the_likelihood_and_inversion_match_a_dense_reference():
