@@ -140,7 +140,7 @@ def draw_bank(bank, decoder):
     return tf.transpose(drawn, [1, 0, 2])
 
 
-def _bank_start(X, mask, bank, bank_images, log_s2):
+def _bank_start(X, mask, bank, drawings, log_s2):
     """Return each class's best latent of the bank (S, k) for each image: (n, C, k).
 
     Best by the energy, computed from the bank's drawings (C, S, d) without a
@@ -149,8 +149,8 @@ def _bank_start(X, mask, bank, bank_images, log_s2):
     s2 = tf.exp(log_s2)
     seen = X * mask
     squared = (tf.reduce_sum(seen * X, -1)[:, None, None]
-               - 2.0 * tf.einsum("nd,csd->ncs", seen, bank_images)
-               + tf.einsum("nd,csd->ncs", mask, tf.square(bank_images)))
+               - 2.0 * tf.einsum("nd,csd->ncs", seen, drawings)
+               + tf.einsum("nd,csd->ncs", mask, tf.square(drawings)))
     energy = 0.5 * squared / s2[None, :, None] + 0.5 * tf.reduce_sum(tf.square(bank), -1)
     best = tf.stop_gradient(tf.argmin(energy, axis=-1))          # (n, C)
     return tf.gather(bank, best)
