@@ -13,6 +13,7 @@ here, so that one import serves a chapter.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -33,6 +34,7 @@ from inverse_lessons.threads import one_blas_thread
 __all__ = [
     "baseline_models",
     "template_accuracy",
+    "fit_baselines",
     "baseline_accuracies",
     "DamagedBaselines",
     "BASELINE_GRID",
@@ -97,30 +99,61 @@ def template_accuracy(X_train, y_train, X_test, y_test, *, n_steps=100, step_siz
             float(np.mean(classes[ls.argmax(1)] == y_test)))
 
 
-def baseline_accuracies(X_train, y_train, X_test, y_test):
-    """Score every baseline and template inversion on the test split.
+def fit_baselines(X_train, y_train):
+    """Fit every baseline of :func:`baseline_models` on the training split.
 
-    The baselines run on one thread (BLAS and OpenMP): the same scores, and on
-    problems this small a second thread costs more to start and synchronise
+    Each tuned one chooses its setting by its own cross-validation on these
+    images. The baselines run on one thread (BLAS and OpenMP): the same fits, and
+    on problems this small a second thread costs more to start and synchronise
     than it saves.
+
+    Parameters
+    ----------
+    X_train : array-like, shape (n_train, 64)
+        Training images.
+    y_train : array-like, shape (n_train,)
+        Their labels.
+
+    Returns
+    -------
+    dict of str to estimator
+        The fitted baselines, by the names of :func:`baseline_models`.
+    """
+    with one_blas_thread(), _blank_pixels_ignored():
+        return {name: model.fit(X_train, y_train) for name, model in baseline_models().items()}
+
+
+@contextlib.contextmanager
+def _blank_pixels_ignored():
+    """Silence NearestCentroid's warning about pixels blank in every image of a class.
+
+    Their zero spread does not affect its (Euclidean) predictions.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*zero standard deviation",
+                                category=UserWarning)
+        yield
+
+
+def baseline_accuracies(X_train, y_train, X_test, y_test, *, fitted=None):
+    """Score every baseline and template inversion on the test split.
 
     Parameters
     ----------
     X_train, y_train, X_test, y_test
         As for :func:`template_accuracy`.
+    fitted : dict of str to estimator, optional
+        The baselines as :func:`fit_baselines` returns them, to score them without
+        fitting them again; by default they are fitted here.
 
     Returns
     -------
     dict of str to float
         Test accuracy in [0, 1] by model name.
     """
-    with one_blas_thread(), warnings.catch_warnings():
-        # Some corner pixels are blank in every image of a class; NearestCentroid warns
-        # about their zero spread, which does not affect its (Euclidean) predictions.
-        warnings.filterwarnings("ignore", message=".*zero standard deviation",
-                                category=UserWarning)
-        scores = {name: float(model.fit(X_train, y_train).score(X_test, y_test))
-                  for name, model in baseline_models().items()}
+    fitted = fit_baselines(X_train, y_train) if fitted is None else fitted
+    with one_blas_thread(), _blank_pixels_ignored():
+        scores = {name: float(model.score(X_test, y_test)) for name, model in fitted.items()}
     gd, ls = template_accuracy(X_train, y_train, X_test, y_test)
     scores["template inversion, 100 steps (ch. 3)"] = gd
     scores["template inversion, least squares (ch. 3)"] = ls

@@ -262,3 +262,15 @@ def test_fit_tuned_baselines_share_the_plain_fit_when_sigma_changes_nothing(monk
     assert len(told.estimator_.coef_) == 10
     untold = baselines.fit_tuned_baselines(X, y)
     assert all(a is b for a, b in untold.values())
+
+
+def test_baseline_accuracies_score_the_fitted_baselines_without_refitting():
+    from inverse_lessons.models.baselines import baseline_accuracies, baseline_models, fit_baselines
+
+    fitted = fit_baselines(X_TRAIN, Y_TRAIN)
+    assert list(fitted) == list(baseline_models())
+    assert fitted["k-NN (tuned k)"].best_params_["n_neighbors"] in (1, 3, 5, 7)
+    given = baseline_accuracies(X_TRAIN, Y_TRAIN, X_TEST, Y_TEST, fitted=fitted)
+    for name, model in fitted.items():
+        assert given[name] == model.score(X_TEST, Y_TEST)
+    assert baseline_accuracies(X_TRAIN, Y_TRAIN, X_TEST, Y_TEST) == given   # fitted anew
