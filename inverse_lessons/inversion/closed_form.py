@@ -72,41 +72,32 @@ def geometric_sum(M, n_steps, B=None):
 
     Notes
     -----
-    On the binary digits of N, from the lowest: the powers M^(2^j) by squaring
-    and S_(2^(j+1)) = S_(2^j) + M^(2^j) S_(2^j). Each digit that is set is
-    added to the sum of the lower digits used so far, a: without B as
-    S_(a + 2^j) = S_a + M^a S_(2^j), keeping M^a = M^(a + 2^j) / M^(2^j) as the
-    answer's M^N; with B as S_(2^j + a) B = S_(2^j) B + M^(2^j) S_a B, which
-    needs no M^a, so that with r = 1 (one vector per image) the squarings are
-    the only matrix products. About 2 log2(N) products instead of N, the same
-    result as the sum term by term up to rounding.
+    On the binary digits of N, from the lowest (:func:`_applied_levels`): the
+    powers P = M^(2^j) by squaring, S_(2^(j+1)) B = S_(2^j) B + P S_(2^j) B,
+    and for each digit that is set, added to the sum of the lower digits used
+    so far, a: S_(2^j + a) B = S_(2^j) B + P S_a B. Without B, B = I, and M^N is
+    the product of the powers of the digits that are set. About 2 log2(N)
+    products instead of N, the same result as the sum term by term up to
+    rounding.
     """
     n_steps = check_int("n_steps", n_steps, minimum=0)
     M = tf.convert_to_tensor(M)
-    if B is not None:
-        B = tf.convert_to_tensor(B, dtype=M.dtype)
-        return (tf.zeros_like(B) if n_steps == 0 else _applied_levels(M, n_steps, B)[0]), None
     eye = tf.eye(M.shape[-1], batch_shape=M.shape[:-2], dtype=M.dtype)
+    applied_to = eye if B is None else tf.convert_to_tensor(B, dtype=M.dtype)
     if n_steps == 0:
-        return tf.zeros_like(eye), eye
-    partial, power, total, total_power = eye, M, None, None   # S_(2^j), M^(2^j); S_a, M^a
-    n = n_steps
-    while n:
-        if n & 1:
-            if total is None:
-                total, total_power = partial, power
-            else:
-                total = total + tf.matmul(total_power, partial)
-                total_power = tf.matmul(total_power, power)
-        n >>= 1
-        if n:
-            partial = partial + tf.matmul(power, partial)
-            power = tf.matmul(power, power)
-    return total, total_power
+        return tf.zeros_like(applied_to), (eye if B is None else None)
+    total, levels = _applied_levels(M, n_steps, applied_to)
+    if B is not None:
+        return total, None
+    power = eye
+    for level_power, _, _, digit in levels:
+        if digit:
+            power = tf.matmul(level_power, power)
+    return total, power
 
 
 def _applied_levels(M, n_steps, B):
-    """Compute S_N B as :func:`geometric_sum` does, keeping what each binary digit used.
+    """Compute S_N B by repeated squaring, keeping what each binary digit used.
 
     Returns S_N B and, for each digit j of N from the lowest, the tuple
     (M^(2^j), S_(2^j) B, S_a B before the digit was added or None, whether
