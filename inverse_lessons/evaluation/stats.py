@@ -16,15 +16,31 @@ from scipy.stats import binom
 __all__ = ["mcnemar", "sign_test"]
 
 
-def _correctness(name, value):
-    value = np.asarray(value)
-    if value.dtype != bool:
-        raise TypeError(f"{name} must be a boolean array (correct or not per image), "
-                        f"got dtype {value.dtype}")
-    if value.ndim != 1:
-        raise ValueError(f"{name} must be 1-d (one entry per test image), got shape "
-                         f"{value.shape}")
-    return value
+def _paired(name_a, value_a, name_b, value_b, *, correctness):
+    """Check two 1-d arrays with one entry per image, the images in the same order.
+
+    ``correctness=True``: booleans (correct or not); else finite numbers (sizes).
+    """
+    values = []
+    for name, value in ((name_a, value_a), (name_b, value_b)):
+        value = np.asarray(value)
+        if correctness and value.dtype != bool:
+            raise TypeError(f"{name} must be a boolean array (correct or not per image), "
+                            f"got dtype {value.dtype}")
+        if not correctness and (value.dtype == bool
+                                or not np.issubdtype(value.dtype, np.number)):
+            raise TypeError(f"{name} must be a numeric array (one size per image), got dtype "
+                            f"{value.dtype}")
+        if value.ndim != 1:
+            raise ValueError(f"{name} must be 1-d (one entry per image), got shape "
+                             f"{value.shape}")
+        if not correctness and not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} must be finite (no NaN or infinity)")
+        values.append(value)
+    if values[0].shape != values[1].shape:
+        raise ValueError(f"{name_a} and {name_b} must be of the same images, got shapes "
+                         f"{values[0].shape} and {values[1].shape}")
+    return values
 
 
 def mcnemar(correct_a, correct_b):
@@ -56,11 +72,7 @@ def mcnemar(correct_a, correct_b):
     >>> mcnemar(a, b)[:2]
     (10, 2)
     """
-    a = _correctness("correct_a", correct_a)
-    b = _correctness("correct_b", correct_b)
-    if a.shape != b.shape:
-        raise ValueError(f"correct_a and correct_b must score the same images, got shapes "
-                         f"{a.shape} and {b.shape}")
+    a, b = _paired("correct_a", correct_a, "correct_b", correct_b, correctness=True)
     n_a_only = int(np.sum(a & ~b))
     n_b_only = int(np.sum(b & ~a))
     return n_a_only, n_b_only, _fair_coin_p(n_a_only, n_b_only)
@@ -72,19 +84,6 @@ def _fair_coin_p(k_a, k_b):
     if n == 0:
         return 1.0
     return min(1.0, 2.0 * float(binom.cdf(min(k_a, k_b), n, 0.5)))
-
-
-def _sizes(name, value):
-    value = np.asarray(value)
-    if value.dtype == bool or not np.issubdtype(value.dtype, np.number):
-        raise TypeError(f"{name} must be a numeric array (one size per image), got dtype "
-                        f"{value.dtype}")
-    if value.ndim != 1:
-        raise ValueError(f"{name} must be 1-d (one entry per image), got shape "
-                         f"{value.shape}")
-    if not np.all(np.isfinite(value)):
-        raise ValueError(f"{name} must be finite (no NaN or infinity)")
-    return value
 
 
 def sign_test(values_a, values_b):
@@ -116,11 +115,7 @@ def sign_test(values_a, values_b):
     >>> sign_test(a, b)[:2]
     (4, 1)
     """
-    a = _sizes("values_a", values_a)
-    b = _sizes("values_b", values_b)
-    if a.shape != b.shape:
-        raise ValueError(f"values_a and values_b must measure the same images, got shapes "
-                         f"{a.shape} and {b.shape}")
+    a, b = _paired("values_a", values_a, "values_b", values_b, correctness=False)
     n_a_larger = int(np.sum(a > b))
     n_b_larger = int(np.sum(b > a))
     return n_a_larger, n_b_larger, _fair_coin_p(n_a_larger, n_b_larger)
