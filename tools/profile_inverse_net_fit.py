@@ -17,7 +17,7 @@ than wall-clock time. The first fit of the chapter 6 setting, which traces the
 training loop and compiles the masked inversion with XLA, is also shown: a
 page pays that once. Run:
 
-    .venv/bin/python benchmarks/bench_inverse_net_fit.py [--repeats 3]
+    .venv/bin/python tools/profile_inverse_net_fit.py [--repeats 3]
 """
 
 import argparse
