@@ -33,10 +33,10 @@ SETTINGS = {
         dict(n_latent=10, head="identity", inner_steps=250),
     # the well-posed objective (sigma_max(G) = 1), each gradient with the settings
     # bench_gradient_tuning.py chose on the training split
-    "normalised G, stopped gradient (learning rate 0.01, alpha 1e-3)":
-        dict(normalize_generator=True, learning_rate=0.01, alpha=1e-3),
-    "normalised G, exact gradient (learning rate 0.003, alpha 1e-4)":
-        dict(normalize_generator=True, step_gradient=True, learning_rate=0.003, alpha=1e-4),
+    "normalised G, stopped gradient (learning rate 0.003, alpha 1e-2)":
+        dict(normalize_generator=True, learning_rate=0.003, alpha=1e-2),
+    "normalised G, exact gradient (learning rate 0.001, alpha 1e-2)":
+        dict(normalize_generator=True, step_gradient=True, learning_rate=0.001, alpha=1e-2),
 }
 SEEDS = range(5)
 
