@@ -38,7 +38,7 @@ def _paired(name_a, value_a, name_b, value_b, *, correctness):
             raise ValueError(f"{name} must be finite (no NaN or infinity)")
         values.append(value)
     if values[0].shape != values[1].shape:
-        raise ValueError(f"{name_a} and {name_b} must be of the same images, got shapes "
+        raise ValueError(f"{name_a} and {name_b} must cover the same images, got shapes "
                          f"{values[0].shape} and {values[1].shape}")
     return values
 
