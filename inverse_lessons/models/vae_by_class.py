@@ -236,7 +236,8 @@ class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
     bank_drawings_ : (C, S, d) each class's drawing g_c(z) of each bank sample, among
         which the inference picks its start (they do not depend on the image).
     temperature_ : float, T of the posterior softmax(-E / T).
-    loss_curve_ : (max_iter,) minus the ELBO per pixel (nats), summed over classes.
+    loss_curve_ : list of float, minus the ELBO per pixel (nats), summed over classes,
+        at each training step.
     n_iter_ : int, the training steps run (``max_iter``).
     """
 
@@ -275,8 +276,8 @@ class VAEBySynthesis(_GeneratorViews, ClassifierMixin, BaseEstimator):
         codes = encode_labels(self, y)
         rng = check_random_state(self.random_state)
         with one_blas_thread():
-            self.encoder_, self.decoder_, self.noise_variances_, self.loss_curve_ = (
-                fit_class_vaes(_binarized(X, self.binarize), codes, len(self.classes_),
+            self.encoder_, self.decoder_, self.noise_variances_ = (
+                fit_class_vaes(self, _binarized(X, self.binarize), codes, len(self.classes_),
                                n_latent=int(self.n_latent), n_hidden=int(self.n_hidden),
                                max_iter=int(self.max_iter),
                                learning_rate=float(self.learning_rate),

@@ -10,10 +10,12 @@ them, and the temperature of the classifier's posterior:
   under its own VAE (the reparametrisation trick: z = mean + sqrt(var) * noise),
   summed over classes. Every weight carries a leading class axis, so the ten
   VAEs are one batched computation.
-- :func:`train_elbo`: full-batch Adam (the package's
-  :func:`~inverse_lessons.models.training.adam_step`) on that loss, traced once.
+- :func:`elbo_step`: one full-batch Adam step on that loss, a pure function
+  run by the package's one training loop,
+  :class:`~inverse_lessons.models.training.TrainingLoop`.
 - :func:`fit_class_vaes`: the classes' images padded to one array, the initial
-  weights, the training and its divergence check.
+  weights, and the training in that loop (its loss curve, divergence check
+  and progress bar).
 - :func:`last_of_each_class` and :func:`fit_temperature`: the held-out images and
   the maximum-likelihood temperature T of the posterior softmax(-E / T).
 
@@ -30,10 +32,16 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from inverse_lessons._tf import tf
-from inverse_lessons.models.training import adam_step, training_diverged
+from inverse_lessons.models.training import (
+    TrainingLoop,
+    optimiser_state,
+    optimiser_update,
+    training_diverged,
+    training_loop,
+)
 
-__all__ = ["elbo_loss", "fit_class_vaes", "fit_temperature", "last_of_each_class",
-           "train_elbo"]
+__all__ = ["elbo_loss", "elbo_step", "fit_class_vaes", "fit_temperature",
+           "last_of_each_class"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _F64 = tf.float64
@@ -79,58 +87,45 @@ def elbo_loss(X, weights, noise, parameters):
     return tf.reduce_sum(weights * (nll + kl)) / d
 
 
-# no AutoGraph: the loop is written as a tf.while_loop, and converting the code
-# costs more than tracing it
-@tf.function(reduce_retracing=True, autograph=False)
-def train_elbo(X, weights, parameters, n_steps, learning_rate, seed, log_s2_floor):
-    """Run full-batch Adam on :func:`elbo_loss`, fresh noise at every step.
+def elbo_step(params, state, batch):
+    """Take one full-batch Adam step on :func:`elbo_loss`, for :class:`TrainingLoop`.
+
+    The step is pure, ``(params, state, batch) -> (loss, params, state)``, so
+    that the package's one training loop runs it (the loss curve, the
+    divergence check, the progress bar).
 
     Parameters
     ----------
-    X, weights : tf.Tensor
-        As for :func:`elbo_loss`.
-    parameters : list of tf.Tensor
-        The starting values, as for :func:`elbo_loss`.
-    n_steps : tf.Tensor, int
-        Adam steps.
-    learning_rate : tf.Tensor, float64
-        Adam's step size.
-    seed : tf.Tensor, int64
-        Seed of the reparametrisation's noise (stateless: step t uses
-        ``(seed, t)``).
-    log_s2_floor : tf.Tensor, float64
-        Lower bound on every log noise variance, applied after each step.
+    params : list of tf.Tensor
+        The parameters, as for :func:`elbo_loss`.
+    state : tuple
+        Adam's state (:func:`~inverse_lessons.models.training.optimiser_state`);
+        its count of steps taken, t, also numbers the step's noise.
+    batch : tuple
+        ``(X, weights, seed, log_s2_floor)``: the images and weights of
+        :func:`elbo_loss`; the int64 seed of the reparametrisation's noise
+        (stateless: step t, counted from 0, draws with ``(seed, t)``, so a fit
+        is reproducible whatever the loop's chunks); and the float64 lower bound
+        on every log noise variance, applied after each Adam step (a class
+        whose images barely vary would otherwise drive s_c^2 to zero).
 
     Returns
     -------
-    parameters : list of tf.Tensor
-        The trained values.
-    losses : tf.Tensor of shape (n_steps,)
-        The loss at each step, before that step's update.
+    loss : tf.Tensor
+        The loss before the step.
+    params : list of tf.Tensor
+    state : tuple
+        After the step.
     """
-    k = tf.shape(parameters[4])[1]
-    shape = tf.concat([tf.shape(X)[:2], [k]], 0)
-
-    def step(t, parameters, moments, velocities, losses):
-        noise = tf.random.stateless_normal(shape, tf.stack([seed, tf.cast(t, tf.int64)]),
-                                           dtype=_F64)
-        with tf.GradientTape() as tape:
-            tape.watch(parameters)
-            loss = elbo_loss(X, weights, noise, parameters)
-        gradients = tape.gradient(loss, parameters)
-        parameters, moments, velocities = adam_step(
-            parameters, gradients, moments, velocities,
-            tf.cast(t + 1, _F64), learning_rate)
-        parameters[-1] = tf.maximum(parameters[-1], log_s2_floor)
-        return t + 1, parameters, moments, velocities, losses.write(t, loss)
-
-    moments = [tf.zeros_like(p) for p in parameters]
-    velocities = [tf.zeros_like(p) for p in parameters]
-    losses = tf.TensorArray(_F64, size=n_steps)
-    _, parameters, _, _, losses = tf.while_loop(
-        lambda t, *_: t < n_steps, step,
-        (tf.constant(0), parameters, moments, velocities, losses))
-    return parameters, losses.stack()
+    X, weights, seed, log_s2_floor = batch
+    shape = tf.concat([tf.shape(X)[:2], tf.shape(params[4])[1:2]], 0)
+    noise = tf.random.stateless_normal(shape, tf.stack([seed, tf.cast(state[0], tf.int64)]),
+                                       dtype=_F64)
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        loss = elbo_loss(X, weights, noise, params)
+    params, state = optimiser_update(params, tape.gradient(loss, params), state)
+    return loss, [*params[:-1], tf.maximum(params[-1], log_s2_floor)], state
 
 
 def _glorot(rng, C, fan_in, fan_out):
@@ -161,8 +156,8 @@ def _class_batches(X, codes, n_classes, min_variance):
     return padded, weights, means, variances
 
 
-def fit_class_vaes(X, codes, n_classes, *, n_latent, n_hidden, max_iter, learning_rate,
-                   min_variance, rng):
+def fit_class_vaes(estimator, X, codes, n_classes, *, n_latent, n_hidden, max_iter,
+                   learning_rate, min_variance, rng):
     """Fit one VAE per class to its images by the evidence lower bound.
 
     The encoders and decoders start from Glorot-uniform weights and zero
@@ -171,6 +166,10 @@ def fit_class_vaes(X, codes, n_classes, *, n_latent, n_hidden, max_iter, learnin
 
     Parameters
     ----------
+    estimator : object
+        Being fitted: its ``loss_curve_`` is set to minus the ELBO per pixel
+        (nats), summed over classes, at each step (a list of floats), and its
+        ``progress``, if it has one, shows a progress bar.
     X : ndarray of shape (n, d)
         Training images, pixel units; NaN marks a missing pixel (replaced by
         its class's mean of that pixel).
@@ -197,13 +196,11 @@ def fit_class_vaes(X, codes, n_classes, *, n_latent, n_hidden, max_iter, learnin
         ``(U (C, k, H), u (C, H), V (C, H, d), b (C, d))``.
     noise_variances : ndarray of shape (C,)
         s_c^2.
-    loss_curve : ndarray of shape (max_iter,)
-        Minus the ELBO per pixel (nats), summed over classes, at each step.
 
     Raises
     ------
     DivergenceError
-        If the loss is not finite at some step.
+        At the first step whose loss is not finite.
     """
     padded, weights, means, variances = _class_batches(X, codes, n_classes, min_variance)
     C, d, k, H = n_classes, X.shape[1], n_latent, n_hidden
@@ -211,17 +208,19 @@ def fit_class_vaes(X, codes, n_classes, *, n_latent, n_hidden, max_iter, learnin
                   np.zeros((C, 2 * k)), _glorot(rng, C, k, H), np.zeros((C, H)),
                   _glorot(rng, C, H, d), means, np.log(variances)]
     seed = int(rng.randint(2 ** 31 - 1))
-    parameters, losses = train_elbo(
-        tf.constant(padded), tf.constant(weights), [tf.constant(p) for p in parameters],
-        tf.constant(max_iter), tf.constant(learning_rate, _F64),
-        tf.constant(seed, tf.int64), tf.constant(math.log(min_variance), _F64))
-    loss_curve = losses.numpy()
-    bad = np.flatnonzero(~np.isfinite(loss_curve))
-    if bad.size:
-        raise training_diverged(int(bad[0]), loss_curve[bad[0]], "use a smaller learning_rate",
-                                step_size=learning_rate)
-    values = [p.numpy() for p in parameters]
-    return tuple(values[:4]), tuple(values[4:8]), np.exp(values[8]), loss_curve
+    data = (tf.constant(padded), tf.constant(weights), tf.constant(seed, tf.int64),
+            tf.constant(math.log(min_variance), _F64))
+    params = [tf.constant(p) for p in parameters]
+
+    def diverged(i, loss):
+        return training_diverged(i, loss, "use a smaller learning_rate",
+                                 step_size=learning_rate)
+
+    loop = training_loop((type(estimator), "elbo"), lambda: TrainingLoop(elbo_step, _F64))
+    _, params, _ = loop.run(estimator, params, optimiser_state(params, learning_rate), data,
+                            n_steps=max_iter, diverged=diverged)
+    values = [p.numpy() for p in params]
+    return tuple(values[:4]), tuple(values[4:8]), np.exp(values[8])
 
 
 def last_of_each_class(codes, fraction):

@@ -1,6 +1,6 @@
 """VAEBySynthesis: scikit-learn's conventions, the inference's maths (descent, the gradient
 written out, the envelope theorem, missing pixels), determinism, divergence and bad input;
-its training's bound, held-out split and temperature."""
+its training's bound, step, held-out split and temperature."""
 
 import numpy as np
 import pytest
@@ -9,9 +9,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from inverse_lessons import DivergenceError, tf
 from inverse_lessons.data import load_digits_split
+from inverse_lessons.models.training import adam_step, optimiser_state
 from inverse_lessons.models.vae_by_class import VAEBySynthesis, energies, energy_gradient
 from inverse_lessons.models.vae_inference import decode, infer_latents, infer_scores
-from inverse_lessons.models.vae_training import elbo_loss, fit_temperature, last_of_each_class
+from inverse_lessons.models.vae_training import (
+    elbo_loss,
+    elbo_step,
+    fit_temperature,
+    last_of_each_class,
+)
 
 X_TRAIN, Y_TRAIN, X_TEST, Y_TEST = load_digits_split()
 SMALL = dict(n_latent=2, n_hidden=4, max_iter=60, n_samples=16, n_steps=4)
@@ -183,8 +189,17 @@ def test_divergence_is_detected():
     m.set_params(step_size=1e200)
     with pytest.raises(DivergenceError, match="step_size"):
         m.predict(X_TEST[:3])
+    m = VAEBySynthesis(**{**SMALL, "learning_rate": 1e30})
     with pytest.raises(DivergenceError, match="learning_rate"):
-        VAEBySynthesis(**{**SMALL, "learning_rate": 1e30}).fit(X_TRAIN[:200], Y_TRAIN[:200])
+        m.fit(X_TRAIN[:200], Y_TRAIN[:200])
+    assert len(m.loss_curve_) < SMALL["max_iter"]      # the finite losses before it
+    assert np.all(np.isfinite(m.loss_curve_))
+
+
+def test_the_loss_curve_has_the_loss_of_every_step(model):
+    assert len(model.loss_curve_) == model.max_iter == model.n_iter_
+    assert np.all(np.isfinite(model.loss_curve_))
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
 
 
 def test_bad_input(model):
@@ -232,6 +247,33 @@ def test_elbo_loss_is_the_bound_written_out():
             kl = 0.5 * np.sum(mean ** 2 + np.exp(log_var) - log_var - 1)   # KL(q || N(0, I))
             total += weights[c, n] * (nll + kl)
     np.testing.assert_allclose(loss, total / d, rtol=1e-10)
+
+
+def test_elbo_step_draws_step_ts_noise_takes_adams_step_and_floors_log_s2():
+    rng = np.random.default_rng(6)
+    C, N, d, k, H, t, seed = 2, 3, 5, 2, 4, 7, 11
+    X, weights = tf.constant(rng.random((C, N, d))), tf.constant(np.full((C, N), 1 / 3))
+    shapes = [(C, d, H), (C, H), (C, H, 2 * k), (C, 2 * k), (C, k, H), (C, H), (C, H, d),
+              (C, d), (C,)]
+    params = [tf.constant(0.3 * rng.standard_normal(s)) for s in shapes]
+    moments = [tf.constant(0.01 * rng.standard_normal(s)) for s in shapes]
+    velocities = [tf.constant(0.01 * rng.random(s)) for s in shapes]
+    rate = optimiser_state(params, 0.05)[1]
+    state = (tf.constant(float(t), tf.float64), rate, moments, velocities)
+    floor = tf.constant(10.0, tf.float64)              # above every log_s2 after the step
+    loss, new, new_state = elbo_step(params, state, (X, weights, tf.constant(seed, tf.int64),
+                                                      floor))
+    noise = tf.random.stateless_normal((C, N, k), [seed, t], dtype=tf.float64)
+    with tf.GradientTape() as tape:
+        tape.watch(params)
+        expected_loss = elbo_loss(X, weights, noise, params)
+    expected, _, _ = adam_step(params, tape.gradient(expected_loss, params), moments,
+                               velocities, tf.constant(t + 1.0, tf.float64), rate)
+    assert float(loss) == float(expected_loss)
+    assert float(new_state[0]) == t + 1
+    for a, b in zip(new[:-1], expected[:-1], strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(new[-1].numpy(), [10.0, 10.0])
 
 
 def test_last_of_each_class_holds_out_the_last_images_of_each_class():
