@@ -7,7 +7,8 @@ suite of :mod:`inverse_lessons.evaluation.robustness` attacks). With ``radius > 
 it is trained as Madry et al. (2018) train: every mini-batch is replaced by its
 projected-gradient-descent (PGD) adversary inside a ball of that radius (L-infinity
 or L2) around each image, clipped to the pixel range, and the network is trained on
-those adversaries only.
+those adversaries only. The steps run in the shared
+:class:`~inverse_lessons.models.training.TrainingLoop`, with its Adam.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from inverse_lessons._tf import tf
 from inverse_lessons._validation import Integer, Options, Real, Satisfies, check_params
 from inverse_lessons.models.base import encode_labels
+from inverse_lessons.models.training import (
+    TrainingLoop,
+    optimiser_state,
+    optimiser_update,
+    training_diverged,
+    training_loop,
+)
 
 __all__ = ["AdversarialMLP"]
 
@@ -83,7 +91,8 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
     weights_ : list of (W, b) pairs of ndarray
         One pair per layer, W of shape (fan_in, fan_out), b of shape (fan_out,).
     loss_curve_ : list of float
-        Each epoch's mean training loss (on the adversaries when ``radius > 0``).
+        Each step's mini-batch loss, the mean cross-entropy without the weight
+        penalty (on the adversaries when ``radius > 0``).
     """
 
     def __init__(self, hidden_units=(128,), epochs=150, batch_size=100, learning_rate=3e-3,
@@ -114,6 +123,12 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         -------
         AdversarialMLP
             The fitted estimator.
+
+        Raises
+        ------
+        DivergenceError
+            At the first step whose loss is not finite (``loss_curve_`` then
+            holds the finite losses before it).
         """
         check_params(self, _CONSTRAINTS)
         units = tuple(int(u) for u in self.hidden_units)
@@ -122,23 +137,39 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         labels = encode_labels(self, y)
         rng = np.random.default_rng(self.random_state)
         sizes = (X.shape[1], *units, len(self.classes_))
-        variables = []
+        params = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
             W = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
-            variables += [tf.Variable(W, dtype=tf.float32), tf.Variable(tf.zeros(fan_out))]
-        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
-        step = _training_step(variables, optimizer, float(self.weight_decay),
-                              float(self.radius), self.norm, int(self.pgd_steps), box)
+            params += [tf.constant(W, tf.float32), tf.zeros(fan_out)]
+        n = len(X)
+        n_batches = max(1, n // self.batch_size)
+        width = -(-n // n_batches)          # np.array_split's first batches are the widest
         seeds = tf.random.Generator.from_seed(int(self.random_state))
-        Xf, yi = X.astype(np.float32), labels.astype(np.int32)
-        self.loss_curve_ = []
-        for _ in range(self.epochs):
-            order = rng.permutation(len(X))
-            losses = [float(step(Xf[b], yi[b], seeds.make_seeds(1)[:, 0]))
-                      for b in np.array_split(order, max(1, len(X) // self.batch_size))]
-            self.loss_curve_.append(float(np.mean(losses)))
-        self.weights_ = [(variables[i].numpy(), variables[i + 1].numpy())
-                         for i in range(0, len(variables), 2)]
+        batches = (rows for _ in range(self.epochs)
+                   for rows in np.array_split(rng.permutation(n), n_batches))
+
+        def draws(start, count):     # each step's rows (padded), their number and PGD seed
+            rows, counts = np.zeros((count, width), np.int32), np.zeros(count, np.int32)
+            for i in range(count):
+                batch = next(batches)
+                rows[i, :len(batch)], counts[i] = batch, len(batch)
+            return rows, counts, np.stack([seeds.make_seeds(1)[:, 0].numpy()
+                                           for _ in range(count)])
+
+        def diverged(i, loss):
+            return training_diverged(i, loss, "use a smaller learning_rate",
+                                     step_size=float(self.learning_rate))
+
+        settings = (float(self.weight_decay), float(self.radius), self.norm,
+                    int(self.pgd_steps), box)
+        loop = training_loop((type(self), *settings),
+                             lambda: TrainingLoop(_training_step(*settings), tf.float32))
+        _, params, _ = loop.run(
+            self, params, optimiser_state(params, float(self.learning_rate)),
+            (tf.constant(X, tf.float32), tf.constant(labels, tf.int32)),
+            n_steps=self.epochs * n_batches, per_step=draws, diverged=diverged)
+        self.weights_ = [(params[i].numpy(), params[i + 1].numpy())
+                         for i in range(0, len(params), 2)]
         return self
 
     def differentiable_scores(self, X):
@@ -213,22 +244,29 @@ class AdversarialMLP(ClassifierMixin, BaseEstimator):
         return self.classes_[scores.argmax(axis=1)]
 
 
-def _logits(variables, X):
+def _logits(params, X):
     h = X
-    for i in range(0, len(variables), 2):
-        h = tf.matmul(h, variables[i]) + variables[i + 1]
-        if i < len(variables) - 2:
+    for i in range(0, len(params), 2):
+        h = tf.matmul(h, params[i]) + params[i + 1]
+        if i < len(params) - 2:
             h = tf.nn.relu(h)
     return h
 
 
-def _training_step(variables, optimizer, weight_decay, radius, norm, pgd_steps, box):
-    """One compiled training step: (images, labels, seed) -> loss."""
-    low, high = box
+def _cross_entropy(params, X, y):
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=y, logits=_logits(params, X)))
 
-    def cross_entropy(X, y):
-        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=y, logits=_logits(variables, X)))
+
+def _training_step(weight_decay, radius, norm, pgd_steps, box):
+    """Make the pure training step of these settings, for :class:`TrainingLoop`.
+
+    The step is ``(params, state, batch) -> (loss, params, state)``, ``params``
+    = [W1, b1, W2, b2, ...], ``batch`` = (images, labels, this step's rows
+    padded, their number, its PGD seed); it takes one Adam step on the mean
+    cross-entropy plus the weight penalty and records the cross-entropy.
+    """
+    low, high = box
 
     def project(X0, X):
         change = X - X0
@@ -239,7 +277,7 @@ def _training_step(variables, optimizer, weight_decay, radius, norm, pgd_steps, 
             change = change * tf.minimum(1.0, radius / (size + 1e-12))
         return tf.clip_by_value(X0 + change, low, high)
 
-    def adversary(X0, y, seed):
+    def adversary(params, X0, y, seed):
         start = tf.random.stateless_uniform(tf.shape(X0), seed, -1.0, 1.0)
         if norm == "l2":
             start = start / tf.sqrt(tf.cast(tf.shape(X0)[1], tf.float32))
@@ -248,7 +286,7 @@ def _training_step(variables, optimizer, weight_decay, radius, norm, pgd_steps, 
         for _ in range(pgd_steps):
             with tf.GradientTape() as tape:
                 tape.watch(X)
-                loss = cross_entropy(X, y)
+                loss = _cross_entropy(params, X, y)
             g = tape.gradient(loss, X)
             if norm == "linf":
                 g = tf.sign(g)
@@ -257,17 +295,19 @@ def _training_step(variables, optimizer, weight_decay, radius, norm, pgd_steps, 
             X = project(X0, X + alpha * g)
         return tf.stop_gradient(X)
 
-    @tf.function
-    def step(X, y, seed):
+    def step(params, state, batch):
+        images, labels, rows, count, seed = batch
+        rows = rows[:count]       # the padding of a narrower batch dropped
+        X, y = tf.gather(images, rows), tf.gather(labels, rows)
         if radius > 0:
-            X = adversary(X, y, seed)
+            X = adversary(params, X, y, seed)
         with tf.GradientTape() as tape:
-            loss = cross_entropy(X, y)
+            tape.watch(params)
+            loss = _cross_entropy(params, X, y)
             penalty = weight_decay * tf.add_n(
-                [tf.reduce_sum(tf.square(W)) for W in variables[::2]])
+                [tf.reduce_sum(tf.square(W)) for W in params[::2]])
             total = loss + penalty
-        optimizer.apply_gradients(zip(tape.gradient(total, variables), variables,
-                                      strict=True))
-        return loss
+        params, state = optimiser_update(params, tape.gradient(total, params), state)
+        return loss, params, state
 
     return step
